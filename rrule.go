@@ -297,6 +297,9 @@ func parseUntil(v string) (time.Time, UntilForm, error) {
 	if err != nil || !allDigitsDateTime(u) {
 		return time.Time{}, 0, rruleErr("UNTIL", v, "not a valid DATE or DATE-TIME")
 	}
+	if t.IsZero() {
+		return time.Time{}, 0, rruleErr("UNTIL", v, "must be after 0001-01-01T00:00:00")
+	}
 	return t, form, nil
 }
 
@@ -1047,25 +1050,33 @@ func (x *expander) civil(k int64, stopL int64, yield func(l int64) bool) {
 			}
 			continue
 		}
-		empty = 0
-		if !x.emitPeriod(days, 0, yield) {
+		more, any := x.emitPeriod(days, 0, yield)
+		if !more {
 			return
 		}
+		if !any {
+			if empty++; empty >= maxEmptyRun {
+				return
+			}
+			continue
+		}
+		empty = 0
 	}
 }
 
 // emitPeriod yields day*86400+base+t for each matched day and time, or only
-// the BYSETPOS positions of that set.
-func (x *expander) emitPeriod(days []int64, base int64, yield func(int64) bool) bool {
+// the BYSETPOS positions of that set. It reports whether to go on and
+// whether it yielded anything.
+func (x *expander) emitPeriod(days []int64, base int64, yield func(int64) bool) (more, any bool) {
 	if x.setpos == nil {
 		for _, d := range days {
 			for _, t := range x.times {
 				if !yield(d*86400 + base + t) {
-					return false
+					return false, true
 				}
 			}
 		}
-		return true
+		return true, len(days) > 0
 	}
 	nt := len(x.times)
 	total := len(days) * nt
@@ -1084,10 +1095,10 @@ func (x *expander) emitPeriod(days []int64, base int64, yield func(int64) bool) 
 	idx = slices.Compact(idx)
 	for _, i := range idx {
 		if !yield(days[i/nt]*86400 + base + x.times[i%nt]) {
-			return false
+			return false, true
 		}
 	}
-	return true
+	return true, len(idx) > 0
 }
 
 // civilSub is civil for HOURLY, MINUTELY and SECONDLY: each period is a
@@ -1130,10 +1141,13 @@ func (x *expander) civilSub(k int64, stopL int64, yield func(l int64) bool) {
 			k++
 			continue
 		}
-		empty = 0
 		one[0] = day
-		if !x.emitPeriod(one[:], sod, yield) {
+		more, any := x.emitPeriod(one[:], sod, yield)
+		if !more {
 			return
+		}
+		if any {
+			empty = 0
 		}
 		k++
 	}
