@@ -39,17 +39,6 @@ func span9(y, m, a, b int) []string {
 
 func cat(parts ...[]string) []string { return slices.Concat(parts...) }
 
-// stepDays lists 09:00 every n days from a date, count times.
-func stepDays(y, m, d, n, count int) []string {
-	t := time.Date(y, time.Month(m), d, 9, 0, 0, 0, time.UTC)
-	var out []string
-	for range count {
-		out = append(out, t.Format("20060102T150405"))
-		t = t.AddDate(0, 0, n)
-	}
-	return out
-}
-
 type rfcCase struct {
 	name    string
 	dtstart string // local New York time
