@@ -25,7 +25,7 @@ func newRelease(id string) *relman.Release {
 	return &relman.Release{
 		ID: id, Title: "Faster invoices", Version: "2.4.0", Kind: relman.KindMinor, Model: relman.ModelNormal,
 		Requester: "rita", Owner: "olga", Teams: []string{"billing"}, Services: []string{"invoices"},
-		Case: relman.BusinessCase{Problem: "invoices take 30s", ExpectedValue: 50000, Cost: 12000, Feasibility: relman.FeasibilityHigh},
+		Case:         relman.BusinessCase{Problem: "invoices take 30s", ExpectedValue: 50000, Cost: 12000, Feasibility: relman.FeasibilityHigh},
 		Tasks:        []relman.Task{{Name: "build", Team: "billing", Duration: 4 * time.Hour}},
 		RollbackPlan: "redeploy 2.3.9", RequiredSuites: []string{"unit"},
 	}
