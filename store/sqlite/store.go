@@ -45,9 +45,9 @@ type Store struct {
 	w    *sql.DB // one connection: every write, BEGIN IMMEDIATE
 	r    *sql.DB // readers (query_only)
 
-	getStmt, historyStmt, existsStmt                             *sql.Stmt
-	headStmt, updateStmt, insertStmt, insertAudit                *sql.Stmt
-	deleteTags, insertTag                                        *sql.Stmt
+	getStmt, historyStmt, existsStmt              *sql.Stmt
+	headStmt, updateStmt, insertStmt, insertAudit *sql.Stmt
+	deleteTags, insertTag                         *sql.Stmt
 }
 
 var _ relman.Store = (*Store)(nil)
@@ -141,7 +141,9 @@ func checkHeader(path string) error {
 	return nil
 }
 
-func be32(b []byte) uint32 { return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]) }
+func be32(b []byte) uint32 {
+	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+}
 
 // classify turns an error met while opening into an *OpenError when it
 // says the file is damaged or not a database.
