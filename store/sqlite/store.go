@@ -179,12 +179,8 @@ func (s *Store) init(opts Options) error {
 		return err
 	}
 	if objects > 0 && !opts.SkipIntegrityCheck {
-		var res string
-		if err := s.w.QueryRowContext(ctx, "PRAGMA quick_check(1)").Scan(&res); err != nil {
-			return classify(s.path, "integrity check", err)
-		}
-		if res != "ok" {
-			return &OpenError{Path: s.path, Kind: ErrCorrupt, Detail: "integrity check: " + res}
+		if err := s.quickCheck(ctx); err != nil {
+			return err
 		}
 	}
 	var mode string
@@ -195,6 +191,30 @@ func (s *Store) init(opts Options) error {
 		return fmt.Errorf("sqlite: open %s: cannot switch to WAL (journal_mode is %s)", s.path, mode)
 	}
 	return s.migrate(ctx)
+}
+
+// quickCheck runs PRAGMA quick_check and reports its first findings.
+func (s *Store) quickCheck(ctx context.Context) error {
+	rows, err := s.w.QueryContext(ctx, "PRAGMA quick_check(4)")
+	if err != nil {
+		return classify(s.path, "integrity check", err)
+	}
+	defer rows.Close()
+	var found []string
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			return classify(s.path, "integrity check", err)
+		}
+		found = append(found, line)
+	}
+	if err := rows.Err(); err != nil {
+		return classify(s.path, "integrity check", err)
+	}
+	if len(found) != 1 || found[0] != "ok" {
+		return &OpenError{Path: s.path, Kind: ErrCorrupt, Detail: "integrity check: " + strings.Join(found, "; ")}
+	}
+	return nil
 }
 
 func (s *Store) checkVersion(appID uint32, version, objects int) error {
