@@ -38,11 +38,11 @@ type Options struct {
 // Store is a relman.Store in PostgreSQL. It is safe for concurrent use,
 // and many instances, in many processes, may share the same tables.
 type Store struct {
-	pool     *pgxpool.Pool
-	ownsPool bool
-	opts     Options
-	schema   string // the schema actually used
-	channel  string
+	pool                       *pgxpool.Pool
+	ownsPool                   bool
+	opts                       Options
+	schema                     string // the schema actually used
+	channel                    string
 	tReleases, tAudit, tSchema string // qualified table names
 
 	sqlGet, sqlHead, sqlHistory, sqlRange, sqlExists, sqlCreate, sqlUpdate string
