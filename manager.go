@@ -382,7 +382,7 @@ func (m *Manager) Fire(ctx context.Context, id string, ev Event, req Request) (*
 		r.Stage = to
 		r.UpdatedAt, r.EnteredAt = p.t.Now, p.t.Now
 		e := r.Record(AuditEntry{At: p.t.Now, Actor: req.Actor.ID, Action: ActionTransition, Event: ev,
-			From: cur.Stage, To: to, Reason: req.Reason, Details: p.details})
+			From: p.t.From, To: to, Reason: req.Reason, Details: p.details})
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("relman: fire %s on %q: %w", ev, id, err)
 		}
