@@ -461,7 +461,10 @@ func TestBadInput(t *testing.T) {
 			_, err := m.Fire(ctx, "r", relman.EventApprove, relman.Request{Actor: alice, Params: map[string]string{"": "x"}})
 			return err
 		}(), relman.ErrInvalid},
-		{"fire unknown release", func() error { _, err := m.Fire(ctx, "nope", relman.EventApprove, relman.Request{Actor: alice}); return err }(), relman.ErrNotFound},
+		{"fire unknown release", func() error {
+			_, err := m.Fire(ctx, "nope", relman.EventApprove, relman.Request{Actor: alice})
+			return err
+		}(), relman.ErrNotFound},
 		{"fire unknown event", func() error { _, err := m.Fire(ctx, "r", "explode", relman.Request{Actor: alice}); return err }(), relman.ErrInvalidTransition},
 		{"fire wrong stage", func() error { _, err := m.Fire(ctx, "r", relman.EventDeploy, relman.Request{Actor: alice}); return err }(), relman.ErrInvalidTransition},
 		{"check unknown release", m.Check(ctx, "nope", relman.EventApprove, relman.Request{Actor: alice}), relman.ErrNotFound},

@@ -84,7 +84,9 @@ func TestNewLifecycleRejectsBadSpecs(t *testing.T) {
 		{"unknown target", func(s *relman.LifecycleSpec) { s.Events[0].To = "z" }, `leads to unknown stage "z"`},
 		{"unknown source", func(s *relman.LifecycleSpec) { s.Events[0].From = []relman.Stage{"a", "y"} }, `fires from unknown stage "y"`},
 		{"unreachable", func(s *relman.LifecycleSpec) { s.AddStage("island", true) }, `stage "island" cannot be reached`},
-		{"duplicate event", func(s *relman.LifecycleSpec) { s.AddEvent(relman.EventSpec{Name: "go", From: []relman.Stage{"a"}, To: "b"}) }, `duplicate event "go"`},
+		{"duplicate event", func(s *relman.LifecycleSpec) {
+			s.AddEvent(relman.EventSpec{Name: "go", From: []relman.Stage{"a"}, To: "b"})
+		}, `duplicate event "go"`},
 		{"duplicate stage", func(s *relman.LifecycleSpec) { s.Stages = append(s.Stages, "a") }, `duplicate stage "a"`},
 		{"gate on unknown event", func(s *relman.LifecycleSpec) { s.AddGate("nope", "g", gate) }, `gate "g" on unknown event "nope"`},
 		{"nil gate", func(s *relman.LifecycleSpec) { s.AddGate("go", "g", nil) }, `needs a name and a gate`},
@@ -96,8 +98,12 @@ func TestNewLifecycleRejectsBadSpecs(t *testing.T) {
 		{"effect on unknown event", func(s *relman.LifecycleSpec) { s.AddEffect("nope", "e", relman.SetWindow()) }, `effect "e" on unknown event "nope"`},
 		{"dead end", func(s *relman.LifecycleSpec) { s.Terminal = nil }, `stage "b" is not terminal but no event leaves it`},
 		{"bad initial", func(s *relman.LifecycleSpec) { s.Initial = "q" }, `initial stage "q" is not a stage`},
-		{"event from terminal", func(s *relman.LifecycleSpec) { s.AddEvent(relman.EventSpec{Name: "back", From: []relman.Stage{"b"}, To: "a"}) }, `fires from terminal stage "b"`},
-		{"empty event name", func(s *relman.LifecycleSpec) { s.AddEvent(relman.EventSpec{Name: "", From: []relman.Stage{"a"}, To: "b"}) }, `invalid event name`},
+		{"event from terminal", func(s *relman.LifecycleSpec) {
+			s.AddEvent(relman.EventSpec{Name: "back", From: []relman.Stage{"b"}, To: "a"})
+		}, `fires from terminal stage "b"`},
+		{"empty event name", func(s *relman.LifecycleSpec) {
+			s.AddEvent(relman.EventSpec{Name: "", From: []relman.Stage{"a"}, To: "b"})
+		}, `invalid event name`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
