@@ -278,4 +278,3 @@ func TestClosed(t *testing.T) {
 		t.Errorf("Get after Close succeeded")
 	}
 }
-
