@@ -480,7 +480,7 @@ func (s *Store) History(ctx context.Context, id string) ([]relman.AuditEntry, er
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("postgres: history %q: %w", id, err)
 	}
-	out, err := s.entries(ctx, id, s.sqlHistory, id)
+	out, err := s.entries(ctx, s.pool, id, s.sqlHistory, id)
 	if badInput(err) {
 		return nil, fmt.Errorf("postgres: history %q: %w", id, relman.ErrNotFound)
 	}
@@ -499,9 +499,14 @@ func (s *Store) History(ctx context.Context, id string) ([]relman.AuditEntry, er
 	return out, nil
 }
 
+// querier is a pool or a connection.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
 // entries runs a query over the audit table.
-func (s *Store) entries(ctx context.Context, id, query string, args ...any) ([]relman.AuditEntry, error) {
-	rows, err := s.pool.Query(ctx, query, args...)
+func (s *Store) entries(ctx context.Context, q querier, id, query string, args ...any) ([]relman.AuditEntry, error) {
+	rows, err := q.Query(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -110,7 +110,11 @@ func (sub *Subscription) run(ctx context.Context, conn *pgx.Conn) {
 	}()
 	backoff := 100 * time.Millisecond
 	for {
+		var c Change
 		n, err := conn.WaitForNotification(ctx)
+		if err == nil {
+			c, err = sub.change(ctx, conn, n.Payload)
+		}
 		if ctx.Err() != nil {
 			return
 		}
@@ -126,20 +130,17 @@ func (sub *Subscription) run(ctx context.Context, conn *pgx.Conn) {
 				case <-time.After(backoff):
 				}
 				backoff = min(2*backoff, 5*time.Second)
-				if c, err := sub.s.listen(ctx); err == nil {
-					conn = c
+				if nc, err := sub.s.listen(ctx); err == nil {
+					conn = nc
 				} else if !errors.Is(err, ErrUnavailable) && ctx.Err() == nil {
 					sub.fail(err)
 					return
 				}
 			}
 			backoff = 100 * time.Millisecond
-			if !sub.send(ctx, Change{Resync: true}) {
-				return
-			}
-			continue
+			c = Change{Resync: true}
 		}
-		if !sub.send(ctx, sub.change(ctx, n.Payload)) {
+		if !sub.send(ctx, c) {
 			return
 		}
 	}
@@ -161,19 +162,24 @@ func (sub *Subscription) send(ctx context.Context, c Change) bool {
 }
 
 // change turns a notification into a Change, reading the audit entries it
-// announces. Anything it cannot read becomes a Resync.
-func (sub *Subscription) change(ctx context.Context, payload string) Change {
+// announces over the listening connection (notifications arriving
+// meanwhile are kept for the next wait). A payload it cannot read becomes
+// a Resync; an error means the connection is lost.
+func (sub *Subscription) change(ctx context.Context, conn *pgx.Conn, payload string) (Change, error) {
 	var nt note
 	if err := json.Unmarshal([]byte(payload), &nt); err != nil || nt.ID == "" {
-		return Change{Resync: true}
+		return Change{Resync: true}, nil
 	}
 	c := Change{ReleaseID: nt.ID, Revision: nt.Revision, Stage: nt.Stage}
 	if nt.N > 0 {
-		es, err := sub.s.entries(ctx, nt.ID, sub.s.sqlRange, nt.ID, nt.Head-int64(nt.N), nt.Head)
+		es, err := sub.s.entries(ctx, conn, nt.ID, sub.s.sqlRange, nt.ID, nt.Head-int64(nt.N), nt.Head)
+		if err != nil && (conn.IsClosed() || unavailable(err)) {
+			return Change{}, err
+		}
 		if err != nil || len(es) != nt.N {
-			return Change{Resync: true}
+			return Change{Resync: true}, nil
 		}
 		c.Entries = es
 	}
-	return c
+	return c, nil
 }
