@@ -45,9 +45,9 @@ type Store struct {
 	w    *sql.DB // one connection: every write, BEGIN IMMEDIATE
 	r    *sql.DB // readers (query_only)
 
-	getStmt, historyStmt, existsStmt              *sql.Stmt
-	headStmt, updateStmt, insertStmt, insertAudit *sql.Stmt
-	deleteTags, insertTag                         *sql.Stmt
+	getStmt, historyStmt, existsStmt                         *sql.Stmt
+	headStmt, updateStmt, updateAll, insertStmt, insertAudit *sql.Stmt
+	deleteTags, insertTag                                    *sql.Stmt
 }
 
 var _ relman.Store = (*Store)(nil)
@@ -290,8 +290,12 @@ func (s *Store) prepare() error {
 		{s.r, &s.getStmt, "SELECT revision, doc FROM releases WHERE id = ?"},
 		{s.r, &s.historyStmt, "SELECT " + auditCols + " FROM audit WHERE release_id = ? ORDER BY seq"},
 		{s.r, &s.existsStmt, "SELECT 1 FROM releases WHERE id = ?"},
-		{s.w, &s.headStmt, "SELECT revision, tags FROM releases WHERE id = ?"},
-		{s.w, &s.updateStmt, "UPDATE releases SET revision = ?, stage = ?, kind = ?, created_at = ?, updated_at = ?, tags = ?, doc = ? WHERE id = ? AND revision = ?"},
+		{s.w, &s.headStmt, "SELECT revision, kind, created_at, tags FROM releases WHERE id = ?"},
+		// The revision-checked update of what a transition changes; kind,
+		// creation time and tags are set (by updateAll) only when they
+		// differ, so that their indexes are not rewritten for nothing.
+		{s.w, &s.updateStmt, "UPDATE releases SET revision = ?, stage = ?, updated_at = ?, doc = ? WHERE id = ? AND revision = ? AND kind = ? AND created_at = ? AND tags = ?"},
+		{s.w, &s.updateAll, "UPDATE releases SET revision = ?, stage = ?, updated_at = ?, doc = ?, kind = ?, created_at = ?, tags = ? WHERE id = ? AND revision = ?"},
 		{s.w, &s.insertStmt, "INSERT INTO releases (id, revision, stage, kind, created_at, updated_at, tags, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING"},
 		{s.w, &s.insertAudit, "INSERT INTO audit (release_id, " + auditCols + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
 		{s.w, &s.deleteTags, "DELETE FROM release_tags WHERE release_id = ?"},
@@ -308,7 +312,7 @@ func (s *Store) prepare() error {
 
 // Close closes the database. Calls after Close fail.
 func (s *Store) Close() error {
-	for _, st := range []*sql.Stmt{s.getStmt, s.historyStmt, s.existsStmt, s.headStmt, s.updateStmt, s.insertStmt, s.insertAudit, s.deleteTags, s.insertTag} {
+	for _, st := range []*sql.Stmt{s.getStmt, s.historyStmt, s.existsStmt, s.headStmt, s.updateStmt, s.updateAll, s.insertStmt, s.insertAudit, s.deleteTags, s.insertTag} {
 		if st != nil {
 			st.Close()
 		}
@@ -478,9 +482,10 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return tx.Commit()
 }
 
-// Update implements relman.Store. In one transaction it checks the stored
-// revision, updates the release (UPDATE … WHERE id = ? AND revision = ?)
-// and appends the entries.
+// Update implements relman.Store. In one BEGIN IMMEDIATE transaction it
+// updates the release only if its stored revision is r.Revision (UPDATE …
+// WHERE id = ? AND revision = ?), re-indexes its services and teams if
+// they changed, and appends the entries.
 func (s *Store) Update(ctx context.Context, r *relman.Release, entries ...relman.AuditEntry) error {
 	if err := checkWrite("update", r, entries); err != nil {
 		return err
@@ -494,33 +499,45 @@ func (s *Store) Update(ctx context.Context, r *relman.Release, entries ...relman
 		return fmt.Errorf("sqlite: update %q: %w", r.ID, err)
 	}
 	services, teams, key := tagsOf(r)
+	kind, created := string(r.Kind), timeKey(r.CreatedAt)
 	var stored int64
 	err = s.write(ctx, func(tx *sql.Tx) error {
-		var oldKey string
-		switch err := tx.StmtContext(ctx, s.headStmt).QueryRowContext(ctx, r.ID).Scan(&stored, &oldKey); {
-		case errors.Is(err, sql.ErrNoRows):
-			return relman.ErrNotFound
-		case err != nil:
-			return err
-		case stored != r.Revision:
-			return relman.ErrConflict
-		}
-		res, err := tx.StmtContext(ctx, s.updateStmt).ExecContext(ctx, next, string(r.Stage), string(r.Kind),
-			timeKey(r.CreatedAt), timeKey(r.UpdatedAt), key, doc, r.ID, r.Revision)
+		// The common case, a transition: only revision, stage, update
+		// time and document change.
+		res, err := tx.StmtContext(ctx, s.updateStmt).ExecContext(ctx, next, string(r.Stage), timeKey(r.UpdatedAt), doc,
+			r.ID, r.Revision, kind, created, key)
 		if err != nil {
 			return err
 		}
 		if n, err := res.RowsAffected(); err != nil {
 			return err
-		} else if n != 1 {
-			return relman.ErrConflict
-		}
-		if key != oldKey {
-			if _, err := tx.StmtContext(ctx, s.deleteTags).ExecContext(ctx, r.ID); err != nil {
+		} else if n == 0 {
+			// Not found, stale, or kind, creation time or tags changed.
+			var oldKind, oldCreated, oldKey string
+			switch err := tx.StmtContext(ctx, s.headStmt).QueryRowContext(ctx, r.ID).Scan(&stored, &oldKind, &oldCreated, &oldKey); {
+			case errors.Is(err, sql.ErrNoRows):
+				return relman.ErrNotFound
+			case err != nil:
+				return err
+			case stored != r.Revision:
+				return relman.ErrConflict
+			}
+			res, err := tx.StmtContext(ctx, s.updateAll).ExecContext(ctx, next, string(r.Stage), timeKey(r.UpdatedAt), doc, kind, created, key, r.ID, r.Revision)
+			if err != nil {
 				return err
 			}
-			if err := writeTags(ctx, tx.StmtContext(ctx, s.insertTag), r.ID, services, teams); err != nil {
+			if n, err := res.RowsAffected(); err != nil {
 				return err
+			} else if n != 1 {
+				return relman.ErrConflict
+			}
+			if key != oldKey {
+				if _, err := tx.StmtContext(ctx, s.deleteTags).ExecContext(ctx, r.ID); err != nil {
+					return err
+				}
+				if err := writeTags(ctx, tx.StmtContext(ctx, s.insertTag), r.ID, services, teams); err != nil {
+					return err
+				}
 			}
 		}
 		return insertEntries(ctx, tx.StmtContext(ctx, s.insertAudit), r.ID, entries)
