@@ -38,6 +38,7 @@ type ConnectError struct {
 	Err    error
 }
 
+// Error names the server and the cause.
 func (e *ConnectError) Error() string {
 	return fmt.Sprintf("postgres: cannot connect to %s: %v", e.Target, e.Err)
 }
@@ -53,6 +54,7 @@ type SchemaError struct {
 	Supported int
 }
 
+// Error gives both versions.
 func (e *SchemaError) Error() string {
 	return fmt.Sprintf("%v: schema %q is at version %d, this program knows up to %d; upgrade it", ErrNewerSchema, e.Schema, e.Found, e.Supported)
 }
@@ -80,6 +82,12 @@ func unavailable(err error) bool {
 		strings.Contains(err.Error(), "conn closed")
 }
 
+// duplicate reports a unique violation: an audit entry already stored.
+func duplicate(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23505"
+}
+
 // badInput reports whether PostgreSQL refused a string it cannot store.
 func badInput(err error) bool {
 	var pe *pgconn.PgError
@@ -94,6 +102,8 @@ func wrap(op string, err error) error {
 		return fmt.Errorf("postgres: %s: %w: %w", op, ErrUnavailable, err)
 	case badInput(err):
 		return fmt.Errorf("postgres: %s: %w: %w", op, relman.ErrInvalid, err)
+	case duplicate(err):
+		return fmt.Errorf("postgres: %s: audit entry already stored: %w: %w", op, relman.ErrConflict, err)
 	}
 	return fmt.Errorf("postgres: %s: %w", op, err)
 }

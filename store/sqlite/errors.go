@@ -5,7 +5,9 @@ import (
 	"fmt"
 )
 
-// Sentinels matched by the *OpenError that Open returns. Test with
+// Sentinels matched by the *OpenError that Open returns. Get, List and
+// History also wrap ErrNewerSchema (a release holds fields this version
+// does not know) and ErrCorrupt (a stored value cannot be read). Test with
 // errors.Is.
 var (
 	// ErrForeign: the file is not a relman database. It is not SQLite at
@@ -36,6 +38,7 @@ type OpenError struct {
 	Err       error  // the underlying error, or nil
 }
 
+// Error says what was refused and why.
 func (e *OpenError) Error() string {
 	msg := fmt.Sprintf("%v: %s: %s", e.Kind, e.Path, e.Detail)
 	if e.Err != nil {
