@@ -255,7 +255,7 @@ func (m *Manager) prepare(ctx context.Context, cur *Release, ev Event, req Reque
 		return nil, err
 	}
 	t := Transition{Event: ev, From: cur.Stage, To: ce.spec.To, Actor: req.Actor, Reason: req.Reason,
-		Params: req.Params, Window: req.Window, Now: m.Now(), DryRun: dry}
+		Params: req.Params, Window: req.Window, Now: m.Now(), Since: cur.EnteredAt, DryRun: dry}
 	ictx := context.WithValue(ctx, inTransitionKey{}, &inTransition{m: m, id: cur.ID, parent: func() *inTransition {
 		p, _ := ctx.Value(inTransitionKey{}).(*inTransition)
 		return p
@@ -430,6 +430,20 @@ func (m *Manager) Edit(ctx context.Context, id string, by Actor, reason string, 
 }
 
 func (m *Manager) edit(ctx context.Context, id string, by Actor, action Action, reason string, fn func(r *Release) error) (*Release, error) {
+	return m.editIn(ctx, id, by, action, reason, m.notTerminal, fn)
+}
+
+// notTerminal is the stage check of Edit: terminal releases are frozen.
+func (m *Manager) notTerminal(r *Release) error {
+	if m.lc.Terminal(r.Stage) {
+		return fmt.Errorf("%w: %q is %s", ErrTerminal, r.ID, r.Stage)
+	}
+	return nil
+}
+
+// editIn is edit with its own stage check: allow judges the stored release
+// on every attempt and refuses with an error.
+func (m *Manager) editIn(ctx context.Context, id string, by Actor, action Action, reason string, allow func(r *Release) error, fn func(r *Release) error) (*Release, error) {
 	switch {
 	case blank(id):
 		return nil, invalid("id", "required")
@@ -450,8 +464,8 @@ func (m *Manager) edit(ctx context.Context, id string, by Actor, action Action, 
 		if err != nil {
 			return nil, err
 		}
-		if m.lc.Terminal(cur.Stage) {
-			return nil, fmt.Errorf("%w: %q is %s", ErrTerminal, id, cur.Stage)
+		if err := allow(cur); err != nil {
+			return nil, err
 		}
 		if err := m.authorize(ctx, by, "edit", cur); err != nil {
 			return nil, err
@@ -537,7 +551,10 @@ func (m *Manager) RecordTest(ctx context.Context, id string, by Actor, tr TestRe
 }
 
 // RecordReview records the post-implementation review the close gate
-// requires. A zero At is set to the Manager's clock.
+// requires, replacing any earlier one. A zero At is set to the Manager's
+// clock. The release must be operating or rolled back (a rolled-back
+// release gets its review too); otherwise the error matches
+// ErrWrongStage.
 func (m *Manager) RecordReview(ctx context.Context, id string, by Actor, rv Review) (*Release, error) {
 	if rv.At.IsZero() {
 		rv.At = m.Now()
@@ -548,7 +565,7 @@ func (m *Manager) RecordReview(ctx context.Context, id string, by Actor, rv Revi
 	if err := validateStruct(rv); err != nil {
 		return nil, err
 	}
-	return m.edit(ctx, id, by, ActionFeedback, "post-implementation review", func(r *Release) error {
+	return m.editIn(ctx, id, by, ActionFeedback, "post-implementation review", inStages("record a review", reviewStages), func(r *Release) error {
 		r.Review = &rv
 		return nil
 	})

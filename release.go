@@ -142,8 +142,10 @@ type AuditHead struct {
 }
 
 // Release is a change to an IT product on its way from a proposed need to
-// users, and after. The Manager owns Stage, Revision, Head and the
-// timestamps; the rest is the host's data, validated on every write.
+// users, and after: in operation it collects user feedback, linked
+// incidents and its post-implementation review (see Manager.AddFeedback,
+// OpenIncident, RecordReview). The Manager owns Stage, Revision, Head and
+// the timestamps; the rest is the host's data, validated on every write.
 type Release struct {
 	ID        string      `json:"id" validate:"required,max=128,id"`
 	Title     string      `json:"title" validate:"required,max=200"`
@@ -163,6 +165,8 @@ type Release struct {
 	TestResults    []TestResult      `json:"test_results,omitempty" validate:"dive"`
 	Approvals      []Approval        `json:"approvals,omitempty" validate:"dive"`
 	Review         *Review           `json:"review,omitempty"`
+	Feedback       []Feedback        `json:"feedback,omitempty" validate:"dive"`
+	Incidents      []Incident        `json:"incidents,omitempty" validate:"unique=ID,dive"`
 	Labels         map[string]string `json:"labels,omitempty" validate:"dive,keys,required,max=100,endkeys,max=1000"`
 
 	Stage     Stage     `json:"stage"`
@@ -200,6 +204,17 @@ func (r *Release) Clone() *Release {
 		v.Lessons = slices.Clone(v.Lessons)
 		v.FollowUp = slices.Clone(v.FollowUp)
 		c.Review = &v
+	}
+	c.Feedback = slices.Clone(r.Feedback)
+	if r.Incidents != nil {
+		c.Incidents = make([]Incident, len(r.Incidents))
+		for i, inc := range r.Incidents {
+			if inc.ResolvedAt != nil {
+				t := *inc.ResolvedAt
+				inc.ResolvedAt = &t
+			}
+			c.Incidents[i] = inc
+		}
 	}
 	c.Labels = maps.Clone(r.Labels)
 	return &c
