@@ -45,6 +45,8 @@ func Example_metrics() {
 		fire(id, relman.EventSubmit, relman.Request{})
 		must(m.RecordTest(ctx, id, olga, relman.TestResult{Suite: "unit", Passed: true}))
 		fire(id, relman.EventPass, relman.Request{})
+		must(m.Assess(ctx, id, olga))
+		must(m.Approve(ctx, id, relman.Actor{ID: "carl", Roles: []string{"cab"}}, "cab", "ok"))
 		fire(id, relman.EventAuthorize, relman.Request{})
 		now = now.Add(toDeploy)
 		fire(id, relman.EventDeploy, relman.Request{})

@@ -26,7 +26,7 @@ func operate(t testing.TB, m *relman.Manager, c *clock, id string) *relman.Relea
 		t.Fatal(err)
 	}
 	fire(t, m, id, relman.EventPass, relman.Request{})
-	fire(t, m, id, relman.EventAuthorize, relman.Request{})
+	authorize(t, m, id)
 	c.Advance(time.Hour)
 	fire(t, m, id, relman.EventDeploy, relman.Request{})
 	c.Advance(10 * time.Minute)

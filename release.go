@@ -142,10 +142,12 @@ type AuditHead struct {
 }
 
 // Release is a change to an IT product on its way from a proposed need to
-// users, and after: in operation it collects user feedback, linked
-// incidents and its post-implementation review (see Manager.AddFeedback,
-// OpenIncident, RecordReview). The Manager owns Stage, Revision, Head and
-// the timestamps; the rest is the host's data, validated on every write.
+// users, and after. The Manager owns Stage, Revision, Head and the
+// timestamps, and writes Approvals and Assessment only through Approve,
+// RejectApproval and Assess; in operation the release collects user
+// feedback, linked incidents and its post-implementation review (see
+// Manager.AddFeedback, OpenIncident, RecordReview). The rest is the host's
+// data, validated on every write.
 type Release struct {
 	ID        string      `json:"id" validate:"required,max=128,id"`
 	Title     string      `json:"title" validate:"required,max=200"`
@@ -164,6 +166,8 @@ type Release struct {
 	RequiredSuites []string          `json:"required_suites,omitempty" validate:"dive,required"`
 	TestResults    []TestResult      `json:"test_results,omitempty" validate:"dive"`
 	Approvals      []Approval        `json:"approvals,omitempty" validate:"dive"`
+	Risks          []Risk            `json:"risks,omitempty" validate:"dive"`
+	Assessment     *Assessment       `json:"assessment,omitempty"` // written only by Manager.Assess
 	Review         *Review           `json:"review,omitempty"`
 	Feedback       []Feedback        `json:"feedback,omitempty" validate:"dive"`
 	Incidents      []Incident        `json:"incidents,omitempty" validate:"unique=ID,dive"`
@@ -199,6 +203,8 @@ func (r *Release) Clone() *Release {
 	c.RequiredSuites = slices.Clone(r.RequiredSuites)
 	c.TestResults = slices.Clone(r.TestResults)
 	c.Approvals = slices.Clone(r.Approvals)
+	c.Risks = slices.Clone(r.Risks)
+	c.Assessment = r.Assessment.clone()
 	if r.Review != nil {
 		v := *r.Review
 		v.Lessons = slices.Clone(v.Lessons)

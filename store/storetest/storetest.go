@@ -420,6 +420,11 @@ func Full(id string) *relman.Release {
 	r.RequiredSuites = []string{"unit", "e2e"}
 	r.TestResults = []relman.TestResult{{Suite: "unit", Passed: true, At: base.Add(time.Hour), By: "ci", Detail: "412 passed"}}
 	r.Approvals = []relman.Approval{{Approver: "carl", Role: "cab", Decision: relman.DecisionApprove, Comment: "ok", At: base.Add(2 * time.Hour), Void: true, VoidReason: "replanned"}}
+	r.Risks = []relman.Risk{{ID: "r1", Title: "schema migration locks table", Category: "data", Likelihood: 3, Impact: 4,
+		Mitigation: "online migration", Owner: "olga", Status: relman.RiskMitigated, ResidualLikelihood: 1, ResidualImpact: 4}}
+	r.Assessment = &relman.Assessment{Level: relman.LevelHigh, At: base.Add(2 * time.Hour), Basis: "0123abcd",
+		Results: []relman.Result{{Assessor: "register", Level: relman.LevelMedium, Reasons: []relman.Reason{{Factor: "risk:r1", Points: 4, Explanation: "x"}}},
+			{Assessor: "factors", Level: relman.LevelHigh}}}
 	r.Review = &relman.Review{Outcome: relman.OutcomeSuccessfulWithIssues, Summary: "fine", Lessons: []string{"a"}, FollowUp: []string{"b"}, By: "olga", At: base.Add(72 * time.Hour)}
 	r.Feedback = []relman.Feedback{{Rating: 4, Comment: "faster ✓", Source: "survey", At: base.Add(80 * time.Hour), By: "uma"}}
 	resolved := base.Add(75 * time.Hour)
