@@ -50,6 +50,74 @@ var (
 	ErrOutsideWindow          = errors.New("outside the planned window")
 )
 
+// Sentinels of risk assessment and approvals (risk.go, approval.go).
+var (
+	// ErrRiskNotAssessed: the release has no risk assessment (run
+	// Manager.Assess).
+	ErrRiskNotAssessed = errors.New("risk not assessed")
+	// ErrRiskStale: the release changed since its risk was assessed, or
+	// the assessment is older than the policy allows.
+	ErrRiskStale = errors.New("risk assessment is stale")
+	// ErrApprovalsMissing: the policy requires approvals the release does
+	// not have. *ApprovalsMissingError matches it and names them.
+	ErrApprovalsMissing = errors.New("approvals missing")
+	// ErrApprovalRejected: an approver rejected the release; only a
+	// replan (which voids every decision) lifts it.
+	ErrApprovalRejected = errors.New("rejected by an approver")
+	// ErrSelfApproval: the requester or owner tried to approve their own
+	// release and the policy does not allow it.
+	ErrSelfApproval = errors.New("self-approval is not allowed")
+	// ErrExcludedRole: the approver holds a role the policy excludes from
+	// approving.
+	ErrExcludedRole = errors.New("role excluded from approving")
+	// ErrModelNotAllowed: the change model may not be used at the assessed
+	// level (a standard change above low), or the policy has no rule for it.
+	ErrModelNotAllowed = errors.New("change model not allowed at this risk level")
+)
+
+// MissingApproval is one requirement of the policy that is not met yet.
+type MissingApproval struct {
+	Role    string // the role (group) the approvals must come from; "" means anyone
+	Need    int    // approvals required
+	Have    int    // approvals that count
+	Percent int    // when the requirement is a percentage of the group
+}
+
+// String says how many more approvals are needed and from whom.
+func (m MissingApproval) String() string {
+	who := "any approver"
+	if m.Role != "" {
+		who = "role " + m.Role
+	}
+	s := fmt.Sprintf("%d more from %s (have %d of %d", m.Need-m.Have, who, m.Have, m.Need)
+	if m.Percent > 0 {
+		s += fmt.Sprintf(", %d%% of the group", m.Percent)
+	}
+	return s + ")"
+}
+
+// ApprovalsMissingError names every approval the policy still requires.
+// The authorize gate returns it (inside a *GateError); it matches
+// ErrApprovalsMissing.
+type ApprovalsMissingError struct {
+	ReleaseID string
+	Model     ChangeModel
+	Level     Level
+	Missing   []MissingApproval
+}
+
+// Error names every missing approval.
+func (e *ApprovalsMissingError) Error() string {
+	parts := make([]string, len(e.Missing))
+	for i, m := range e.Missing {
+		parts[i] = m.String()
+	}
+	return fmt.Sprintf("approvals missing for a %s-risk %s change: %s", e.Level, e.Model, strings.Join(parts, "; "))
+}
+
+// Is reports whether target is ErrApprovalsMissing.
+func (e *ApprovalsMissingError) Is(target error) bool { return target == ErrApprovalsMissing }
+
 // FieldError is one failed validation rule.
 type FieldError struct {
 	Field string // JSON path, e.g. "business_case.cost" or "tasks[2].name"

@@ -48,7 +48,14 @@ func ExampleManager_Fire() {
 		fmt.Printf("%-8s -> %s\n", s.ev, r.Stage)
 	}
 	m.RecordTest(ctx, "inv-2.4", olga, relman.TestResult{Suite: "unit", Passed: true})
-	for _, ev := range []relman.Event{relman.EventPass, relman.EventAuthorize, relman.EventDeploy, relman.EventComplete} {
+	r, _ := m.Fire(ctx, "inv-2.4", relman.EventPass, relman.Request{Actor: olga})
+	fmt.Printf("%-8s -> %s\n", relman.EventPass, r.Stage)
+	// Authorization needs a risk assessment and the approvals its level
+	// calls for: one, from someone who is neither requester nor owner.
+	r, _ = m.Assess(ctx, "inv-2.4", olga)
+	fmt.Println("risk:", r.Assessment.Level)
+	m.Approve(ctx, "inv-2.4", relman.Actor{ID: "carl", Roles: []string{"cab"}}, "cab", "looks safe")
+	for _, ev := range []relman.Event{relman.EventAuthorize, relman.EventDeploy, relman.EventComplete} {
 		r, err := m.Fire(ctx, "inv-2.4", ev, relman.Request{Actor: olga})
 		if err != nil {
 			fmt.Println(err)
@@ -63,6 +70,7 @@ func ExampleManager_Fire() {
 	// start    -> building
 	// submit   -> testing
 	// pass     -> verified
+	// risk: low
 	// authorize -> authorized
 	// deploy   -> deploying
 	// complete -> operating

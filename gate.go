@@ -19,6 +19,7 @@ type Transition struct {
 	Params map[string]string
 	Window *Span     // the window asked for (plan, replan), if any
 	Now    time.Time // the Manager's clock when the event fired
+	Since  time.Time // when the release entered From (its EnteredAt before the event)
 	DryRun bool      // true when called from Check
 }
 

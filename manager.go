@@ -1,6 +1,7 @@
 package relman
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -15,7 +16,9 @@ import (
 var ErrTerminal = errors.New("relman: release is in a terminal stage")
 
 // Authorizer decides whether an actor may act on a release. action is an
-// event name, or "create" or "edit". A non-nil error refuses; Fire,
+// event name, or "create" or "edit", or "approval" (Approve,
+// RejectApproval) or "risk" (Assess, SetRisk, RemoveRisk). A non-nil
+// error refuses; Fire,
 // Check, Create and Edit then return a *ForbiddenError wrapping it.
 type Authorizer interface {
 	Authorize(ctx context.Context, a Actor, action string, r *Release) error
@@ -84,6 +87,13 @@ type Manager struct {
 	auth    Authorizer
 	retries int
 	extra   LifecycleSpec // gates and hooks added by options
+
+	// Risk and approvals (risk.go, approval.go).
+	policy    ApprovalPolicy
+	policySet bool // WithPolicy was given: replace the lifecycle's approvals gate
+	matrix    Matrix
+	assessors []Assessor
+	graph     *DependencyGraph
 }
 
 // NewManager returns a Manager over store. It fails with a
@@ -92,7 +102,8 @@ func NewManager(store Store, opts ...Option) (*Manager, error) {
 	if store == nil {
 		return nil, invalid("store", "required")
 	}
-	m := &Manager{store: store, lc: DefaultLifecycle(), clock: time.Now, retries: 3}
+	m := &Manager{store: store, lc: DefaultLifecycle(), clock: time.Now, retries: 3,
+		policy: DefaultPolicy(), matrix: DefaultMatrix()}
 	for _, o := range opts {
 		o(m)
 	}
@@ -104,8 +115,14 @@ func NewManager(store Store, opts ...Option) (*Manager, error) {
 	case m.retries < 0:
 		return nil, invalid("retries", "gte=0")
 	}
-	if len(m.extra.Gates)+len(m.extra.Before)+len(m.extra.After) > 0 {
+	if err := m.setupRisk(); err != nil {
+		return nil, err
+	}
+	if len(m.extra.Gates)+len(m.extra.Before)+len(m.extra.After) > 0 || m.policySet {
 		spec := m.lc.Spec()
+		if m.policySet {
+			replacePolicyGate(&spec, m.policy)
+		}
 		spec.Gates = append(spec.Gates, m.extra.Gates...)
 		spec.Before = append(spec.Before, m.extra.Before...)
 		spec.After = append(spec.After, m.extra.After...)
@@ -166,8 +183,11 @@ func checkActor(a Actor) error {
 
 // Create validates r and stores it as a new release in the lifecycle's
 // initial stage, with a first audit entry. The Manager sets Stage,
-// Revision, Head and the timestamps; r itself is not modified. It returns
-// the stored release, a *ValidationError, or an error matching ErrExists.
+// Revision, Head and the timestamps, and clears Approvals and Assessment
+// (only Approve, RejectApproval and Assess write them); r itself is not
+// modified. It returns the stored release, a *ValidationError (risks are
+// also checked against the Manager's Matrix), or an error matching
+// ErrExists.
 func (m *Manager) Create(ctx context.Context, r *Release, by Actor) (*Release, error) {
 	if err := checkActor(by); err != nil {
 		return nil, err
@@ -184,7 +204,8 @@ func (m *Manager) Create(ctx context.Context, r *Release, by Actor) (*Release, e
 	c.Revision = 0
 	c.Head = AuditHead{}
 	c.CreatedAt, c.UpdatedAt, c.EnteredAt = now, now, now
-	if err := c.Validate(); err != nil {
+	c.Approvals, c.Assessment = nil, nil
+	if err := m.validate(c); err != nil {
 		return nil, err
 	}
 	if err := m.authorize(ctx, by, "create", c); err != nil {
@@ -255,7 +276,7 @@ func (m *Manager) prepare(ctx context.Context, cur *Release, ev Event, req Reque
 		return nil, err
 	}
 	t := Transition{Event: ev, From: cur.Stage, To: ce.spec.To, Actor: req.Actor, Reason: req.Reason,
-		Params: req.Params, Window: req.Window, Now: m.Now(), DryRun: dry}
+		Params: req.Params, Window: req.Window, Now: m.Now(), Since: cur.EnteredAt, DryRun: dry}
 	ictx := context.WithValue(ctx, inTransitionKey{}, &inTransition{m: m, id: cur.ID, parent: func() *inTransition {
 		p, _ := ctx.Value(inTransitionKey{}).(*inTransition)
 		return p
@@ -421,15 +442,58 @@ func (m *Manager) notify(ctx context.Context, ce *compiledEvent, r *Release, t T
 // and modifies it; the result is validated and saved with an audit entry
 // (action edit, reason, and the JSON names of the fields that changed).
 // fn must not change the fields the Manager owns (id, stage, revision,
-// history head, timestamps): that is a *ValidationError. Releases in a
-// terminal stage cannot be edited (ErrTerminal). On ErrConflict Edit reads
-// again and calls fn again, up to the retry count, so fn must be
-// repeatable. An error from fn is returned as is and nothing is saved.
+// history head, timestamps, approvals, assessment): that is a
+// *ValidationError. Risks are also checked against the Manager's Matrix.
+// Releases in a terminal stage cannot be edited (ErrTerminal). On
+// ErrConflict Edit reads again and calls fn again, up to the retry count,
+// so fn must be repeatable. An error from fn is returned as is and nothing
+// is saved.
+//
+// When the edit changes the release's services, version, window or risk
+// register, every approval in force is voided in the same update, with a
+// second audit entry (action void) naming the approvers and what changed.
 func (m *Manager) Edit(ctx context.Context, id string, by Actor, reason string, fn func(r *Release) error) (*Release, error) {
 	return m.edit(ctx, id, by, ActionEdit, reason, fn)
 }
 
+// editOpts describes a change made through editWith.
+type editOpts struct {
+	action     Action
+	reason     string
+	reasonf    func(r *Release) string            // overrides reason, given the changed release
+	details    func(r *Release) map[string]string // extra audit details, given the changed release
+	managed    bool                               // fn may write approvals and assessment
+	authAction string                             // the action the Authorizer is asked about ("" = "edit")
+	allow      func(r *Release) error             // stage check of the stored release (nil = not terminal)
+}
+
+// validate checks r's fields and its risk register against the matrix.
+func (m *Manager) validate(r *Release) error {
+	if err := r.Validate(); err != nil {
+		return err
+	}
+	return m.matrix.CheckRisks(r.Risks)
+}
+
 func (m *Manager) edit(ctx context.Context, id string, by Actor, action Action, reason string, fn func(r *Release) error) (*Release, error) {
+	return m.editWith(ctx, id, by, editOpts{action: action, reason: reason}, fn)
+}
+
+// notTerminal is the stage check of Edit: terminal releases are frozen.
+func (m *Manager) notTerminal(r *Release) error {
+	if m.lc.Terminal(r.Stage) {
+		return fmt.Errorf("%w: %q is %s", ErrTerminal, r.ID, r.Stage)
+	}
+	return nil
+}
+
+// editIn is edit with its own stage check: allow judges the stored release
+// on every attempt and refuses with an error.
+func (m *Manager) editIn(ctx context.Context, id string, by Actor, action Action, reason string, allow func(r *Release) error, fn func(r *Release) error) (*Release, error) {
+	return m.editWith(ctx, id, by, editOpts{action: action, reason: reason, allow: allow}, fn)
+}
+
+func (m *Manager) editWith(ctx context.Context, id string, by Actor, o editOpts, fn func(r *Release) error) (*Release, error) {
 	switch {
 	case blank(id):
 		return nil, invalid("id", "required")
@@ -450,20 +514,24 @@ func (m *Manager) edit(ctx context.Context, id string, by Actor, action Action, 
 		if err != nil {
 			return nil, err
 		}
-		if m.lc.Terminal(cur.Stage) {
-			return nil, fmt.Errorf("%w: %q is %s", ErrTerminal, id, cur.Stage)
+		allow := o.allow
+		if allow == nil {
+			allow = m.notTerminal
 		}
-		if err := m.authorize(ctx, by, "edit", cur); err != nil {
+		if err := allow(cur); err != nil {
+			return nil, err
+		}
+		if err := m.authorize(ctx, by, cmp.Or(o.authAction, "edit"), cur); err != nil {
 			return nil, err
 		}
 		r := cur.Clone()
 		if err := fn(r); err != nil {
 			return nil, err
 		}
-		if err := ownedUnchanged(cur, r); err != nil {
+		if err := ownedUnchanged(cur, r, o.managed); err != nil {
 			return nil, err
 		}
-		if err := r.Validate(); err != nil {
+		if err := m.validate(r); err != nil {
 			return nil, err
 		}
 		changed := changedFields(cur, r)
@@ -472,9 +540,20 @@ func (m *Manager) edit(ctx context.Context, id string, by Actor, action Action, 
 		}
 		now := m.Now()
 		r.UpdatedAt = now
-		e := r.Record(AuditEntry{At: now, Actor: by.ID, Action: action, Reason: reason,
-			Details: map[string]string{"fields": strings.Join(changed, ",")}})
-		err = m.store.Update(ctx, r, e)
+		details := map[string]string{}
+		if o.details != nil {
+			details = o.details(r)
+		}
+		details["fields"] = strings.Join(changed, ",")
+		reason := o.reason
+		if o.reasonf != nil {
+			reason = o.reasonf(r)
+		}
+		entries := []AuditEntry{r.Record(AuditEntry{At: now, Actor: by.ID, Action: o.action, Reason: reason, Details: details})}
+		if v := voidOnScopeChange(cur, r, now, by.ID); v != nil {
+			entries = append(entries, r.Record(*v))
+		}
+		err = m.store.Update(ctx, r, entries...)
 		if errors.Is(err, ErrConflict) && attempt < m.retries {
 			continue
 		}
@@ -485,7 +564,7 @@ func (m *Manager) edit(ctx context.Context, id string, by Actor, action Action, 
 	}
 }
 
-func ownedUnchanged(old, r *Release) error {
+func ownedUnchanged(old, r *Release, managed bool) error {
 	var fields []FieldError
 	ro := func(name string, same bool) {
 		if !same {
@@ -499,6 +578,10 @@ func ownedUnchanged(old, r *Release) error {
 	ro("created_at", old.CreatedAt.Equal(r.CreatedAt))
 	ro("updated_at", old.UpdatedAt.Equal(r.UpdatedAt))
 	ro("entered_at", old.EnteredAt.Equal(r.EnteredAt))
+	if !managed {
+		ro("approvals", reflect.DeepEqual(old.Approvals, r.Approvals))
+		ro("assessment", reflect.DeepEqual(old.Assessment, r.Assessment))
+	}
 	if len(fields) > 0 {
 		return &ValidationError{Fields: fields}
 	}
@@ -537,7 +620,10 @@ func (m *Manager) RecordTest(ctx context.Context, id string, by Actor, tr TestRe
 }
 
 // RecordReview records the post-implementation review the close gate
-// requires. A zero At is set to the Manager's clock.
+// requires, replacing any earlier one. A zero At is set to the Manager's
+// clock. The release must be operating or rolled back (a rolled-back
+// release gets its review too); otherwise the error matches
+// ErrWrongStage.
 func (m *Manager) RecordReview(ctx context.Context, id string, by Actor, rv Review) (*Release, error) {
 	if rv.At.IsZero() {
 		rv.At = m.Now()
@@ -548,7 +634,7 @@ func (m *Manager) RecordReview(ctx context.Context, id string, by Actor, rv Revi
 	if err := validateStruct(rv); err != nil {
 		return nil, err
 	}
-	return m.edit(ctx, id, by, ActionFeedback, "post-implementation review", func(r *Release) error {
+	return m.editIn(ctx, id, by, ActionFeedback, "post-implementation review", inStages("record a review", reviewStages), func(r *Release) error {
 		r.Review = &rv
 		return nil
 	})

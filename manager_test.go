@@ -75,7 +75,7 @@ func walk(t testing.TB, m *relman.Manager, c *clock, id string) *relman.Release 
 		t.Fatal(err)
 	}
 	fire(t, m, id, relman.EventPass, relman.Request{})
-	fire(t, m, id, relman.EventAuthorize, relman.Request{})
+	authorize(t, m, id)
 	c.Advance(24 * time.Hour)
 	fire(t, m, id, relman.EventDeploy, relman.Request{})
 	fire(t, m, id, relman.EventComplete, relman.Request{})
@@ -95,9 +95,10 @@ func TestFullLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// create + 3 edits (2 test results, review) + 11 transitions
-	if len(h) != 15 || r.Revision != 15 {
-		t.Errorf("history %d entries, revision %d; want 15 and 15", len(h), r.Revision)
+	// create + 3 edits (2 test results, review) + assessment + approval
+	// + 11 transitions
+	if len(h) != 17 || r.Revision != 17 {
+		t.Errorf("history %d entries, revision %d; want 17 and 17", len(h), r.Revision)
 	}
 	if err := m.Verify(context.Background(), "rel-1"); err != nil {
 		t.Errorf("Verify: %v", err)
@@ -120,4 +121,19 @@ func TestFullLifecycle(t *testing.T) {
 	if _, err := m.Edit(context.Background(), "rel-1", alice, "late", func(r *relman.Release) error { r.Title = "x"; return nil }); !errors.Is(err, relman.ErrTerminal) {
 		t.Errorf("edit of closed release: %v, want ErrTerminal", err)
 	}
+}
+
+// authorize assesses the release, approves it and fires authorize: the
+// default policy needs an assessment and, for a low-risk normal change, one
+// approval from someone other than the requester or owner.
+func authorize(t testing.TB, m *relman.Manager, id string) *relman.Release {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := m.Assess(ctx, id, alice); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Approve(ctx, id, alice, "release-manager", "go"); err != nil {
+		t.Fatal(err)
+	}
+	return fire(t, m, id, relman.EventAuthorize, relman.Request{})
 }

@@ -143,7 +143,11 @@ type AuditHead struct {
 
 // Release is a change to an IT product on its way from a proposed need to
 // users, and after. The Manager owns Stage, Revision, Head and the
-// timestamps; the rest is the host's data, validated on every write.
+// timestamps, and writes Approvals and Assessment only through Approve,
+// RejectApproval and Assess; in operation the release collects user
+// feedback, linked incidents and its post-implementation review (see
+// Manager.AddFeedback, OpenIncident, RecordReview). The rest is the host's
+// data, validated on every write.
 type Release struct {
 	ID        string      `json:"id" validate:"required,max=128,id"`
 	Title     string      `json:"title" validate:"required,max=200"`
@@ -162,7 +166,11 @@ type Release struct {
 	RequiredSuites []string          `json:"required_suites,omitempty" validate:"dive,required"`
 	TestResults    []TestResult      `json:"test_results,omitempty" validate:"dive"`
 	Approvals      []Approval        `json:"approvals,omitempty" validate:"dive"`
+	Risks          []Risk            `json:"risks,omitempty" validate:"dive"`
+	Assessment     *Assessment       `json:"assessment,omitempty"` // written only by Manager.Assess
 	Review         *Review           `json:"review,omitempty"`
+	Feedback       []Feedback        `json:"feedback,omitempty" validate:"dive"`
+	Incidents      []Incident        `json:"incidents,omitempty" validate:"unique=ID,dive"`
 	Labels         map[string]string `json:"labels,omitempty" validate:"dive,keys,required,max=100,endkeys,max=1000"`
 
 	Stage     Stage     `json:"stage"`
@@ -195,11 +203,24 @@ func (r *Release) Clone() *Release {
 	c.RequiredSuites = slices.Clone(r.RequiredSuites)
 	c.TestResults = slices.Clone(r.TestResults)
 	c.Approvals = slices.Clone(r.Approvals)
+	c.Risks = slices.Clone(r.Risks)
+	c.Assessment = r.Assessment.clone()
 	if r.Review != nil {
 		v := *r.Review
 		v.Lessons = slices.Clone(v.Lessons)
 		v.FollowUp = slices.Clone(v.FollowUp)
 		c.Review = &v
+	}
+	c.Feedback = slices.Clone(r.Feedback)
+	if r.Incidents != nil {
+		c.Incidents = make([]Incident, len(r.Incidents))
+		for i, inc := range r.Incidents {
+			if inc.ResolvedAt != nil {
+				t := *inc.ResolvedAt
+				inc.ResolvedAt = &t
+			}
+			c.Incidents[i] = inc
+		}
 	}
 	c.Labels = maps.Clone(r.Labels)
 	return &c

@@ -176,7 +176,7 @@ func (s *LifecycleSpec) OnLeave(st Stage, h AfterHook) {
 //	submit     building                   testing
 //	fail       testing                    building     failed-test
 //	pass       testing                    verified     tests-passed
-//	authorize  verified                   authorized   rollback-plan
+//	authorize  verified                   authorized   rollback-plan, approvals
 //	deploy     authorized                 deploying    in-window
 //	complete   deploying                  operating
 //	rollback   deploying, operating       rolled_back  reason
@@ -185,7 +185,14 @@ func (s *LifecycleSpec) OnLeave(st Stage, h AfterHook) {
 //	replan     planned … authorized       planned      window
 //
 // Effects: plan and replan take the window from Request.Window when given;
-// replan voids every approval given before it.
+// plan voids the approvals in force when that changes the window; replan
+// voids every approval and rejection given before it.
+//
+// The approvals gate (GateApprovals, see ApprovalGate) enforces
+// DefaultPolicy: the risk is assessed (Manager.Assess) and not stale, the
+// change model is allowed at that level, no rejection is in force and
+// every required approval is given. A standard change assessed low passes
+// it without approvals. WithPolicy replaces it with the Manager's policy.
 func DefaultSpec() LifecycleSpec {
 	beforeDeploy := []Stage{StageProposed, StageApproved, StagePlanned, StageBuilding, StageTesting, StageVerified, StageAuthorized}
 	s := LifecycleSpec{
@@ -217,11 +224,13 @@ func DefaultSpec() LifecycleSpec {
 	s.AddGate(EventFail, "failed-test", FailedTestRecorded())
 	s.AddGate(EventPass, "tests-passed", RequiredTestsPassed())
 	s.AddGate(EventAuthorize, "rollback-plan", RollbackPlanPresent())
+	s.AddGate(EventAuthorize, GateApprovals, ApprovalGate(DefaultPolicy()))
 	s.AddGate(EventDeploy, "in-window", InsideWindow())
 	s.AddGate(EventRollback, "reason", ReasonGiven())
 	s.AddGate(EventClose, "review", ReviewRecorded())
 	s.AddGate(EventCancel, "reason", ReasonGiven())
 	s.AddGate(EventReplan, "window", WindowSet())
+	s.AddEffect(EventPlan, "void-on-window-change", VoidApprovalsOnWindowChange())
 	s.AddEffect(EventPlan, "set-window", SetWindow())
 	s.AddEffect(EventReplan, "set-window", SetWindow())
 	s.AddEffect(EventReplan, "void-approvals", VoidApprovals("replanned"))

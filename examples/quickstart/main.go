@@ -119,7 +119,19 @@ func run(ctx context.Context, w io.Writer, start time.Time) error {
 		func() error { return test("unit", true, "") },
 		func() error { return test("integration", true, "") },
 		func() error { return fire(relman.EventPass, qa, "all required suites green", nil) },
-		func() error { return fire(relman.EventAuthorize, cab, "rollback plan checked", nil) },
+		func() error {
+			r, err := m.Assess(ctx, id, olga)
+			if err == nil {
+				fmt.Fprintf(w, "%s  %-9s  %-23s  by %-4s  risk %s\n", m.Now().Format("15:04"), "assess", "(risk assessed)", olga.ID, r.Assessment.Level)
+			}
+			return err
+		},
+		func() error {
+			_, err := m.Approve(ctx, id, cab, "change-advisory-board", "rollback plan checked")
+			fmt.Fprintf(w, "%s  %-9s  %-23s  by %-4s  %s\n", m.Now().Format("15:04"), "approval", "(approval recorded)", cab.ID, "rollback plan checked")
+			return err
+		},
+		func() error { return fire(relman.EventAuthorize, cab, "risk low, approval in", nil) },
 		func() error {
 			clk.now = window.Start // wait for the window to open
 			return fire(relman.EventDeploy, ops, "window open", nil)

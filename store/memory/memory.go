@@ -21,7 +21,10 @@ type Store struct {
 	history  map[string][]relman.AuditEntry
 }
 
-var _ relman.Store = (*Store)(nil)
+var (
+	_ relman.Store   = (*Store)(nil)
+	_ relman.Scanner = (*Store)(nil)
+)
 
 // New returns an empty Store.
 func New() *Store {
@@ -149,4 +152,35 @@ func (s *Store) History(ctx context.Context, id string) ([]relman.AuditEntry, er
 		return nil, fmt.Errorf("memory: history %q: %w", id, relman.ErrNotFound)
 	}
 	return cloneEntries(h), nil
+}
+
+// Scan implements relman.Scanner: it calls fn with a copy of every release
+// matching q's filters, in no particular order, as they were when Scan
+// started. fn may use the store.
+func (s *Store) Scan(ctx context.Context, q relman.Query, fn func(r *relman.Release) error) error {
+	if err := q.Validate(); err != nil {
+		return fmt.Errorf("memory: scan: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memory: scan: %w", err)
+	}
+	s.mu.RLock()
+	hits := make([]*relman.Release, 0, len(s.releases))
+	for _, r := range s.releases {
+		if q.Match(r) {
+			hits = append(hits, r) // stored releases are replaced, never modified
+		}
+	}
+	s.mu.RUnlock()
+	for i, r := range hits {
+		if i%256 == 0 {
+			if err := ctx.Err(); err != nil {
+				return fmt.Errorf("memory: scan: %w", err)
+			}
+		}
+		if err := fn(r.Clone()); err != nil {
+			return err
+		}
+	}
+	return nil
 }

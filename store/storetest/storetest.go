@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -317,6 +318,52 @@ func Run(t *testing.T, newStore func(t *testing.T) relman.Store) {
 		}
 	})
 
+	t.Run("Scan/Filters", func(t *testing.T) {
+		s := newStore(t)
+		sc, ok := s.(relman.Scanner)
+		if !ok {
+			t.Skip("store is not a relman.Scanner")
+		}
+		seedList(t, s)
+		for _, q := range []relman.Query{
+			{}, {Stages: []relman.Stage{relman.StagePlanned}}, {Service: "billing"}, {Team: "dba"},
+			{Kind: relman.KindEmergency}, {Service: "billing", Team: "ops"}, {Service: "nothing"},
+			{Limit: 1, Offset: 1, Desc: true}, // order and paging are ignored
+		} {
+			var got []string
+			err := sc.Scan(ctx, q, func(r *relman.Release) error {
+				got = append(got, r.ID)
+				return nil
+			})
+			if err != nil {
+				t.Fatalf("Scan(%+v): %v", q, err)
+			}
+			lq := q
+			lq.Limit, lq.Offset, lq.Desc = 0, 0, false
+			want, err := s.List(ctx, lq)
+			if err != nil {
+				t.Fatal(err)
+			}
+			slices.Sort(got)
+			if diff := cmp.Diff(ids(want), got); diff != "" {
+				t.Errorf("Scan(%+v) differs from List (-want +got):\n%s", q, diff)
+			}
+		}
+		stop := errors.New("stop")
+		n := 0
+		if err := sc.Scan(ctx, relman.Query{}, func(*relman.Release) error { n++; return stop }); err != stop || n != 1 {
+			t.Errorf("Scan with a failing fn: err = %v after %d calls, want stop after 1", err, n)
+		}
+		if err := sc.Scan(ctx, relman.Query{OrderBy: "x"}, func(*relman.Release) error { return nil }); !errors.Is(err, relman.ErrInvalid) {
+			t.Errorf("Scan with a bad query: %v, want ErrInvalid", err)
+		}
+		cctx, cancel := context.WithCancel(ctx)
+		cancel()
+		if err := sc.Scan(cctx, relman.Query{}, func(*relman.Release) error { return nil }); !errors.Is(err, context.Canceled) {
+			t.Errorf("Scan with a cancelled context: %v, want context.Canceled", err)
+		}
+	})
+
 	t.Run("Context/Cancelled", func(t *testing.T) {
 		s := newStore(t)
 		r := create(t, s, Minimal("rel-1"))
@@ -373,7 +420,18 @@ func Full(id string) *relman.Release {
 	r.RequiredSuites = []string{"unit", "e2e"}
 	r.TestResults = []relman.TestResult{{Suite: "unit", Passed: true, At: base.Add(time.Hour), By: "ci", Detail: "412 passed"}}
 	r.Approvals = []relman.Approval{{Approver: "carl", Role: "cab", Decision: relman.DecisionApprove, Comment: "ok", At: base.Add(2 * time.Hour), Void: true, VoidReason: "replanned"}}
+	r.Risks = []relman.Risk{{ID: "r1", Title: "schema migration locks table", Category: "data", Likelihood: 3, Impact: 4,
+		Mitigation: "online migration", Owner: "olga", Status: relman.RiskMitigated, ResidualLikelihood: 1, ResidualImpact: 4}}
+	r.Assessment = &relman.Assessment{Level: relman.LevelHigh, At: base.Add(2 * time.Hour), Basis: "0123abcd",
+		Results: []relman.Result{{Assessor: "register", Level: relman.LevelMedium, Reasons: []relman.Reason{{Factor: "risk:r1", Points: 4, Explanation: "x"}}},
+			{Assessor: "factors", Level: relman.LevelHigh}}}
 	r.Review = &relman.Review{Outcome: relman.OutcomeSuccessfulWithIssues, Summary: "fine", Lessons: []string{"a"}, FollowUp: []string{"b"}, By: "olga", At: base.Add(72 * time.Hour)}
+	r.Feedback = []relman.Feedback{{Rating: 4, Comment: "faster ✓", Source: "survey", At: base.Add(80 * time.Hour), By: "uma"}}
+	resolved := base.Add(75 * time.Hour)
+	r.Incidents = []relman.Incident{
+		{ID: "INC-1", Severity: relman.SeverityHigh, Relation: relman.RelationCaused, Summary: "timeouts", OpenedAt: base.Add(74 * time.Hour), ResolvedAt: &resolved, By: "olga"},
+		{ID: "INC-2", Severity: relman.SeverityLow, Relation: relman.RelationRelated, OpenedAt: base.Add(76 * time.Hour)}, // still open
+	}
 	r.Labels = map[string]string{"env": "prod", "quote": `it's "quoted"`}
 	r.Stage = relman.StageOperating
 	r.EnteredAt = base.Add(3 * time.Hour)
