@@ -48,7 +48,10 @@ type Store struct {
 	sqlGet, sqlHead, sqlHistory, sqlRange, sqlExists, sqlCreate, sqlUpdate string
 }
 
-var _ relman.Store = (*Store)(nil)
+var (
+	_ relman.Store   = (*Store)(nil)
+	_ relman.Scanner = (*Store)(nil)
+)
 
 // Open connects to the database named by dsn (a URL or key=value string,
 // see pgxpool.ParseConfig), checks that it answers, and returns a Store
@@ -415,12 +418,39 @@ func (s *Store) List(ctx context.Context, q relman.Query) ([]*relman.Release, er
 	}
 	q = q.Normalized()
 	var b strings.Builder
-	var args []any
+	b.WriteString("SELECT id, revision, doc FROM " + s.tReleases + " WHERE true")
+	args := where(&b, q, nil)
 	arg := func(v any) string {
 		args = append(args, v)
 		return "$" + strconv.Itoa(len(args))
 	}
-	b.WriteString("SELECT id, revision, doc FROM " + s.tReleases + " WHERE true")
+	dir := " ASC"
+	if q.Desc {
+		dir = " DESC"
+	}
+	switch q.OrderBy {
+	case relman.OrderUpdated:
+		b.WriteString(" ORDER BY updated_at" + dir + ", id" + dir)
+	case relman.OrderID:
+		b.WriteString(" ORDER BY id" + dir)
+	default:
+		b.WriteString(" ORDER BY created_at" + dir + ", id" + dir)
+	}
+	b.WriteString(" LIMIT " + arg(q.Limit) + " OFFSET " + arg(q.Offset))
+	out, err := s.query(ctx, b.String(), args)
+	if err != nil {
+		return nil, wrap("list", err)
+	}
+	return out, nil
+}
+
+// where appends q's filters to a query, as bound parameters numbered after
+// args, and returns the parameters.
+func where(b *strings.Builder, q relman.Query, args []any) []any {
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
 	if len(q.Stages) > 0 {
 		st := make([]string, len(q.Stages))
 		for i, v := range q.Stages {
@@ -437,22 +467,14 @@ func (s *Store) List(ctx context.Context, q relman.Query) ([]*relman.Release, er
 	if q.Team != "" {
 		b.WriteString(" AND teams @> ARRAY[" + arg(q.Team) + "::text]")
 	}
-	dir := " ASC"
-	if q.Desc {
-		dir = " DESC"
-	}
-	switch q.OrderBy {
-	case relman.OrderUpdated:
-		b.WriteString(" ORDER BY updated_at" + dir + ", id" + dir)
-	case relman.OrderID:
-		b.WriteString(" ORDER BY id" + dir)
-	default:
-		b.WriteString(" ORDER BY created_at" + dir + ", id" + dir)
-	}
-	b.WriteString(" LIMIT " + arg(q.Limit) + " OFFSET " + arg(q.Offset))
-	rows, err := s.pool.Query(ctx, b.String(), args...)
+	return args
+}
+
+// query reads the releases a query selects (id, revision, doc).
+func (s *Store) query(ctx context.Context, query string, args []any) ([]*relman.Release, error) {
+	rows, err := s.pool.Query(ctx, query, args...)
 	if err != nil {
-		return nil, wrap("list", err)
+		return nil, err
 	}
 	defer rows.Close()
 	var out []*relman.Release
@@ -461,7 +483,7 @@ func (s *Store) List(ctx context.Context, q relman.Query) ([]*relman.Release, er
 		var rev int64
 		var doc []byte
 		if err := rows.Scan(&id, &rev, &doc); err != nil {
-			return nil, wrap("list", err)
+			return nil, err
 		}
 		r, err := decode(id, doc, rev)
 		if err != nil {
@@ -469,10 +491,43 @@ func (s *Store) List(ctx context.Context, q relman.Query) ([]*relman.Release, er
 		}
 		out = append(out, r)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, wrap("list", err)
+	return out, rows.Err()
+}
+
+// scanBatch is how many releases Scan reads at a time.
+const scanBatch = 256
+
+// Scan implements relman.Scanner: it calls fn with every release matching
+// q's filters, in id order, ignoring q's order and paging. It reads them
+// in batches and holds no connection while fn runs, so fn may use the
+// store.
+func (s *Store) Scan(ctx context.Context, q relman.Query, fn func(r *relman.Release) error) error {
+	if err := q.Validate(); err != nil {
+		return fmt.Errorf("postgres: scan: %w", err)
 	}
-	return out, nil
+	var b strings.Builder
+	b.WriteString("SELECT id, revision, doc FROM " + s.tReleases + " WHERE id > $1")
+	args := where(&b, q, []any{""})
+	b.WriteString(fmt.Sprintf(" ORDER BY id LIMIT %d", scanBatch))
+	query := b.String()
+	for {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("postgres: scan: %w", err)
+		}
+		batch, err := s.query(ctx, query, args)
+		if err != nil {
+			return wrap("scan", err)
+		}
+		for _, r := range batch {
+			if err := fn(r); err != nil {
+				return err
+			}
+		}
+		if len(batch) < scanBatch {
+			return nil
+		}
+		args[0] = batch[len(batch)-1].ID
+	}
 }
 
 // History implements relman.Store.

@@ -50,7 +50,10 @@ type Store struct {
 	deleteTags, insertTag                                    *sql.Stmt
 }
 
-var _ relman.Store = (*Store)(nil)
+var (
+	_ relman.Store   = (*Store)(nil)
+	_ relman.Scanner = (*Store)(nil)
+)
 
 // Open opens the relman database at path, creating the file if it does not
 // exist, and applies the migrations it lacks. It returns an *OpenError if
@@ -579,8 +582,33 @@ func (s *Store) List(ctx context.Context, q relman.Query) ([]*relman.Release, er
 	}
 	q = q.Normalized()
 	var b strings.Builder
-	var args []any
 	b.WriteString("SELECT id, revision, doc FROM releases WHERE 1 = 1")
+	args := where(&b, q)
+	dir := " ASC"
+	if q.Desc {
+		dir = " DESC"
+	}
+	switch q.OrderBy {
+	case relman.OrderUpdated:
+		b.WriteString(" ORDER BY updated_at" + dir + ", id" + dir)
+	case relman.OrderID:
+		b.WriteString(" ORDER BY id" + dir)
+	default:
+		b.WriteString(" ORDER BY created_at" + dir + ", id" + dir)
+	}
+	b.WriteString(" LIMIT ? OFFSET ?")
+	args = append(args, q.Limit, q.Offset)
+	out, err := s.query(ctx, b.String(), args)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list: %w", err)
+	}
+	return out, nil
+}
+
+// where appends q's filters to a query, as bound parameters, and returns
+// the parameters.
+func where(b *strings.Builder, q relman.Query) []any {
+	var args []any
 	if len(q.Stages) > 0 {
 		b.WriteString(" AND stage IN (")
 		for i, st := range q.Stages {
@@ -604,23 +632,14 @@ func (s *Store) List(ctx context.Context, q relman.Query) ([]*relman.Release, er
 		b.WriteString(" AND id IN (SELECT release_id FROM release_tags WHERE tag = 't' AND value = ?)")
 		args = append(args, q.Team)
 	}
-	dir := " ASC"
-	if q.Desc {
-		dir = " DESC"
-	}
-	switch q.OrderBy {
-	case relman.OrderUpdated:
-		b.WriteString(" ORDER BY updated_at" + dir + ", id" + dir)
-	case relman.OrderID:
-		b.WriteString(" ORDER BY id" + dir)
-	default:
-		b.WriteString(" ORDER BY created_at" + dir + ", id" + dir)
-	}
-	b.WriteString(" LIMIT ? OFFSET ?")
-	args = append(args, q.Limit, q.Offset)
-	rows, err := s.r.QueryContext(ctx, b.String(), args...)
+	return args
+}
+
+// query reads the releases a query selects (id, revision, doc).
+func (s *Store) query(ctx context.Context, query string, args []any) ([]*relman.Release, error) {
+	rows, err := s.r.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: list: %w", err)
+		return nil, err
 	}
 	defer rows.Close()
 	var out []*relman.Release
@@ -629,7 +648,7 @@ func (s *Store) List(ctx context.Context, q relman.Query) ([]*relman.Release, er
 		var rev int64
 		var doc []byte
 		if err := rows.Scan(&id, &rev, &doc); err != nil {
-			return nil, fmt.Errorf("sqlite: list: %w", err)
+			return nil, err
 		}
 		r, err := decode(id, doc, rev)
 		if err != nil {
@@ -637,10 +656,43 @@ func (s *Store) List(ctx context.Context, q relman.Query) ([]*relman.Release, er
 		}
 		out = append(out, r)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: list: %w", err)
+	return out, rows.Err()
+}
+
+// scanBatch is how many releases Scan reads at a time.
+const scanBatch = 256
+
+// Scan implements relman.Scanner: it calls fn with every release matching
+// q's filters, in id order, ignoring q's order and paging. It reads them
+// in batches and holds no connection while fn runs, so fn may use the
+// store.
+func (s *Store) Scan(ctx context.Context, q relman.Query, fn func(r *relman.Release) error) error {
+	if err := q.Validate(); err != nil {
+		return fmt.Errorf("sqlite: scan: %w", err)
 	}
-	return out, nil
+	var b strings.Builder
+	b.WriteString("SELECT id, revision, doc FROM releases WHERE id > ?")
+	args := append([]any{""}, where(&b, q)...)
+	b.WriteString(fmt.Sprintf(" ORDER BY id LIMIT %d", scanBatch))
+	query := b.String()
+	for {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("sqlite: scan: %w", err)
+		}
+		batch, err := s.query(ctx, query, args)
+		if err != nil {
+			return fmt.Errorf("sqlite: scan: %w", err)
+		}
+		for _, r := range batch {
+			if err := fn(r); err != nil {
+				return err
+			}
+		}
+		if len(batch) < scanBatch {
+			return nil
+		}
+		args[0] = batch[len(batch)-1].ID
+	}
 }
 
 // History implements relman.Store.
