@@ -88,6 +88,15 @@ func duplicate(err error) bool {
 	return errors.As(err, &pe) && pe.Code == "23505"
 }
 
+// contended reports a statement PostgreSQL rolled back because of a
+// concurrent one (serialization failure or deadlock, possible when the
+// server runs at a stricter isolation level): nothing was written, and
+// the caller should read again, as after a stale revision.
+func contended(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
+}
+
 // badInput reports whether PostgreSQL refused a string it cannot store.
 func badInput(err error) bool {
 	var pe *pgconn.PgError
@@ -104,6 +113,8 @@ func wrap(op string, err error) error {
 		return fmt.Errorf("postgres: %s: %w: %w", op, relman.ErrInvalid, err)
 	case duplicate(err):
 		return fmt.Errorf("postgres: %s: audit entry already stored: %w: %w", op, relman.ErrConflict, err)
+	case contended(err):
+		return fmt.Errorf("postgres: %s: concurrent change: %w: %w", op, relman.ErrConflict, err)
 	}
 	return fmt.Errorf("postgres: %s: %w", op, err)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -79,4 +78,24 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) relman.Store { return newStore(t, pool, postgres.Options{}) })
 }
 
-var _ = strings.Contains
+
+// TestConformanceSerializable runs the suite on connections at the
+// serializable isolation level, where concurrent updates fail with
+// serialization errors: the store must report them as relman.ErrConflict.
+func TestConformanceSerializable(t *testing.T) {
+	dsn(t)
+	cfg, err := pgxpool.ParseConfig(dsn(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.ConnConfig.RuntimeParams["default_transaction_isolation"] = "serializable"
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	admin := testPool(t)
+	storetest.Run(t, func(t *testing.T) relman.Store {
+		return newStore(t, pool, postgres.Options{Schema: freshSchema(t, admin)})
+	})
+}

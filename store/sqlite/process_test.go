@@ -206,7 +206,7 @@ func TestMultiProcessWriters(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns processes")
 	}
-	const procs, gors, fires, rels = 4, 8, 12, 4
+	const procs, gors, fires, rels = 4, 8, 20, 4
 	path := filepath.Join(t.TempDir(), "shared.db")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
