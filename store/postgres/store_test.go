@@ -78,7 +78,6 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) relman.Store { return newStore(t, pool, postgres.Options{}) })
 }
 
-
 // TestConformanceSerializable runs the suite on connections at the
 // serializable isolation level, where concurrent updates fail with
 // serialization errors: the store must report them as relman.ErrConflict.
