@@ -243,3 +243,35 @@ func TestConnectionLoss(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestLongSchemaName: a schema name too long to make a channel name of is
+// shortened, and notifications still flow.
+func TestLongSchemaName(t *testing.T) {
+	pool := testPool(t)
+	ctx := context.Background()
+	schema := freshSchema(t, pool)
+	schema = (schema + strings.Repeat("x", 63))[:63]
+	t.Cleanup(func() { pool.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE") })
+	s, err := postgres.New(ctx, pool, postgres.Options{Schema: schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(s.Channel()); n > 63 {
+		t.Fatalf("channel %q is %d bytes", s.Channel(), n)
+	}
+	sub, err := s.Subscribe(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	m, _ := relman.NewManager(s)
+	if _, err := m.Create(ctx, storetest.Minimal("r1"), relman.Actor{ID: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	if c := next(t, sub); c.ReleaseID != "r1" {
+		t.Errorf("change = %+v", c)
+	}
+	if _, err := postgres.New(ctx, pool, postgres.Options{Schema: schema, Channel: strings.Repeat("c", 64)}); !errors.Is(err, relman.ErrInvalid) {
+		t.Errorf("New with a 64-byte channel: err = %v, want ErrInvalid", err)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,9 +23,10 @@ type Options struct {
 	// missing. Empty means the first schema of the search_path (normally
 	// public).
 	Schema string
-	// Channel is the LISTEN/NOTIFY channel for change notifications.
-	// Every instance sharing the tables must use the same one. Default:
-	// "relman_changes:" followed by the schema name.
+	// Channel is the LISTEN/NOTIFY channel for change notifications, at
+	// most 63 bytes. Every instance sharing the tables must use the same
+	// one. Default: "relman_changes:" followed by the schema name
+	// (shortened with a hash if that is too long).
 	Channel string
 	// NoNotify stops this instance from sending change notifications
 	// (Subscribe still receives those of others). Notifications take a
@@ -82,6 +84,22 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	return s, nil
 }
 
+// maxIdent is the longest identifier PostgreSQL keeps (NAMEDATALEN-1);
+// a longer channel name fails in pg_notify.
+const maxIdent = 63
+
+// defaultChannel names the notification channel of a schema, shortening
+// long schema names with a hash so that the name stays a valid channel.
+func defaultChannel(schema string) string {
+	c := "relman_changes:" + schema
+	if len(c) <= maxIdent {
+		return c
+	}
+	h := fnv.New32a()
+	h.Write([]byte(schema))
+	return fmt.Sprintf("relman_changes:%s~%08x", strings.ToValidUTF8(schema[:maxIdent-len("relman_changes:")-9], ""), h.Sum32())
+}
+
 func target(cfg *pgxpool.Config) string {
 	c := cfg.ConnConfig
 	return fmt.Sprintf("%s@%s:%d/%s", c.User, c.Host, c.Port, c.Database)
@@ -112,7 +130,10 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) 
 	}
 	s.channel = opts.Channel
 	if s.channel == "" {
-		s.channel = "relman_changes:" + s.schema
+		s.channel = defaultChannel(s.schema)
+	}
+	if len(s.channel) > maxIdent {
+		return nil, invalid("new", "channel", fmt.Sprintf("max=%d", maxIdent))
 	}
 	q := ""
 	if opts.Schema != "" {
