@@ -20,7 +20,8 @@
 //
 // The zero Options are the defaults: a 5 s busy timeout, synchronous=FULL
 // (a committed transition survives a power cut), a quick integrity check on
-// open, and four read connections. See Options.
+// open, four read connections, and a cache of 1024 decoded releases keyed
+// by revision. See Options.
 //
 // # Storage
 //

@@ -231,7 +231,7 @@ func TestNewerSchemaFields(t *testing.T) {
 	defer s.Close()
 	create(t, s, "r1")
 	// A newer relman wrote a field this version does not know.
-	rawExec(t, path, `UPDATE releases SET doc = json_set(doc, '$.from_the_future', 1) WHERE id = 'r1'`)
+	rawExec(t, path, `UPDATE releases SET doc = json_set(doc, '$.from_the_future', 1), revision = revision + 1 WHERE id = 'r1'`)
 	_, err = s.Get(context.Background(), "r1")
 	if !errors.Is(err, sqlite.ErrNewerSchema) {
 		t.Fatalf("Get: err = %v, want ErrNewerSchema", err)

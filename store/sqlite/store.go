@@ -31,6 +31,12 @@ type Options struct {
 	// a crash of the process still loses nothing, but a power failure may
 	// lose the last transitions (it never corrupts the file).
 	RelaxedSync bool
+	// CacheSize is how many decoded releases Get keeps, keyed by id and
+	// revision, so that reading a release this process wrote or read at
+	// its current revision skips decoding its document (default 1024;
+	// negative disables the cache). The database is still asked for the
+	// revision on every Get, so writes by other processes are always seen.
+	CacheSize int
 	// SkipIntegrityCheck skips the PRAGMA quick_check that Open runs on an
 	// existing file. The check reads the whole file; skip it for very
 	// large files opened often.
@@ -48,6 +54,8 @@ type Store struct {
 	getStmt, historyStmt, existsStmt                         *sql.Stmt
 	headStmt, updateStmt, updateAll, insertStmt, insertAudit *sql.Stmt
 	deleteTags, insertTag                                    *sql.Stmt
+
+	cache *cache
 }
 
 var (
@@ -83,7 +91,10 @@ func Open(path string, opts Options) (*Store, error) {
 	dsn := "file:" + escapePath(abs) + fmt.Sprintf("?_txlock=immediate&_pragma=busy_timeout(%d)&_pragma=synchronous(%s)&_pragma=foreign_keys(1)",
 		opts.BusyTimeout.Milliseconds(), sync)
 
-	s := &Store{path: abs}
+	if opts.CacheSize == 0 {
+		opts.CacheSize = 1024
+	}
+	s := &Store{path: abs, cache: newCache(opts.CacheSize)}
 	s.w, err = sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", abs, err)
@@ -290,7 +301,8 @@ func (s *Store) prepare() error {
 		dst **sql.Stmt
 		q   string
 	}{
-		{s.r, &s.getStmt, "SELECT revision, doc FROM releases WHERE id = ?"},
+		// The document only if the revision is not the cached one.
+		{s.r, &s.getStmt, "SELECT revision, CASE WHEN revision = ? THEN NULL ELSE doc END FROM releases WHERE id = ?"},
 		{s.r, &s.historyStmt, "SELECT " + auditCols + " FROM audit WHERE release_id = ? ORDER BY seq"},
 		{s.r, &s.existsStmt, "SELECT 1 FROM releases WHERE id = ?"},
 		{s.w, &s.headStmt, "SELECT revision, kind, created_at, tags FROM releases WHERE id = ?"},
@@ -469,6 +481,7 @@ func (s *Store) Create(ctx context.Context, r *relman.Release, entries ...relman
 		return fmt.Errorf("sqlite: create %q: %w", r.ID, err)
 	}
 	r.Revision = 1
+	s.cache.put(r.ID, 1, r.Clone())
 	return nil
 }
 
@@ -552,6 +565,7 @@ func (s *Store) Update(ctx context.Context, r *relman.Release, entries ...relman
 		return fmt.Errorf("sqlite: update %q: %w", r.ID, err)
 	}
 	r.Revision = next
+	s.cache.put(r.ID, next, r.Clone())
 	return nil
 }
 
@@ -562,13 +576,30 @@ func (s *Store) Get(ctx context.Context, id string) (*relman.Release, error) {
 	}
 	var rev int64
 	var doc []byte
-	switch err := s.getStmt.QueryRowContext(ctx, id).Scan(&rev, &doc); {
+	switch err := s.getStmt.QueryRowContext(ctx, s.cache.revision(id), id).Scan(&rev, &doc); {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil, fmt.Errorf("sqlite: get %q: %w", id, relman.ErrNotFound)
 	case err != nil:
 		return nil, fmt.Errorf("sqlite: get %q: %w", id, err)
 	}
-	return decode(id, doc, rev)
+	if doc == nil {
+		if r := s.cache.get(id, rev); r != nil {
+			return r, nil
+		}
+		// Evicted meanwhile: read the document.
+		switch err := s.r.QueryRowContext(ctx, "SELECT revision, doc FROM releases WHERE id = ?", id).Scan(&rev, &doc); {
+		case errors.Is(err, sql.ErrNoRows):
+			return nil, fmt.Errorf("sqlite: get %q: %w", id, relman.ErrNotFound)
+		case err != nil:
+			return nil, fmt.Errorf("sqlite: get %q: %w", id, err)
+		}
+	}
+	r, err := decode(id, doc, rev)
+	if err != nil {
+		return nil, err
+	}
+	s.cache.put(id, rev, r.Clone())
+	return r, nil
 }
 
 // List implements relman.Store. Filters and order run in SQL, on indexed

@@ -24,3 +24,14 @@ func openTemp(t testing.TB) *sqlite.Store {
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) relman.Store { return openTemp(t) })
 }
+
+func TestConformanceNoCache(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) relman.Store {
+		s, err := sqlite.Open(filepath.Join(t.TempDir(), "relman.db"), sqlite.Options{CacheSize: -1})
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
