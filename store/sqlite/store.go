@@ -204,6 +204,9 @@ func (s *Store) init(opts Options) error {
 	if !strings.EqualFold(mode, "wal") {
 		return fmt.Errorf("sqlite: open %s: cannot switch to WAL (journal_mode is %s)", s.path, mode)
 	}
+	if appID == applicationID && version == SchemaVersion {
+		return nil // up to date: no need to wait for the write lock
+	}
 	return s.migrate(ctx)
 }
 
