@@ -41,7 +41,8 @@
 // are never blocked. Writes go through one connection per process and start
 // with BEGIN IMMEDIATE, so writers in different processes queue on SQLite's
 // lock (waiting up to the busy timeout) instead of failing mid-transaction.
-// Update checks the revision in SQL (UPDATE … WHERE id = ? AND revision = ?)
+// A write that waits longer than the busy timeout fails with ErrBusy and
+// writes nothing. Update checks the revision in SQL (UPDATE … WHERE id = ? AND revision = ?)
 // and appends the audit entries in the same transaction: a stale revision is
 // relman.ErrConflict and nothing is written. A process killed mid-write
 // leaves no half-written transition; SQLite rolls it back on next open.

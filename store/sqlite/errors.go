@@ -21,6 +21,10 @@ var (
 	ErrNewerSchema = errors.New("sqlite: database written by a newer version of relman")
 )
 
+// ErrBusy: another process held the write lock for longer than the busy
+// timeout (Options.BusyTimeout). Nothing was written; try again later.
+var ErrBusy = errors.New("sqlite: database busy")
+
 // OpenError reports why Open refused a file. Nothing in the file was
 // changed. It matches its Kind (ErrForeign, ErrCorrupt or ErrNewerSchema)
 // and its cause, if any:

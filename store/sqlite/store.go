@@ -488,17 +488,26 @@ func (s *Store) Create(ctx context.Context, r *relman.Release, entries ...relman
 	return nil
 }
 
-// write runs fn in a BEGIN IMMEDIATE transaction and commits it.
+// write runs fn in a BEGIN IMMEDIATE transaction and commits it. A busy
+// timeout is reported as ErrBusy.
 func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
-		return err
+		return busy(err)
 	}
 	if err := fn(tx); err != nil {
 		tx.Rollback()
-		return err
+		return busy(err)
 	}
-	return tx.Commit()
+	return busy(tx.Commit())
+}
+
+func busy(err error) error {
+	var se *sqlite.Error
+	if errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY {
+		return fmt.Errorf("%w: %w", ErrBusy, err)
+	}
+	return err
 }
 
 // Update implements relman.Store. In one BEGIN IMMEDIATE transaction it
