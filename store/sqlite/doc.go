@@ -42,10 +42,15 @@
 // with BEGIN IMMEDIATE, so writers in different processes queue on SQLite's
 // lock (waiting up to the busy timeout) instead of failing mid-transaction.
 // A write that waits longer than the busy timeout fails with ErrBusy and
-// writes nothing. Update checks the revision in SQL (UPDATE … WHERE id = ? AND revision = ?)
-// and appends the audit entries in the same transaction: a stale revision is
-// relman.ErrConflict and nothing is written. A process killed mid-write
-// leaves no half-written transition; SQLite rolls it back on next open.
+// writes nothing. Update checks the revision in SQL (UPDATE … WHERE id = ?
+// AND revision = ?) and appends the audit entries in the same transaction:
+// a stale revision is relman.ErrConflict and nothing is written. A process
+// killed mid-write leaves no half-written transition; SQLite rolls it back
+// on next open.
+//
+// Get keeps decoded copies of the releases it reads and writes, keyed by
+// revision (Options.CacheSize); it still reads the stored revision every
+// time, so it always sees other processes' writes.
 //
 // The file must be on a local file system: SQLite's locking, and WAL's
 // shared memory, do not work across network file systems.
