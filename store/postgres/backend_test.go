@@ -251,7 +251,9 @@ func TestLongSchemaName(t *testing.T) {
 	ctx := context.Background()
 	schema := freshSchema(t, pool)
 	schema = (schema + strings.Repeat("x", 63))[:63]
-	t.Cleanup(func() { pool.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE") })
+	t.Cleanup(func() {
+		pool.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
+	})
 	s, err := postgres.New(ctx, pool, postgres.Options{Schema: schema})
 	if err != nil {
 		t.Fatal(err)
