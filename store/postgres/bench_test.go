@@ -3,7 +3,6 @@ package postgres_test
 import (
 	"context"
 	"encoding/json"
-	"os"
 	"testing"
 	"time"
 
@@ -61,28 +60,6 @@ func interleave(i int, mgr, raw func(), tm, tr time.Duration) (time.Duration, ti
 	t1 := time.Now()
 	mgr()
 	return tm + time.Since(t1), tr + t1.Sub(t0)
-}
-
-// TestFireThroughputRatio measures as BenchmarkFire does (default options)
-// and checks the 70 % target. It is timing-sensitive, so it runs only when
-// RELMAN_BENCH_RATIO=1.
-func TestFireThroughputRatio(t *testing.T) {
-	if os.Getenv("RELMAN_BENCH_RATIO") != "1" {
-		t.Skip("set RELMAN_BENCH_RATIO=1 to measure")
-	}
-	pool := testPool(t)
-	mgr, raw := managerStep(t, pool, false), rawStep(t, pool)
-	var tm, tr time.Duration
-	const n = 2000
-	for i := range n {
-		tm, tr = interleave(i, mgr, raw, tm, tr)
-	}
-	ratio := float64(tr) / float64(tm)
-	t.Logf("manager %v/op (%.0f/s), raw %v/op (%.0f/s): manager throughput = %.0f %% of raw",
-		tm/n, n/tm.Seconds(), tr/n, n/tr.Seconds(), 100*ratio)
-	if ratio < 0.70 {
-		t.Errorf("manager throughput is %.0f %% of raw, target 70 %%", 100*ratio)
-	}
 }
 
 // benchStore makes a store in a fresh schema holding one release in
