@@ -29,7 +29,7 @@
 //	submit     building                                testing
 //	fail       testing                                 building     failed-test
 //	pass       testing                                 verified     tests-passed
-//	authorize  verified                                authorized   rollback-plan
+//	authorize  verified                                authorized   rollback-plan, approvals (risk assessed, policy met)
 //	deploy     authorized                              deploying    in-window
 //	complete   deploying                               operating
 //	rollback   deploying, operating                    rolled_back  reason
@@ -66,6 +66,35 @@
 // deploys. A gate may answer "not yet" (*NotYetError, with the time the
 // refusal lifts) rather than "no"; GateError.NotYet tells them apart.
 //
+// # Risk and approvals
+//
+// Each release carries a risk register (Risk: likelihood × impact on a
+// Matrix, default 5×5, with mitigation, owner, status and residual
+// values). Manager.Assess runs the assessors — the register and a factor
+// model (services touched and those that depend on them, change size,
+// emergency kind, missing rollback plan or test evidence, a window in peak
+// hours, the recent failure rate of the same services) — and stores an
+// Assessment: the highest level, with every reason, so a person can see
+// why a release is high risk. An ApprovalPolicy maps change model × level
+// to the approvals needed (a count, or a percentage of a group, with
+// excluded roles; self-approval is refused unless the policy allows it).
+// Manager.Approve and RejectApproval record decisions; the authorize gate
+// names exactly which approvals are still missing. Changing a release's
+// services, version, window or risks after approval voids the approvals,
+// and the voiding is audited. Standard changes skip approvals while their
+// risk is low; emergency changes go to the emergency board.
+//
+// # Operation
+//
+// After deployment a release collects user feedback (AddFeedback), the
+// incidents it caused or is linked to (OpenIncident, ResolveIncident) and
+// its post-implementation review (RecordReview), which the close gate
+// requires. SuccessScore rates one release; Measure and Manager.Metrics
+// compute delivery metrics over a period, per service and per team, from
+// any Store: deployment frequency, lead time, change failure rate, time to
+// restore and mean user rating. SlogHook and MetricsHook feed a host's
+// logging and monitoring from every transition.
+//
 // # Errors
 //
 // Conditions callers branch on are sentinels, found with errors.Is:
@@ -100,8 +129,10 @@
 // # Choosing a store
 //
 // store/memory keeps everything in the process (tests, demos).
-// store/sqlite, a module of its own, keeps one file on disk and is the
-// embedded default. store/postgres, a module of its own, lets many host
-// instances share one database. Importing this package pulls in neither
+// store/sqlite, a module of its own, keeps one file on disk (WAL, busy
+// timeout, versioned migrations, safe for several processes, survives a
+// killed writer) and is the embedded default. store/postgres, a module of
+// its own, lets many host instances share one database, with change
+// notifications across instances. Importing this package pulls in neither
 // database driver. store/storetest is the conformance suite they all pass.
 package relman
