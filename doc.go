@@ -1,0 +1,138 @@
+// Package relman embeds ITIL-style release management in a Go program.
+//
+// A Release is a change to an IT product on its way from a proposed need
+// to users, and after: the need and its business case, the plan in time
+// and its tasks, build, tests and corrections, authorization, deployment
+// inside a window, then operation. A Manager moves releases through a
+// Lifecycle, a finite-state machine (driven by github.com/looplab/fsm)
+// whose events are guarded by gates, and keeps every change in a
+// hash-chained audit trail, atomically with the release, in a Store.
+//
+// # Quick start
+//
+//	m, err := relman.NewManager(memory.New())
+//	r, err := m.Create(ctx, &relman.Release{ID: "inv-2.4", ...}, alice)
+//	r, err = m.Fire(ctx, "inv-2.4", relman.EventApprove, relman.Request{Actor: carl})
+//	if err := m.Check(ctx, "inv-2.4", relman.EventDeploy, req); err != nil {
+//		// not allowed now: err lists every reason
+//	}
+//
+// # Stages and events
+//
+// DefaultLifecycle is this table (DefaultSpec documents the same):
+//
+//	event      from                                    to           gates
+//	approve    proposed                                approved     business-case
+//	reject     proposed                                rejected     reason
+//	plan       approved                                planned      window, tasks-owned
+//	start      planned                                 building
+//	submit     building                                testing
+//	fail       testing                                 building     failed-test
+//	pass       testing                                 verified     tests-passed
+//	authorize  verified                                authorized   rollback-plan, approvals (risk assessed, policy met)
+//	deploy     authorized                              deploying    in-window
+//	complete   deploying                               operating
+//	rollback   deploying, operating                    rolled_back  reason
+//	close      operating                               closed       review
+//	cancel     proposed … authorized (before deploy)   cancelled    reason
+//	replan     planned … authorized                    planned      window (voids approvals)
+//
+// Terminal stages: rejected, closed, cancelled, rolled_back.
+//
+//	proposed ─approve─▶ approved ─plan─▶ planned ─start─▶ building ─submit─▶ testing
+//	   └─reject─▶ rejected                ▲                  ▲                 │ │
+//	                                      │                  └──────fail───────┘ │pass
+//	                       replan (planned … authorized)                         ▼
+//	closed ◀─close─ operating ◀─complete─ deploying ◀─deploy─ authorized ◀─authorize─ verified
+//	                    └────rollback───────┴──▶ rolled_back
+//	(any stage before deploying) ─cancel─▶ cancelled
+//
+// Lifecycle.Mermaid and Lifecycle.DOT render the diagram of any lifecycle.
+// A host builds its own with NewLifecycle, or extends DefaultSpec (add a
+// stage, an event, a gate, an effect or a hook) and builds that; every
+// problem in a definition (an unknown stage, an unreachable one, a
+// duplicate event, a gate or hook on an unknown event) is reported when it
+// is built, never ignored.
+//
+// # Gates and hooks
+//
+// A Gate decides whether an event may fire. Fire runs, in order: the
+// Authorizer, the event's effects on a copy of the release, every gate —
+// all of them, their refusals collected in one *GateError — then the
+// before-hooks (which may veto), the state machine step, one atomic store
+// update carrying the audit entry, and last the after-hooks and stage
+// observers, which only observe. Check is the same run without the
+// before-hooks and without writing: the call a CI pipeline makes before it
+// deploys. A gate may answer "not yet" (*NotYetError, with the time the
+// refusal lifts) rather than "no"; GateError.NotYet tells them apart.
+//
+// # Risk and approvals
+//
+// Each release carries a risk register (Risk: likelihood × impact on a
+// Matrix, default 5×5, with mitigation, owner, status and residual
+// values). Manager.Assess runs the assessors — the register and a factor
+// model (services touched and those that depend on them, change size,
+// emergency kind, missing rollback plan or test evidence, a window in peak
+// hours, the recent failure rate of the same services) — and stores an
+// Assessment: the highest level, with every reason, so a person can see
+// why a release is high risk. An ApprovalPolicy maps change model × level
+// to the approvals needed (a count, or a percentage of a group, with
+// excluded roles; self-approval is refused unless the policy allows it).
+// Manager.Approve and RejectApproval record decisions; the authorize gate
+// names exactly which approvals are still missing. Changing a release's
+// services, version, window or risks after approval voids the approvals,
+// and the voiding is audited. Standard changes skip approvals while their
+// risk is low; emergency changes go to the emergency board.
+//
+// # Operation
+//
+// After deployment a release collects user feedback (AddFeedback), the
+// incidents it caused or is linked to (OpenIncident, ResolveIncident) and
+// its post-implementation review (RecordReview), which the close gate
+// requires. SuccessScore rates one release; Measure and Manager.Metrics
+// compute delivery metrics over a period, per service and per team, from
+// any Store: deployment frequency, lead time, change failure rate, time to
+// restore and mean user rating. SlogHook and MetricsHook feed a host's
+// logging and monitoring from every transition.
+//
+// # Errors
+//
+// Conditions callers branch on are sentinels, found with errors.Is:
+// ErrNotFound, ErrExists, ErrConflict, ErrInvalid, ErrInvalidTransition,
+// ErrForbidden, ErrVetoed, ErrNotYet, ErrCorruptHistory, and one per
+// built-in gate (ErrNoRollbackPlan, ErrTestsNotPassed, …). Details come in
+// typed errors, found with errors.As: *ValidationError (every failing
+// field by its JSON name and rule), *TransitionError, *GateError (whose
+// Unwrap returns every refusal, so errors.Is finds one among many),
+// *VetoError, *ForbiddenError, *HistoryError and *LifecycleError.
+//
+// # Concurrency
+//
+// A Manager is safe for concurrent use, and several Managers (in several
+// processes) may share a Store. Writes are optimistic: each carries the
+// revision it read and the store refuses a stale one with ErrConflict;
+// Fire and Edit then start over from a fresh read, gates included (see
+// WithRetries). No update is lost. A cancelled context returns promptly
+// and writes nothing. looplab/fsm instances are never shared between
+// goroutines, never see a cancellable context and carry no callbacks, so
+// its known defects (a wedged instance after a cancelled context,
+// deadlocks when a callback fires an event, races in enter callbacks)
+// cannot reach a host.
+//
+// # Audit
+//
+// Every accepted change appends an AuditEntry (who, when, action, event,
+// from, to, reason, details). Entries are hash-chained; VerifyHistory and
+// Manager.Verify detect an edited, removed, inserted or reordered entry
+// and name where.
+//
+// # Choosing a store
+//
+// store/memory keeps everything in the process (tests, demos).
+// store/sqlite, a module of its own, keeps one file on disk (WAL, busy
+// timeout, versioned migrations, safe for several processes, survives a
+// killed writer) and is the embedded default. store/postgres, a module of
+// its own, lets many host instances share one database, with change
+// notifications across instances. Importing this package pulls in neither
+// database driver. store/storetest is the conformance suite they all pass.
+package relman

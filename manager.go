@@ -1,0 +1,641 @@
+package relman
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"reflect"
+	"strings"
+	"time"
+)
+
+// ErrTerminal: the release is in a terminal stage and its data can no
+// longer change.
+var ErrTerminal = errors.New("relman: release is in a terminal stage")
+
+// Authorizer decides whether an actor may act on a release. action is an
+// event name, or "create" or "edit", or "approval" (Approve,
+// RejectApproval) or "risk" (Assess, SetRisk, RemoveRisk). A non-nil
+// error refuses; Fire,
+// Check, Create and Edit then return a *ForbiddenError wrapping it.
+type Authorizer interface {
+	Authorize(ctx context.Context, a Actor, action string, r *Release) error
+}
+
+// AuthorizerFunc adapts a function to the Authorizer interface.
+type AuthorizerFunc func(ctx context.Context, a Actor, action string, r *Release) error
+
+// Authorize calls f.
+func (f AuthorizerFunc) Authorize(ctx context.Context, a Actor, action string, r *Release) error {
+	return f(ctx, a, action, r)
+}
+
+// Request carries who fires an event, why, and with what.
+type Request struct {
+	Actor  Actor             `json:"actor"`
+	Reason string            `json:"reason,omitempty" validate:"max=4000"`
+	Params map[string]string `json:"params,omitempty" validate:"dive,keys,required,max=100,endkeys,max=4000"`
+	Window *Span             `json:"window,omitempty"` // for plan and replan
+}
+
+// Option configures a Manager.
+type Option func(*Manager)
+
+// WithLifecycle sets the lifecycle (default: DefaultLifecycle()).
+func WithLifecycle(lc *Lifecycle) Option { return func(m *Manager) { m.lc = lc } }
+
+// WithClock sets the clock every time check reads (default: time.Now).
+func WithClock(now func() time.Time) Option { return func(m *Manager) { m.clock = now } }
+
+// WithAuthorizer sets the Authorizer (default: allow everyone).
+func WithAuthorizer(a Authorizer) Option { return func(m *Manager) { m.auth = a } }
+
+// WithRetries sets how many times Fire and Edit start over, from a fresh
+// read and with every gate checked again, when the store reports a
+// concurrent change (ErrConflict). The default is 3; 0 returns the first
+// conflict.
+func WithRetries(n int) Option { return func(m *Manager) { m.retries = n } }
+
+// WithGate adds a named gate to event ev of the lifecycle.
+func WithGate(ev Event, name string, g Gate) Option {
+	return func(m *Manager) { m.extra.AddGate(ev, name, g) }
+}
+
+// WithBeforeHook adds a before-hook to event ev (or AnyEvent).
+func WithBeforeHook(ev Event, name string, h BeforeHook) Option {
+	return func(m *Manager) { m.extra.OnBefore(ev, name, h) }
+}
+
+// WithAfterHook adds an after-hook to event ev (or AnyEvent).
+func WithAfterHook(ev Event, h AfterHook) Option {
+	return func(m *Manager) { m.extra.OnAfter(ev, h) }
+}
+
+// Manager runs releases through a lifecycle on top of a Store. It is safe
+// for concurrent use; several Managers may share one Store.
+//
+// Concurrency is optimistic: every write carries the revision it read, and
+// the store refuses a stale one with ErrConflict. Fire and Edit then start
+// over from a fresh read (see WithRetries), so no update is ever lost and
+// gates always judge the release as it is stored.
+type Manager struct {
+	store   Store
+	lc      *Lifecycle
+	clock   func() time.Time
+	auth    Authorizer
+	retries int
+	extra   LifecycleSpec // gates and hooks added by options
+
+	// Risk and approvals (risk.go, approval.go).
+	policy    ApprovalPolicy
+	policySet bool // WithPolicy was given: replace the lifecycle's approvals gate
+	matrix    Matrix
+	assessors []Assessor
+	graph     *DependencyGraph
+}
+
+// NewManager returns a Manager over store. It fails with a
+// *LifecycleError if a gate or hook option names an unknown event.
+func NewManager(store Store, opts ...Option) (*Manager, error) {
+	if store == nil {
+		return nil, invalid("store", "required")
+	}
+	m := &Manager{store: store, lc: DefaultLifecycle(), clock: time.Now, retries: 3,
+		policy: DefaultPolicy(), matrix: DefaultMatrix()}
+	for _, o := range opts {
+		o(m)
+	}
+	switch {
+	case m.lc == nil:
+		return nil, invalid("lifecycle", "required")
+	case m.clock == nil:
+		return nil, invalid("clock", "required")
+	case m.retries < 0:
+		return nil, invalid("retries", "gte=0")
+	}
+	if err := m.setupRisk(); err != nil {
+		return nil, err
+	}
+	if len(m.extra.Gates)+len(m.extra.Before)+len(m.extra.After) > 0 || m.policySet {
+		spec := m.lc.Spec()
+		if m.policySet {
+			replacePolicyGate(&spec, m.policy)
+		}
+		spec.Gates = append(spec.Gates, m.extra.Gates...)
+		spec.Before = append(spec.Before, m.extra.Before...)
+		spec.After = append(spec.After, m.extra.After...)
+		lc, err := NewLifecycle(spec)
+		if err != nil {
+			return nil, err
+		}
+		m.lc = lc
+	}
+	return m, nil
+}
+
+// Lifecycle returns the lifecycle the Manager runs.
+func (m *Manager) Lifecycle() *Lifecycle { return m.lc }
+
+// Store returns the Manager's store.
+func (m *Manager) Store() Store { return m.store }
+
+// Now returns the Manager's clock reading, in UTC, to the microsecond (the
+// precision every store keeps).
+func (m *Manager) Now() time.Time { return m.clock().UTC().Truncate(time.Microsecond) }
+
+type inTransitionKey struct{}
+
+type inTransition struct {
+	m      *Manager
+	id     string
+	parent *inTransition
+}
+
+// guard returns ErrReentrant if ctx comes from a gate, effect or
+// before-hook of a transition of release id on this Manager.
+func (m *Manager) guard(ctx context.Context, id string) error {
+	for it, _ := ctx.Value(inTransitionKey{}).(*inTransition); it != nil; it = it.parent {
+		if it.m == m && it.id == id {
+			return fmt.Errorf("%w (release %q)", ErrReentrant, id)
+		}
+	}
+	return nil
+}
+
+func (m *Manager) authorize(ctx context.Context, a Actor, action string, r *Release) error {
+	if m.auth == nil {
+		return nil
+	}
+	if err := m.auth.Authorize(ctx, a, action, r); err != nil {
+		return &ForbiddenError{Actor: a.ID, Action: action, Err: err}
+	}
+	return nil
+}
+
+func checkActor(a Actor) error {
+	if blank(a.ID) {
+		return invalid("actor.id", "required")
+	}
+	return nil
+}
+
+// Create validates r and stores it as a new release in the lifecycle's
+// initial stage, with a first audit entry. The Manager sets Stage,
+// Revision, Head and the timestamps, and clears Approvals and Assessment
+// (only Approve, RejectApproval and Assess write them); r itself is not
+// modified. It returns the stored release, a *ValidationError (risks are
+// also checked against the Manager's Matrix), or an error matching
+// ErrExists.
+func (m *Manager) Create(ctx context.Context, r *Release, by Actor) (*Release, error) {
+	if err := checkActor(by); err != nil {
+		return nil, err
+	}
+	if r == nil {
+		return nil, invalid("release", "required")
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("relman: create: %w", err)
+	}
+	c := r.Clone()
+	now := m.Now()
+	c.Stage = m.lc.Initial()
+	c.Revision = 0
+	c.Head = AuditHead{}
+	c.CreatedAt, c.UpdatedAt, c.EnteredAt = now, now, now
+	c.Approvals, c.Assessment = nil, nil
+	if err := m.validate(c); err != nil {
+		return nil, err
+	}
+	if err := m.authorize(ctx, by, "create", c); err != nil {
+		return nil, err
+	}
+	e := c.Record(AuditEntry{At: now, Actor: by.ID, Action: ActionCreate, To: c.Stage})
+	if err := m.store.Create(ctx, c, e); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Get returns the release with that id, or an error matching ErrNotFound.
+func (m *Manager) Get(ctx context.Context, id string) (*Release, error) {
+	if blank(id) {
+		return nil, invalid("id", "required")
+	}
+	return m.store.Get(ctx, id)
+}
+
+// List returns the releases matching q (see Query).
+func (m *Manager) List(ctx context.Context, q Query) ([]*Release, error) {
+	if err := q.Validate(); err != nil {
+		return nil, err
+	}
+	return m.store.List(ctx, q)
+}
+
+// History returns the audit trail of a release, oldest first.
+func (m *Manager) History(ctx context.Context, id string) ([]AuditEntry, error) {
+	if blank(id) {
+		return nil, invalid("id", "required")
+	}
+	return m.store.History(ctx, id)
+}
+
+// Verify reads a release and its history and checks the hash chain (see
+// VerifyHistory).
+func (m *Manager) Verify(ctx context.Context, id string) error {
+	r, err := m.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	h, err := m.store.History(ctx, id)
+	if err != nil {
+		return err
+	}
+	return VerifyHistory(h, &r.Head)
+}
+
+// prepared is a transition that passed every check and is ready to commit.
+type prepared struct {
+	ev      *compiledEvent
+	cand    *Release
+	t       Transition
+	details map[string]string
+}
+
+// prepare runs, in order: the actor's authorization, the event lookup, the
+// effects on a copy of cur, every gate (collecting all refusals), and the
+// before-hooks.
+func (m *Manager) prepare(ctx context.Context, cur *Release, ev Event, req Request, dry bool) (*prepared, error) {
+	if err := m.authorize(ctx, req.Actor, string(ev), cur); err != nil {
+		return nil, err
+	}
+	ce, err := m.lc.target(cur.ID, cur.Stage, ev)
+	if err != nil {
+		return nil, err
+	}
+	t := Transition{Event: ev, From: cur.Stage, To: ce.spec.To, Actor: req.Actor, Reason: req.Reason,
+		Params: req.Params, Window: req.Window, Now: m.Now(), Since: cur.EnteredAt, DryRun: dry}
+	ictx := context.WithValue(ctx, inTransitionKey{}, &inTransition{m: m, id: cur.ID, parent: func() *inTransition {
+		p, _ := ctx.Value(inTransitionKey{}).(*inTransition)
+		return p
+	}()})
+	p := &prepared{ev: ce, cand: cur, t: t}
+	if len(ce.effects) > 0 {
+		p.cand = cur.Clone()
+		for _, f := range ce.effects {
+			d, err := f.Effect(p.cand, t)
+			if err != nil {
+				return nil, fmt.Errorf("relman: release %q: %s: effect %s: %w", cur.ID, ev, f.Name, err)
+			}
+			if len(d) > 0 {
+				if p.details == nil {
+					p.details = make(map[string]string, len(d))
+				}
+				maps.Copy(p.details, d)
+			}
+		}
+	}
+	var ge *GateError
+	for _, g := range ce.gates {
+		if err := g.Gate.Check(ictx, p.cand, t); err != nil {
+			if ge == nil {
+				ge = &GateError{ReleaseID: cur.ID, Event: ev}
+			}
+			ge.Failures = append(ge.Failures, GateFailure{Gate: g.Name, Err: err})
+		}
+	}
+	if ge != nil {
+		return nil, ge
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("relman: release %q: %s: %w", cur.ID, ev, err)
+	}
+	if !dry {
+		for _, h := range ce.before {
+			if err := h.Hook(ictx, p.cand, t); err != nil {
+				return nil, &VetoError{ReleaseID: cur.ID, Event: ev, Err: fmt.Errorf("%s: %w", h.Name, err)}
+			}
+		}
+	}
+	return p, nil
+}
+
+func checkRequest(id string, ev Event, req Request) error {
+	var fields []FieldError
+	if blank(id) {
+		fields = append(fields, FieldError{Field: "id", Rule: "required"})
+	}
+	if blank(string(ev)) {
+		fields = append(fields, FieldError{Field: "event", Rule: "required"})
+	}
+	if blank(req.Actor.ID) {
+		fields = append(fields, FieldError{Field: "actor.id", Rule: "required"})
+	}
+	if len(fields) > 0 {
+		return &ValidationError{Fields: fields}
+	}
+	if len(req.Reason) > 4000 || len(req.Params) > 0 {
+		return validateStruct(req)
+	}
+	return nil
+}
+
+// Check is a dry run of Fire: it answers whether ev could fire on the
+// release now, and if not, why. It runs authorization and every gate (not
+// the before-hooks) and changes nothing. It returns nil, a
+// *TransitionError, a *ForbiddenError or a *GateError listing every
+// refusal (GateError.NotYet tells "not yet" from "no").
+func (m *Manager) Check(ctx context.Context, id string, ev Event, req Request) error {
+	if err := checkRequest(id, ev, req); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("relman: check %s on %q: %w", ev, id, err)
+	}
+	cur, err := m.store.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	_, err = m.prepare(ctx, cur, ev, req, true)
+	return err
+}
+
+// Fire fires ev on the release and returns the release as committed. In
+// order it runs: authorization, the event's effects (on a copy), every
+// gate (all refusals collected in one *GateError), the before-hooks (a
+// refusal is a *VetoError), the state machine step, one atomic store
+// update carrying the audit entry, then the after-hooks and stage
+// observers, which cannot undo it.
+//
+// On ErrConflict (another writer got there first) Fire starts over from a
+// fresh read, up to the Manager's retry count, so gates always judge the
+// stored state; after that the conflict is returned. A cancelled context
+// returns promptly with its error and nothing is written. Gates, effects
+// and before-hooks must not change the release they are checking: Fire
+// called from them on the same release returns ErrReentrant. After-hooks
+// may fire further events.
+func (m *Manager) Fire(ctx context.Context, id string, ev Event, req Request) (*Release, error) {
+	if err := checkRequest(id, ev, req); err != nil {
+		return nil, err
+	}
+	if err := m.guard(ctx, id); err != nil {
+		return nil, err
+	}
+	for attempt := 0; ; attempt++ {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("relman: fire %s on %q: %w", ev, id, err)
+		}
+		cur, err := m.store.Get(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		p, err := m.prepare(ctx, cur, ev, req, false)
+		if err != nil {
+			return nil, err
+		}
+		to, err := m.lc.step(id, cur.Stage, ev)
+		if err != nil {
+			return nil, err
+		}
+		r := p.cand
+		r.Stage = to
+		r.UpdatedAt, r.EnteredAt = p.t.Now, p.t.Now
+		e := r.Record(AuditEntry{At: p.t.Now, Actor: req.Actor.ID, Action: ActionTransition, Event: ev,
+			From: p.t.From, To: to, Reason: req.Reason, Details: p.details})
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("relman: fire %s on %q: %w", ev, id, err)
+		}
+		err = m.store.Update(ctx, r, e)
+		if errors.Is(err, ErrConflict) && attempt < m.retries {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		m.notify(ctx, p.ev, r, p.t, e)
+		return r, nil
+	}
+}
+
+// notify runs the after-hooks of a committed transition, then the leave
+// observers of the old stage and the enter observers of the new one.
+func (m *Manager) notify(ctx context.Context, ce *compiledEvent, r *Release, t Transition, e AuditEntry) {
+	if len(ce.after)+len(m.lc.leave[t.From])+len(m.lc.enter[r.Stage]) == 0 {
+		return
+	}
+	t.To = r.Stage
+	te := TransitionEvent{Release: r, Transition: t, Entry: e}
+	for _, h := range ce.after {
+		h(ctx, te)
+	}
+	for _, h := range m.lc.leave[t.From] {
+		h(ctx, te)
+	}
+	for _, h := range m.lc.enter[r.Stage] {
+		h(ctx, te)
+	}
+}
+
+// Edit changes a release's data: fn receives a copy of the stored release
+// and modifies it; the result is validated and saved with an audit entry
+// (action edit, reason, and the JSON names of the fields that changed).
+// fn must not change the fields the Manager owns (id, stage, revision,
+// history head, timestamps, approvals, assessment): that is a
+// *ValidationError. Risks are also checked against the Manager's Matrix.
+// Releases in a terminal stage cannot be edited (ErrTerminal). On
+// ErrConflict Edit reads again and calls fn again, up to the retry count,
+// so fn must be repeatable. An error from fn is returned as is and nothing
+// is saved.
+//
+// When the edit changes the release's services, version, window or risk
+// register, every approval in force is voided in the same update, with a
+// second audit entry (action void) naming the approvers and what changed.
+func (m *Manager) Edit(ctx context.Context, id string, by Actor, reason string, fn func(r *Release) error) (*Release, error) {
+	return m.edit(ctx, id, by, ActionEdit, reason, fn)
+}
+
+// editOpts describes a change made through editWith.
+type editOpts struct {
+	action     Action
+	reason     string
+	reasonf    func(r *Release) string            // overrides reason, given the changed release
+	details    func(r *Release) map[string]string // extra audit details, given the changed release
+	managed    bool                               // fn may write approvals and assessment
+	authAction string                             // the action the Authorizer is asked about ("" = "edit")
+	allow      func(r *Release) error             // stage check of the stored release (nil = not terminal)
+}
+
+// validate checks r's fields and its risk register against the matrix.
+func (m *Manager) validate(r *Release) error {
+	if err := r.Validate(); err != nil {
+		return err
+	}
+	return m.matrix.CheckRisks(r.Risks)
+}
+
+func (m *Manager) edit(ctx context.Context, id string, by Actor, action Action, reason string, fn func(r *Release) error) (*Release, error) {
+	return m.editWith(ctx, id, by, editOpts{action: action, reason: reason}, fn)
+}
+
+// notTerminal is the stage check of Edit: terminal releases are frozen.
+func (m *Manager) notTerminal(r *Release) error {
+	if m.lc.Terminal(r.Stage) {
+		return fmt.Errorf("%w: %q is %s", ErrTerminal, r.ID, r.Stage)
+	}
+	return nil
+}
+
+// editIn is edit with its own stage check: allow judges the stored release
+// on every attempt and refuses with an error.
+func (m *Manager) editIn(ctx context.Context, id string, by Actor, action Action, reason string, allow func(r *Release) error, fn func(r *Release) error) (*Release, error) {
+	return m.editWith(ctx, id, by, editOpts{action: action, reason: reason, allow: allow}, fn)
+}
+
+func (m *Manager) editWith(ctx context.Context, id string, by Actor, o editOpts, fn func(r *Release) error) (*Release, error) {
+	switch {
+	case blank(id):
+		return nil, invalid("id", "required")
+	case fn == nil:
+		return nil, invalid("fn", "required")
+	}
+	if err := checkActor(by); err != nil {
+		return nil, err
+	}
+	if err := m.guard(ctx, id); err != nil {
+		return nil, err
+	}
+	for attempt := 0; ; attempt++ {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("relman: edit %q: %w", id, err)
+		}
+		cur, err := m.store.Get(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		allow := o.allow
+		if allow == nil {
+			allow = m.notTerminal
+		}
+		if err := allow(cur); err != nil {
+			return nil, err
+		}
+		if err := m.authorize(ctx, by, cmp.Or(o.authAction, "edit"), cur); err != nil {
+			return nil, err
+		}
+		r := cur.Clone()
+		if err := fn(r); err != nil {
+			return nil, err
+		}
+		if err := ownedUnchanged(cur, r, o.managed); err != nil {
+			return nil, err
+		}
+		if err := m.validate(r); err != nil {
+			return nil, err
+		}
+		changed := changedFields(cur, r)
+		if len(changed) == 0 {
+			return cur, nil
+		}
+		now := m.Now()
+		r.UpdatedAt = now
+		details := map[string]string{}
+		if o.details != nil {
+			details = o.details(r)
+		}
+		details["fields"] = strings.Join(changed, ",")
+		reason := o.reason
+		if o.reasonf != nil {
+			reason = o.reasonf(r)
+		}
+		entries := []AuditEntry{r.Record(AuditEntry{At: now, Actor: by.ID, Action: o.action, Reason: reason, Details: details})}
+		if v := voidOnScopeChange(cur, r, now, by.ID); v != nil {
+			entries = append(entries, r.Record(*v))
+		}
+		err = m.store.Update(ctx, r, entries...)
+		if errors.Is(err, ErrConflict) && attempt < m.retries {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return r, nil
+	}
+}
+
+func ownedUnchanged(old, r *Release, managed bool) error {
+	var fields []FieldError
+	ro := func(name string, same bool) {
+		if !same {
+			fields = append(fields, FieldError{Field: name, Rule: "readonly"})
+		}
+	}
+	ro("id", old.ID == r.ID)
+	ro("stage", old.Stage == r.Stage)
+	ro("revision", old.Revision == r.Revision)
+	ro("history_head", old.Head == r.Head)
+	ro("created_at", old.CreatedAt.Equal(r.CreatedAt))
+	ro("updated_at", old.UpdatedAt.Equal(r.UpdatedAt))
+	ro("entered_at", old.EnteredAt.Equal(r.EnteredAt))
+	if !managed {
+		ro("approvals", reflect.DeepEqual(old.Approvals, r.Approvals))
+		ro("assessment", reflect.DeepEqual(old.Assessment, r.Assessment))
+	}
+	if len(fields) > 0 {
+		return &ValidationError{Fields: fields}
+	}
+	return nil
+}
+
+// changedFields lists the JSON names of the top-level fields that differ.
+func changedFields(a, b *Release) []string {
+	va, vb := reflect.ValueOf(a).Elem(), reflect.ValueOf(b).Elem()
+	t := va.Type()
+	var out []string
+	for i := range t.NumField() {
+		if !reflect.DeepEqual(va.Field(i).Interface(), vb.Field(i).Interface()) {
+			out = append(out, jsonFieldName(t.Field(i)))
+		}
+	}
+	return out
+}
+
+// RecordTest adds a test result to a release (the evidence the fail and
+// pass gates read). A zero At is set to the Manager's clock.
+func (m *Manager) RecordTest(ctx context.Context, id string, by Actor, tr TestResult) (*Release, error) {
+	if tr.At.IsZero() {
+		tr.At = m.Now()
+	}
+	if tr.By == "" {
+		tr.By = by.ID
+	}
+	if err := validateStruct(tr); err != nil {
+		return nil, err
+	}
+	return m.edit(ctx, id, by, ActionEdit, "test result: "+tr.Suite, func(r *Release) error {
+		r.TestResults = append(r.TestResults, tr)
+		return nil
+	})
+}
+
+// RecordReview records the post-implementation review the close gate
+// requires, replacing any earlier one. A zero At is set to the Manager's
+// clock. The release must be operating or rolled back (a rolled-back
+// release gets its review too); otherwise the error matches
+// ErrWrongStage.
+func (m *Manager) RecordReview(ctx context.Context, id string, by Actor, rv Review) (*Release, error) {
+	if rv.At.IsZero() {
+		rv.At = m.Now()
+	}
+	if rv.By == "" {
+		rv.By = by.ID
+	}
+	if err := validateStruct(rv); err != nil {
+		return nil, err
+	}
+	return m.editIn(ctx, id, by, ActionFeedback, "post-implementation review", inStages("record a review", reviewStages), func(r *Release) error {
+		r.Review = &rv
+		return nil
+	})
+}

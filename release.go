@@ -1,0 +1,262 @@
+package relman
+
+import (
+	"maps"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Kind classifies a release by the size of the change it carries.
+type Kind string
+
+// The kinds of release.
+const (
+	KindMajor     Kind = "major"
+	KindMinor     Kind = "minor"
+	KindPatch     Kind = "patch"
+	KindEmergency Kind = "emergency"
+)
+
+// ChangeModel is the ITIL change model a release follows. It decides how
+// much approval the release needs before it may deploy.
+type ChangeModel string
+
+// The change models.
+const (
+	// ModelStandard is a pre-approved, low-risk change that follows a
+	// template and may skip the approval board.
+	ModelStandard ChangeModel = "standard"
+	// ModelNormal is the default: approvals in proportion to the risk.
+	ModelNormal ChangeModel = "normal"
+	// ModelEmergency is an urgent change with expedited approvals. It may
+	// deploy inside a freeze only with an explicit, audited override.
+	ModelEmergency ChangeModel = "emergency"
+)
+
+// Feasibility is the outcome of the feasibility study of a need.
+type Feasibility string
+
+// The feasibility grades of a business case.
+const (
+	FeasibilityHigh       Feasibility = "high"
+	FeasibilityMedium     Feasibility = "medium"
+	FeasibilityLow        Feasibility = "low"
+	FeasibilityInfeasible Feasibility = "infeasible"
+)
+
+// BusinessCase is the evaluation of a need before anyone commits to it:
+// the problem it solves, what it is worth, what it costs and whether it
+// can be done. The approve event requires it to be complete.
+type BusinessCase struct {
+	Problem       string      `json:"problem,omitempty" validate:"max=4000"`
+	ExpectedValue float64     `json:"expected_value,omitempty" validate:"gte=0"`
+	Cost          float64     `json:"cost,omitempty" validate:"gte=0"`
+	Feasibility   Feasibility `json:"feasibility,omitempty" validate:"omitempty,oneof=high medium low infeasible"`
+	Notes         string      `json:"notes,omitempty" validate:"max=4000"`
+}
+
+// Span is a half-open interval of time [Start, End).
+type Span struct {
+	Start time.Time `json:"start" validate:"required"`
+	End   time.Time `json:"end" validate:"required,gtfield=Start"`
+}
+
+// Contains reports whether t lies in [s.Start, s.End).
+func (s Span) Contains(t time.Time) bool {
+	return !t.Before(s.Start) && t.Before(s.End)
+}
+
+// Overlaps reports whether s and o share at least one instant.
+func (s Span) Overlaps(o Span) bool {
+	return s.Start.Before(o.End) && o.Start.Before(s.End)
+}
+
+// Duration returns End - Start.
+func (s Span) Duration() time.Duration { return s.End.Sub(s.Start) }
+
+// Task is one piece of the work of a release, owned by a team.
+type Task struct {
+	Name      string        `json:"name" validate:"required,max=200"`
+	Team      string        `json:"team,omitempty" validate:"max=200"`
+	Duration  time.Duration `json:"duration,omitempty" validate:"gte=0"`
+	DependsOn []string      `json:"depends_on,omitempty" validate:"dive,required"`
+}
+
+// TestResult records one run of a test suite against the release.
+type TestResult struct {
+	Suite  string    `json:"suite" validate:"required,max=200"`
+	Passed bool      `json:"passed"`
+	At     time.Time `json:"at"`
+	By     string    `json:"by,omitempty"`
+	Detail string    `json:"detail,omitempty" validate:"max=4000"`
+}
+
+// Decision is an approver's verdict.
+type Decision string
+
+// The decisions an approver can give.
+const (
+	DecisionApprove Decision = "approve"
+	DecisionReject  Decision = "reject"
+)
+
+// Approval is one approver's decision on a release. Approvals become void
+// when the release's scope, window or risks change after they were given.
+type Approval struct {
+	Approver   string    `json:"approver" validate:"required"`
+	Role       string    `json:"role,omitempty"`
+	Decision   Decision  `json:"decision" validate:"required,oneof=approve reject"`
+	Comment    string    `json:"comment,omitempty" validate:"max=4000"`
+	At         time.Time `json:"at"`
+	Void       bool      `json:"void,omitempty"`
+	VoidReason string    `json:"void_reason,omitempty"`
+}
+
+// Outcome is the verdict of a post-implementation review.
+type Outcome string
+
+// The outcomes of a post-implementation review.
+const (
+	OutcomeSuccessful           Outcome = "successful"
+	OutcomeSuccessfulWithIssues Outcome = "successful_with_issues"
+	OutcomeFailed               Outcome = "failed"
+)
+
+// Review is the post-implementation review of a release in operation.
+// The close event requires one.
+type Review struct {
+	Outcome  Outcome   `json:"outcome" validate:"required,oneof=successful successful_with_issues failed"`
+	Summary  string    `json:"summary,omitempty" validate:"max=4000"`
+	Lessons  []string  `json:"lessons,omitempty"`
+	FollowUp []string  `json:"follow_up,omitempty"`
+	By       string    `json:"by,omitempty"`
+	At       time.Time `json:"at"`
+}
+
+// AuditHead is the tip of a release's hash-chained history: the number of
+// entries and the hash of the last one.
+type AuditHead struct {
+	Seq  int64  `json:"seq"`
+	Hash string `json:"hash,omitempty"`
+}
+
+// Release is a change to an IT product on its way from a proposed need to
+// users, and after. The Manager owns Stage, Revision, Head and the
+// timestamps, and writes Approvals and Assessment only through Approve,
+// RejectApproval and Assess; in operation the release collects user
+// feedback, linked incidents and its post-implementation review (see
+// Manager.AddFeedback, OpenIncident, RecordReview). The rest is the host's
+// data, validated on every write.
+type Release struct {
+	ID        string      `json:"id" validate:"required,max=128,id"`
+	Title     string      `json:"title" validate:"required,max=200"`
+	Version   string      `json:"version" validate:"required,semver"`
+	Kind      Kind        `json:"kind" validate:"required,oneof=major minor patch emergency"`
+	Model     ChangeModel `json:"change_model" validate:"required,oneof=standard normal emergency"`
+	Requester string      `json:"requester" validate:"required,max=200"`
+	Owner     string      `json:"owner" validate:"required,max=200"`
+	Teams     []string    `json:"teams,omitempty" validate:"dive,required,max=200"`
+	Services  []string    `json:"services,omitempty" validate:"dive,required,max=200"`
+
+	Case           BusinessCase      `json:"business_case"`
+	Window         *Span             `json:"window,omitempty"`
+	Tasks          []Task            `json:"tasks,omitempty" validate:"dive"`
+	RollbackPlan   string            `json:"rollback_plan,omitempty" validate:"max=8000"`
+	RequiredSuites []string          `json:"required_suites,omitempty" validate:"dive,required"`
+	TestResults    []TestResult      `json:"test_results,omitempty" validate:"dive"`
+	Approvals      []Approval        `json:"approvals,omitempty" validate:"dive"`
+	Risks          []Risk            `json:"risks,omitempty" validate:"dive"`
+	Assessment     *Assessment       `json:"assessment,omitempty"` // written only by Manager.Assess
+	Review         *Review           `json:"review,omitempty"`
+	Feedback       []Feedback        `json:"feedback,omitempty" validate:"dive"`
+	Incidents      []Incident        `json:"incidents,omitempty" validate:"unique=ID,dive"`
+	Labels         map[string]string `json:"labels,omitempty" validate:"dive,keys,required,max=100,endkeys,max=1000"`
+
+	Stage     Stage     `json:"stage"`
+	EnteredAt time.Time `json:"entered_at"` // when the release entered its current stage
+	Revision  int64     `json:"revision"`
+	Head      AuditHead `json:"history_head"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Clone returns a deep copy of r: no slice, map or pointer is shared.
+func (r *Release) Clone() *Release {
+	if r == nil {
+		return nil
+	}
+	c := *r
+	c.Teams = slices.Clone(r.Teams)
+	c.Services = slices.Clone(r.Services)
+	if r.Window != nil {
+		w := *r.Window
+		c.Window = &w
+	}
+	if r.Tasks != nil {
+		c.Tasks = make([]Task, len(r.Tasks))
+		for i, t := range r.Tasks {
+			t.DependsOn = slices.Clone(t.DependsOn)
+			c.Tasks[i] = t
+		}
+	}
+	c.RequiredSuites = slices.Clone(r.RequiredSuites)
+	c.TestResults = slices.Clone(r.TestResults)
+	c.Approvals = slices.Clone(r.Approvals)
+	c.Risks = slices.Clone(r.Risks)
+	c.Assessment = r.Assessment.clone()
+	if r.Review != nil {
+		v := *r.Review
+		v.Lessons = slices.Clone(v.Lessons)
+		v.FollowUp = slices.Clone(v.FollowUp)
+		c.Review = &v
+	}
+	c.Feedback = slices.Clone(r.Feedback)
+	if r.Incidents != nil {
+		c.Incidents = make([]Incident, len(r.Incidents))
+		for i, inc := range r.Incidents {
+			if inc.ResolvedAt != nil {
+				t := *inc.ResolvedAt
+				inc.ResolvedAt = &t
+			}
+			c.Incidents[i] = inc
+		}
+	}
+	c.Labels = maps.Clone(r.Labels)
+	return &c
+}
+
+// Validate checks r's fields and returns a *ValidationError listing every
+// failing field by its JSON name, or nil.
+func (r *Release) Validate() error {
+	if r == nil {
+		return &ValidationError{Fields: []FieldError{{Field: "release", Rule: "required"}}}
+	}
+	return validateStruct(r)
+}
+
+// HasService reports whether the release touches service s.
+func (r *Release) HasService(s string) bool { return slices.Contains(r.Services, s) }
+
+// HasTeam reports whether team is involved in the release, either listed
+// in Teams or owning one of its tasks.
+func (r *Release) HasTeam(team string) bool {
+	if slices.Contains(r.Teams, team) {
+		return true
+	}
+	return slices.ContainsFunc(r.Tasks, func(t Task) bool { return t.Team == team })
+}
+
+// Actor is a person or a program acting on releases.
+type Actor struct {
+	ID    string   `json:"id" validate:"required,max=200"`
+	Roles []string `json:"roles,omitempty"`
+}
+
+// HasRole reports whether a holds role.
+func (a Actor) HasRole(role string) bool { return slices.Contains(a.Roles, role) }
+
+// String returns the actor's id.
+func (a Actor) String() string { return a.ID }
+
+func blank(s string) bool { return strings.TrimSpace(s) == "" }

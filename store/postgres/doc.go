@@ -1,0 +1,60 @@
+// Package postgres is a relman.Store in PostgreSQL, on jackc/pgx/v5: the
+// path when a host program runs as many instances that share one
+// database.
+//
+// # Opening
+//
+// Open connects from a DSN and owns the pool it makes; New uses a pool the
+// host already has (and leaves it open on Close):
+//
+//	s, err := postgres.Open(ctx, "postgres://relman@db:5432/app?sslmode=verify-full", postgres.Options{})
+//	if err != nil { … } // a *ConnectError (ErrUnavailable) if the server cannot be reached
+//	defer s.Close()
+//	m, err := relman.NewManager(s)
+//
+// Both apply the schema migrations the database lacks. Instances starting
+// together do not race: migrations run in one transaction under a
+// transaction-scoped advisory lock (pg_advisory_xact_lock) keyed by the
+// schema. A database whose schema is newer than this package is refused
+// with an error matching ErrNewerSchema, and left as it is.
+//
+// # Options
+//
+// The zero Options are the defaults: tables (relman_releases,
+// relman_audit, relman_schema) in the first schema of the search_path,
+// change notifications on, on a channel named after the schema. Set
+// Options.Schema to keep relman's tables in a schema of their own (it is
+// created if missing).
+//
+// # Storage and concurrency
+//
+// A release is stored as a jsonb document with its stage, kind, times,
+// services and teams (task teams included) in indexed columns, so List
+// filters and sorts in SQL and new Release fields need no schema change.
+// Decoding is strict: a document with fields this version does not know
+// (written by a newer instance during a rolling upgrade) is refused with
+// ErrNewerSchema instead of losing them on the next update.
+//
+// A Store is safe for concurrent use, by many goroutines and many
+// processes. Update is one SQL statement, hence one transaction: the
+// revision-checked UPDATE (… WHERE id = $1 AND revision = $2), the INSERT
+// of the audit entries and the change notification either all happen or
+// none does; a stale revision is relman.ErrConflict.
+//
+// # Change notifications
+//
+// Every Create and Update sends a notification (pg_notify) in its own
+// transaction, so it is delivered, to every instance listening, only if
+// and when the change commits. Subscribe turns them into a channel of
+// Change values carrying the release's new revision and stage and the
+// audit entries the change appended, so that code in one instance sees
+// the transitions made by the others. See Subscription for the delivery
+// guarantees.
+//
+// # Errors
+//
+// Calls made while the server cannot be reached return errors matching
+// ErrUnavailable; they succeed again once it is back (the pool
+// reconnects). Strings PostgreSQL cannot store (a NUL byte, invalid UTF-8)
+// are relman.ErrInvalid.
+package postgres

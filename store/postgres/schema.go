@@ -1,0 +1,55 @@
+package postgres
+
+// migration is one step of the schema. Versions are 1, 2, 3 …; the
+// relman_schema table lists those applied. {releases} and {audit} stand
+// for the qualified table names.
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// migrations is the schema history. Append only: never edit a migration
+// that has shipped.
+var migrations = []migration{
+	{1, "releases, audit trail", `
+CREATE TABLE {releases} (
+	id         text COLLATE "C" PRIMARY KEY,
+	revision   bigint NOT NULL,
+	stage      text NOT NULL,
+	kind       text NOT NULL,
+	services   text[] NOT NULL,
+	teams      text[] NOT NULL, -- Teams and the teams owning tasks
+	created_at timestamptz NOT NULL,
+	updated_at timestamptz NOT NULL,
+	doc        jsonb NOT NULL   -- the release
+);
+CREATE INDEX relman_releases_stage ON {releases} (stage);
+CREATE INDEX relman_releases_kind ON {releases} (kind);
+CREATE INDEX relman_releases_created ON {releases} (created_at, id);
+CREATE INDEX relman_releases_updated ON {releases} (updated_at, id);
+CREATE INDEX relman_releases_services ON {releases} USING gin (services);
+CREATE INDEX relman_releases_teams ON {releases} USING gin (teams);
+CREATE TABLE {audit} (
+	release_id text COLLATE "C" NOT NULL REFERENCES {releases} (id),
+	seq        bigint NOT NULL,
+	at         timestamptz NOT NULL,
+	at_nanos   int NOT NULL DEFAULT 0, -- nanoseconds below at's microsecond
+	actor      text NOT NULL,
+	action     text NOT NULL,
+	event      text NOT NULL,
+	from_stage text NOT NULL,
+	to_stage   text NOT NULL,
+	reason     text NOT NULL,
+	details    jsonb,
+	prev_hash  text NOT NULL,
+	hash       text NOT NULL,
+	PRIMARY KEY (release_id, seq)
+);
+`},
+}
+
+// SchemaVersion is the newest schema version this package writes (the
+// version of the last migration). New refuses a database whose version is
+// higher.
+const SchemaVersion = 1

@@ -1,0 +1,610 @@
+package postgres
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/relman-dev/relman"
+)
+
+// Options configures a Store. The zero value means the defaults.
+type Options struct {
+	// Schema is the schema that holds relman's tables; it is created if
+	// missing. Empty means the first schema of the search_path (normally
+	// public).
+	Schema string
+	// Channel is the LISTEN/NOTIFY channel for change notifications, at
+	// most 63 bytes. Every instance sharing the tables must use the same
+	// one. Default: "relman_changes:" followed by the schema name
+	// (shortened with a hash if that is too long).
+	Channel string
+	// NoNotify stops this instance from sending change notifications
+	// (Subscribe still receives those of others). Notifications take a
+	// cluster-wide lock at commit; turn them off if nobody subscribes.
+	NoNotify bool
+	// SubscriptionBuffer is the capacity of a Subscription's channel
+	// (default 64).
+	SubscriptionBuffer int
+}
+
+// Store is a relman.Store in PostgreSQL. It is safe for concurrent use,
+// and many instances, in many processes, may share the same tables.
+type Store struct {
+	pool                       *pgxpool.Pool
+	ownsPool                   bool
+	opts                       Options
+	schema                     string // the schema actually used
+	channel                    string
+	tReleases, tAudit, tSchema string // qualified table names
+
+	sqlGet, sqlHead, sqlHistory, sqlRange, sqlExists, sqlCreate, sqlUpdate string
+}
+
+var (
+	_ relman.Store   = (*Store)(nil)
+	_ relman.Scanner = (*Store)(nil)
+)
+
+// Open connects to the database named by dsn (a URL or key=value string,
+// see pgxpool.ParseConfig), checks that it answers, and returns a Store
+// that owns the pool. A malformed DSN is relman.ErrInvalid; a server that
+// cannot be reached is a *ConnectError, which matches ErrUnavailable.
+func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: invalid DSN: %w: %v", relman.ErrInvalid, err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, &ConnectError{Target: target(cfg), Err: err}
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("postgres: connect to %s: %w", target(cfg), ctx.Err())
+		}
+		return nil, &ConnectError{Target: target(cfg), Err: err}
+	}
+	s, err := New(ctx, pool, opts)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	s.ownsPool = true
+	return s, nil
+}
+
+// maxIdent is the longest identifier PostgreSQL keeps (NAMEDATALEN-1);
+// a longer channel name fails in pg_notify.
+const maxIdent = 63
+
+// defaultChannel names the notification channel of a schema, shortening
+// long schema names with a hash so that the name stays a valid channel.
+func defaultChannel(schema string) string {
+	c := "relman_changes:" + schema
+	if len(c) <= maxIdent {
+		return c
+	}
+	h := fnv.New32a()
+	h.Write([]byte(schema))
+	return fmt.Sprintf("relman_changes:%s~%08x", strings.ToValidUTF8(schema[:maxIdent-len("relman_changes:")-9], ""), h.Sum32())
+}
+
+func target(cfg *pgxpool.Config) string {
+	c := cfg.ConnConfig
+	return fmt.Sprintf("%s@%s:%d/%s", c.User, c.Host, c.Port, c.Database)
+}
+
+// New returns a Store over an existing pool, applying the migrations the
+// database lacks. Close leaves the pool open.
+func New(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) {
+	if pool == nil {
+		return nil, fmt.Errorf("postgres: new: %w", &relman.ValidationError{Fields: []relman.FieldError{{Field: "pool", Rule: "required"}}})
+	}
+	if opts.SubscriptionBuffer <= 0 {
+		opts.SubscriptionBuffer = 64
+	}
+	s := &Store{pool: pool, opts: opts, schema: opts.Schema}
+	if s.schema == "" {
+		var cur *string
+		if err := pool.QueryRow(ctx, "SELECT current_schema()").Scan(&cur); err != nil {
+			if unavailable(err) {
+				return nil, &ConnectError{Target: target(pool.Config()), Err: err}
+			}
+			return nil, wrap("new", err)
+		}
+		if cur == nil {
+			return nil, fmt.Errorf("postgres: new: the search_path names no existing schema; set Options.Schema")
+		}
+		s.schema = *cur
+	}
+	s.channel = opts.Channel
+	if s.channel == "" {
+		s.channel = defaultChannel(s.schema)
+	}
+	if len(s.channel) > maxIdent {
+		return nil, invalid("new", "channel", fmt.Sprintf("max=%d", maxIdent))
+	}
+	q := ""
+	if opts.Schema != "" {
+		q = pgx.Identifier{opts.Schema}.Sanitize() + "."
+	}
+	s.tReleases, s.tAudit, s.tSchema = q+"relman_releases", q+"relman_audit", q+"relman_schema"
+	s.buildSQL()
+	if err := s.migrate(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close closes the pool if Open made it. Subscriptions end on their own
+// when their context is done or they are closed.
+func (s *Store) Close() error {
+	if s.ownsPool {
+		s.pool.Close()
+	}
+	return nil
+}
+
+// Pool returns the store's connection pool.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// Schema returns the schema holding relman's tables.
+func (s *Store) Schema() string { return s.schema }
+
+// Channel returns the notification channel.
+func (s *Store) Channel() string { return s.channel }
+
+const auditCols = "seq, at, at_nanos, actor, action, event, from_stage, to_stage, reason, details, prev_hash, hash"
+
+func (s *Store) buildSQL() {
+	s.sqlGet = "SELECT revision, doc FROM " + s.tReleases + " WHERE id = $1"
+	s.sqlHead = "SELECT revision FROM " + s.tReleases + " WHERE id = $1"
+	s.sqlExists = "SELECT true FROM " + s.tReleases + " WHERE id = $1"
+	s.sqlHistory = "SELECT " + auditCols + " FROM " + s.tAudit + " WHERE release_id = $1 ORDER BY seq"
+	s.sqlRange = "SELECT " + auditCols + " FROM " + s.tAudit + " WHERE release_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq"
+	// One statement, so one transaction: the row, its audit entries and
+	// the notification are written together or not at all. The audit
+	// INSERT reads from the row CTE, so nothing is appended when the row
+	// is not written.
+	entries := `INSERT INTO ` + s.tAudit + ` (release_id, ` + auditCols + `)
+		SELECT w.id, e.seq, e.at, e.at_nanos, e.actor, e.action, e.event, e.from_stage, e.to_stage, e.reason, e.details::jsonb, e.prev_hash, e.hash
+		FROM w, unnest($10::bigint[], $11::timestamptz[], $12::int[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[], $21::text[])
+			AS e (seq, at, at_nanos, actor, action, event, from_stage, to_stage, reason, details, prev_hash, hash)`
+	tail := `, a AS (` + entries + `)
+		SELECT count(*) FROM (SELECT CASE WHEN $22 <> '' THEN pg_notify($22, $23) END FROM w) n`
+	s.sqlCreate = `WITH w AS (
+		INSERT INTO ` + s.tReleases + ` (id, revision, stage, kind, services, teams, created_at, updated_at, doc)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+		ON CONFLICT (id) DO NOTHING
+		RETURNING id)` + tail
+	s.sqlUpdate = `WITH w AS (
+		UPDATE ` + s.tReleases + ` SET revision = $2 + 1, stage = $3, kind = $4, services = $5, teams = $6, created_at = $7, updated_at = $8, doc = $9
+		WHERE id = $1 AND revision = $2
+		RETURNING id)` + tail
+}
+
+// migrate applies the missing migrations in one transaction, under an
+// advisory lock so that instances starting together apply them once.
+func (s *Store) migrate(ctx context.Context) error {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		if unavailable(err) {
+			return &ConnectError{Target: target(s.pool.Config()), Err: err}
+		}
+		return wrap("migrate", err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtextextended('relman/store/postgres migrate ' || $1, 0))", s.schema); err != nil {
+		return wrap("migrate: lock", err)
+	}
+	if s.opts.Schema != "" {
+		if _, err := tx.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{s.opts.Schema}.Sanitize()); err != nil {
+			return wrap("migrate: create schema", err)
+		}
+	}
+	if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+s.tSchema+` (
+		version    int PRIMARY KEY,
+		name       text NOT NULL,
+		applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+		return wrap("migrate", err)
+	}
+	var version int
+	if err := tx.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM "+s.tSchema).Scan(&version); err != nil {
+		return wrap("migrate", err)
+	}
+	if version > SchemaVersion {
+		return &SchemaError{Schema: s.schema, Found: version, Supported: SchemaVersion}
+	}
+	if version == SchemaVersion {
+		return nil
+	}
+	r := strings.NewReplacer("{releases}", s.tReleases, "{audit}", s.tAudit)
+	for _, m := range migrations {
+		if m.version <= version {
+			continue
+		}
+		if _, err := tx.Exec(ctx, r.Replace(m.sql)); err != nil {
+			return wrap(fmt.Sprintf("migration %d (%s)", m.version, m.name), err)
+		}
+		if _, err := tx.Exec(ctx, "INSERT INTO "+s.tSchema+" (version, name) VALUES ($1, $2)", m.version, m.name); err != nil {
+			return wrap(fmt.Sprintf("migration %d", m.version), err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return wrap("migrate: commit", err)
+	}
+	return nil
+}
+
+func invalid(op, field, rule string) error {
+	return fmt.Errorf("postgres: %s: %w", op, &relman.ValidationError{Fields: []relman.FieldError{{Field: field, Rule: rule}}})
+}
+
+func checkWrite(op string, r *relman.Release, entries []relman.AuditEntry) error {
+	if r == nil {
+		return invalid(op, "release", "required")
+	}
+	if r.ID == "" {
+		return invalid(op, "id", "required")
+	}
+	for i, e := range entries {
+		if e.ReleaseID != r.ID {
+			return invalid(op, fmt.Sprintf("entries[%d].release_id", i), "eqfield=id")
+		}
+	}
+	return nil
+}
+
+// tagsOf returns the sorted, distinct services and teams (task teams
+// included) of r, never nil.
+func tagsOf(r *relman.Release) (services, teams []string) {
+	services = append([]string{}, r.Services...)
+	teams = append([]string{}, r.Teams...)
+	for _, t := range r.Tasks {
+		if t.Team != "" {
+			teams = append(teams, t.Team)
+		}
+	}
+	slices.Sort(services)
+	slices.Sort(teams)
+	return slices.Compact(services), slices.Compact(teams)
+}
+
+// note is the payload of a change notification.
+type note struct {
+	ID       string       `json:"id,omitempty"`
+	Revision int64        `json:"rev,omitempty"`
+	Stage    relman.Stage `json:"stage,omitempty"`
+	Head     int64        `json:"head,omitempty"` // seq of the last entry written
+	N        int          `json:"n,omitempty"`    // entries written
+}
+
+// maxPayload is below PostgreSQL's 8000-byte limit on a notification.
+const maxPayload = 7900
+
+// args builds the parameters shared by the create and update statements.
+func (s *Store) args(r *relman.Release, rev int64, entries []relman.AuditEntry) ([]any, error) {
+	c := *r
+	c.Revision = rev
+	doc, err := json.Marshal(&c)
+	if err != nil {
+		return nil, err
+	}
+	services, teams := tagsOf(r)
+	n := len(entries)
+	seq, at, nanos := make([]int64, n), make([]time.Time, n), make([]int32, n)
+	actor, action, event, from, to, reason := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	details, prev, hash := make([]*string, n), make([]string, n), make([]string, n)
+	for i, e := range entries {
+		seq[i], at[i], nanos[i] = e.Seq, e.At, int32(e.At.Nanosecond()%1000)
+		actor[i], action[i], event[i] = e.Actor, string(e.Action), string(e.Event)
+		from[i], to[i], reason[i] = string(e.From), string(e.To), e.Reason
+		prev[i], hash[i] = e.PrevHash, e.Hash
+		if e.Details != nil {
+			b, err := json.Marshal(e.Details)
+			if err != nil {
+				return nil, err
+			}
+			d := string(b)
+			details[i] = &d
+		}
+	}
+	channel, payload := "", ""
+	if !s.opts.NoNotify {
+		channel = s.channel
+		nt := note{ID: r.ID, Revision: rev, Stage: r.Stage, Head: r.Head.Seq, N: n}
+		if n > 0 {
+			nt.Head = entries[n-1].Seq
+		}
+		b, _ := json.Marshal(nt)
+		if len(b) > maxPayload {
+			b = []byte("{}") // subscribers resynchronise
+		}
+		payload = string(b)
+	}
+	return []any{r.ID, r.Revision, string(r.Stage), string(r.Kind), services, teams, r.CreatedAt, r.UpdatedAt, doc,
+		seq, at, nanos, actor, action, event, from, to, reason, details, prev, hash, channel, payload}, nil
+}
+
+// Create implements relman.Store.
+func (s *Store) Create(ctx context.Context, r *relman.Release, entries ...relman.AuditEntry) error {
+	if err := checkWrite("create", r, entries); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("postgres: create %q: %w", r.ID, err)
+	}
+	args, err := s.args(r, 1, entries)
+	if err != nil {
+		return fmt.Errorf("postgres: create %q: %w", r.ID, err)
+	}
+	args[1] = int64(1)
+	var n int
+	if err := s.pool.QueryRow(ctx, s.sqlCreate, args...).Scan(&n); err != nil {
+		return wrap(fmt.Sprintf("create %q", r.ID), err)
+	}
+	if n == 0 {
+		return fmt.Errorf("postgres: create %q: %w", r.ID, relman.ErrExists)
+	}
+	r.Revision = 1
+	return nil
+}
+
+// Update implements relman.Store: one statement updates the row if its
+// revision is r.Revision (UPDATE … WHERE id = $1 AND revision = $2),
+// appends the entries and notifies subscribers, atomically.
+func (s *Store) Update(ctx context.Context, r *relman.Release, entries ...relman.AuditEntry) error {
+	if err := checkWrite("update", r, entries); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("postgres: update %q: %w", r.ID, err)
+	}
+	args, err := s.args(r, r.Revision+1, entries)
+	if err != nil {
+		return fmt.Errorf("postgres: update %q: %w", r.ID, err)
+	}
+	var n int
+	if err := s.pool.QueryRow(ctx, s.sqlUpdate, args...).Scan(&n); err != nil {
+		return wrap(fmt.Sprintf("update %q", r.ID), err)
+	}
+	if n == 0 {
+		var stored int64
+		switch err := s.pool.QueryRow(ctx, s.sqlHead, r.ID).Scan(&stored); {
+		case errors.Is(err, pgx.ErrNoRows):
+			return fmt.Errorf("postgres: update %q: %w", r.ID, relman.ErrNotFound)
+		case err != nil:
+			return wrap(fmt.Sprintf("update %q", r.ID), err)
+		}
+		return fmt.Errorf("postgres: update %q at revision %d (stored %d): %w", r.ID, r.Revision, stored, relman.ErrConflict)
+	}
+	r.Revision++
+	return nil
+}
+
+// decode reads a stored release strictly: fields this version does not
+// know mean a newer writer, and are refused rather than dropped.
+func decode(id string, doc []byte, rev int64) (*relman.Release, error) {
+	var r relman.Release
+	d := json.NewDecoder(bytes.NewReader(doc))
+	d.DisallowUnknownFields()
+	if err := d.Decode(&r); err != nil {
+		if strings.Contains(err.Error(), "unknown field") {
+			return nil, fmt.Errorf("postgres: release %q: %w: %v", id, ErrNewerSchema, err)
+		}
+		return nil, fmt.Errorf("postgres: release %q: stored document: %w", id, err)
+	}
+	r.Revision = rev
+	return &r, nil
+}
+
+// Get implements relman.Store.
+func (s *Store) Get(ctx context.Context, id string) (*relman.Release, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: get %q: %w", id, err)
+	}
+	var rev int64
+	var doc []byte
+	switch err := s.pool.QueryRow(ctx, s.sqlGet, id).Scan(&rev, &doc); {
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil, fmt.Errorf("postgres: get %q: %w", id, relman.ErrNotFound)
+	case badInput(err):
+		return nil, fmt.Errorf("postgres: get %q: %w", id, relman.ErrNotFound) // no stored id holds such a string
+	case err != nil:
+		return nil, wrap(fmt.Sprintf("get %q", id), err)
+	}
+	return decode(id, doc, rev)
+}
+
+// List implements relman.Store. Filters and order run in SQL on indexed
+// columns; every value is a bound parameter and matches literally. Ids
+// sort bytewise (COLLATE "C"), as in the other stores.
+func (s *Store) List(ctx context.Context, q relman.Query) ([]*relman.Release, error) {
+	if err := q.Validate(); err != nil {
+		return nil, fmt.Errorf("postgres: list: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: list: %w", err)
+	}
+	q = q.Normalized()
+	var b strings.Builder
+	b.WriteString("SELECT id, revision, doc FROM " + s.tReleases + " WHERE true")
+	args := where(&b, q, nil)
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	dir := " ASC"
+	if q.Desc {
+		dir = " DESC"
+	}
+	switch q.OrderBy {
+	case relman.OrderUpdated:
+		b.WriteString(" ORDER BY updated_at" + dir + ", id" + dir)
+	case relman.OrderID:
+		b.WriteString(" ORDER BY id" + dir)
+	default:
+		b.WriteString(" ORDER BY created_at" + dir + ", id" + dir)
+	}
+	b.WriteString(" LIMIT " + arg(q.Limit) + " OFFSET " + arg(q.Offset))
+	out, err := s.query(ctx, b.String(), args)
+	if err != nil {
+		return nil, wrap("list", err)
+	}
+	return out, nil
+}
+
+// where appends q's filters to a query, as bound parameters numbered after
+// args, and returns the parameters.
+func where(b *strings.Builder, q relman.Query, args []any) []any {
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if len(q.Stages) > 0 {
+		st := make([]string, len(q.Stages))
+		for i, v := range q.Stages {
+			st[i] = string(v)
+		}
+		b.WriteString(" AND stage = ANY(" + arg(st) + "::text[])")
+	}
+	if q.Kind != "" {
+		b.WriteString(" AND kind = " + arg(string(q.Kind)))
+	}
+	if q.Service != "" {
+		b.WriteString(" AND services @> ARRAY[" + arg(q.Service) + "::text]")
+	}
+	if q.Team != "" {
+		b.WriteString(" AND teams @> ARRAY[" + arg(q.Team) + "::text]")
+	}
+	return args
+}
+
+// query reads the releases a query selects (id, revision, doc).
+func (s *Store) query(ctx context.Context, query string, args []any) ([]*relman.Release, error) {
+	rows, err := s.pool.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*relman.Release
+	for rows.Next() {
+		var id string
+		var rev int64
+		var doc []byte
+		if err := rows.Scan(&id, &rev, &doc); err != nil {
+			return nil, err
+		}
+		r, err := decode(id, doc, rev)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// scanBatch is how many releases Scan reads at a time.
+const scanBatch = 256
+
+// Scan implements relman.Scanner: it calls fn with every release matching
+// q's filters, in id order, ignoring q's order and paging. It reads them
+// in batches and holds no connection while fn runs, so fn may use the
+// store.
+func (s *Store) Scan(ctx context.Context, q relman.Query, fn func(r *relman.Release) error) error {
+	if err := q.Validate(); err != nil {
+		return fmt.Errorf("postgres: scan: %w", err)
+	}
+	var b strings.Builder
+	b.WriteString("SELECT id, revision, doc FROM " + s.tReleases + " WHERE id > $1")
+	args := where(&b, q, []any{""})
+	b.WriteString(fmt.Sprintf(" ORDER BY id LIMIT %d", scanBatch))
+	query := b.String()
+	for {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("postgres: scan: %w", err)
+		}
+		batch, err := s.query(ctx, query, args)
+		if err != nil {
+			return wrap("scan", err)
+		}
+		for _, r := range batch {
+			if err := fn(r); err != nil {
+				return err
+			}
+		}
+		if len(batch) < scanBatch {
+			return nil
+		}
+		args[0] = batch[len(batch)-1].ID
+	}
+}
+
+// History implements relman.Store.
+func (s *Store) History(ctx context.Context, id string) ([]relman.AuditEntry, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: history %q: %w", id, err)
+	}
+	out, err := s.entries(ctx, s.pool, id, s.sqlHistory, id)
+	if badInput(err) {
+		return nil, fmt.Errorf("postgres: history %q: %w", id, relman.ErrNotFound)
+	}
+	if err != nil {
+		return nil, wrap(fmt.Sprintf("history %q", id), err)
+	}
+	if len(out) == 0 {
+		var ok bool
+		switch err := s.pool.QueryRow(ctx, s.sqlExists, id).Scan(&ok); {
+		case errors.Is(err, pgx.ErrNoRows):
+			return nil, fmt.Errorf("postgres: history %q: %w", id, relman.ErrNotFound)
+		case err != nil:
+			return nil, wrap(fmt.Sprintf("history %q", id), err)
+		}
+	}
+	return out, nil
+}
+
+// querier is a pool or a connection.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// entries runs a query over the audit table.
+func (s *Store) entries(ctx context.Context, q querier, id, query string, args ...any) ([]relman.AuditEntry, error) {
+	rows, err := q.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []relman.AuditEntry
+	for rows.Next() {
+		e := relman.AuditEntry{ReleaseID: id}
+		var nanos int32
+		var action, event, from, to string
+		var details []byte
+		if err := rows.Scan(&e.Seq, &e.At, &nanos, &e.Actor, &action, &event, &from, &to, &e.Reason, &details, &e.PrevHash, &e.Hash); err != nil {
+			return nil, err
+		}
+		e.At = e.At.UTC().Add(time.Duration(nanos))
+		e.Action, e.Event, e.From, e.To = relman.Action(action), relman.Event(event), relman.Stage(from), relman.Stage(to)
+		if details != nil {
+			e.Details = map[string]string{}
+			if err := json.Unmarshal(details, &e.Details); err != nil {
+				return nil, fmt.Errorf("entry %d: details: %w", e.Seq, err)
+			}
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}

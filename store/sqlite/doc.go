@@ -1,0 +1,57 @@
+// Package sqlite is a relman.Store kept in one SQLite file: the embedded
+// default, for host programs that run on one machine. It uses
+// modernc.org/sqlite, a pure Go SQLite, so no cgo is needed.
+//
+// # Opening
+//
+//	s, err := sqlite.Open("/var/lib/myapp/releases.db", sqlite.Options{})
+//	if err != nil { … }
+//	defer s.Close()
+//	m, err := relman.NewManager(s)
+//
+// Open creates the file if it does not exist and applies the schema
+// migrations it lacks, in one transaction. It never changes a file it does
+// not recognise: a file that is not SQLite, a SQLite database of another
+// program, a damaged file, or one whose schema was written by a newer
+// version of this package is refused with an *OpenError (errors.Is matches
+// ErrForeign, ErrCorrupt or ErrNewerSchema) and left as it was.
+//
+// # Options
+//
+// The zero Options are the defaults: a 5 s busy timeout, synchronous=FULL
+// (a committed transition survives a power cut), a quick integrity check on
+// open, four read connections, and a cache of 1024 decoded releases keyed
+// by revision. See Options.
+//
+// # Storage
+//
+// A release is stored as a JSON document, with its stage, kind, creation
+// and update times in indexed columns and its services and teams (teams of
+// its tasks included) in an indexed side table, so List filters and sorts
+// in SQL and new Release fields need no schema change. Decoding is strict:
+// a document holding fields this version does not know (written by a newer
+// relman) is refused with ErrNewerSchema rather than silently losing them
+// on the next update. Audit entries are rows with a column per field and
+// round-trip exactly, so their hash chain verifies after a reload.
+//
+// # Concurrency
+//
+// A Store is safe for concurrent use, and several processes on one machine
+// may open the same file. The file is in WAL mode: readers never block and
+// are never blocked. Writes go through one connection per process and start
+// with BEGIN IMMEDIATE, so writers in different processes queue on SQLite's
+// lock (waiting up to the busy timeout) instead of failing mid-transaction.
+// A write that waits longer than the busy timeout fails with ErrBusy and
+// writes nothing. Update checks the revision in SQL (UPDATE … WHERE id = ?
+// AND revision = ?) and appends the audit entries in the same transaction:
+// a stale revision is relman.ErrConflict and nothing is written. A process
+// killed mid-write leaves no half-written transition; SQLite rolls it back
+// on next open.
+//
+// Get keeps decoded copies of the releases it reads and writes, keyed by
+// revision (Options.CacheSize); it still reads the stored revision every
+// time, so it always sees other processes' writes.
+//
+// The file must be on a local file system: SQLite's locking, and WAL's
+// shared memory, do not work across network file systems.
+package sqlite

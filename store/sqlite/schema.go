@@ -1,0 +1,68 @@
+package sqlite
+
+// applicationID marks a SQLite file as a relman database (PRAGMA
+// application_id, "rlmn"), so that Open can tell it from other programs'
+// databases.
+const applicationID = 0x726c6d6e
+
+// migration is one step of the schema. Versions are 1, 2, 3 …; the file's
+// PRAGMA user_version is the last one applied.
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// migrations is the schema history. Append only: never edit a migration
+// that has shipped.
+var migrations = []migration{
+	{1, "releases, audit trail, service and team index", `
+CREATE TABLE schema_migrations (
+	version    INTEGER PRIMARY KEY,
+	name       TEXT NOT NULL,
+	applied_at TEXT NOT NULL
+);
+CREATE TABLE releases (
+	id         TEXT PRIMARY KEY NOT NULL,
+	revision   INTEGER NOT NULL,
+	stage      TEXT NOT NULL,
+	kind       TEXT NOT NULL,
+	created_at TEXT NOT NULL, -- UTC, fixed width, sorts as text
+	updated_at TEXT NOT NULL,
+	tags       TEXT NOT NULL, -- canonical services and teams, to detect a change
+	doc        TEXT NOT NULL  -- the release as JSON
+);
+CREATE INDEX releases_stage ON releases (stage);
+CREATE INDEX releases_kind ON releases (kind);
+CREATE INDEX releases_created ON releases (created_at, id);
+CREATE INDEX releases_updated ON releases (updated_at, id);
+-- tag 's': a service the release touches; 't': a team in Teams or owning a task.
+CREATE TABLE release_tags (
+	tag        TEXT NOT NULL,
+	value      TEXT NOT NULL,
+	release_id TEXT NOT NULL REFERENCES releases (id),
+	PRIMARY KEY (tag, value, release_id)
+) WITHOUT ROWID;
+CREATE INDEX release_tags_release ON release_tags (release_id);
+CREATE TABLE audit (
+	release_id TEXT NOT NULL REFERENCES releases (id),
+	seq        INTEGER NOT NULL,
+	at         TEXT NOT NULL,
+	actor      TEXT NOT NULL,
+	action     TEXT NOT NULL,
+	event      TEXT NOT NULL,
+	from_stage TEXT NOT NULL,
+	to_stage   TEXT NOT NULL,
+	reason     TEXT NOT NULL,
+	details    TEXT, -- JSON object, NULL for none
+	prev_hash  TEXT NOT NULL,
+	hash       TEXT NOT NULL,
+	PRIMARY KEY (release_id, seq)
+);
+`},
+}
+
+// SchemaVersion is the newest schema version this package writes (the
+// version of the last migration). Open refuses a file whose version is
+// higher.
+const SchemaVersion = 1

@@ -1,0 +1,787 @@
+package sqlite
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/relman-dev/relman"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// Options configures a Store. The zero value means the defaults.
+type Options struct {
+	// BusyTimeout is how long a write waits for another process that
+	// holds the write lock before it fails (default 5 s).
+	BusyTimeout time.Duration
+	// MaxReaders bounds the read connections of this process (default 4).
+	// Writes use one connection of their own.
+	MaxReaders int
+	// RelaxedSync sets synchronous=NORMAL instead of FULL: faster commits;
+	// a crash of the process still loses nothing, but a power failure may
+	// lose the last transitions (it never corrupts the file).
+	RelaxedSync bool
+	// CacheSize is how many decoded releases Get keeps, keyed by id and
+	// revision, so that reading a release this process wrote or read at
+	// its current revision skips decoding its document (default 1024;
+	// negative disables the cache). The database is still asked for the
+	// revision on every Get, so writes by other processes are always seen.
+	CacheSize int
+	// SkipIntegrityCheck skips the PRAGMA quick_check that Open runs on an
+	// existing file. The check reads the whole file; skip it for very
+	// large files opened often.
+	SkipIntegrityCheck bool
+}
+
+// Store is a relman.Store in a SQLite file. It is safe for concurrent use,
+// also by several processes opening the same file. Create it with Open and
+// release it with Close.
+type Store struct {
+	path string
+	w    *sql.DB // one connection: every write, BEGIN IMMEDIATE
+	r    *sql.DB // readers (query_only)
+
+	getStmt, historyStmt, existsStmt                         *sql.Stmt
+	headStmt, updateStmt, updateAll, insertStmt, insertAudit *sql.Stmt
+	deleteTags, insertTag                                    *sql.Stmt
+
+	cache *cache
+}
+
+var (
+	_ relman.Store   = (*Store)(nil)
+	_ relman.Scanner = (*Store)(nil)
+)
+
+// Open opens the relman database at path, creating the file if it does not
+// exist, and applies the migrations it lacks. It returns an *OpenError if
+// the file is not a relman database, is damaged, or was written by a newer
+// version; the file is then left untouched.
+func Open(path string, opts Options) (*Store, error) {
+	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
+		return nil, fmt.Errorf("sqlite: open %q: %w", path, &relman.ValidationError{Fields: []relman.FieldError{{Field: "path", Rule: "file path"}}})
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
+	}
+	if opts.BusyTimeout <= 0 {
+		opts.BusyTimeout = 5 * time.Second
+	}
+	if opts.MaxReaders <= 0 {
+		opts.MaxReaders = 4
+	}
+	if err := checkHeader(abs); err != nil {
+		return nil, err
+	}
+	sync := "FULL"
+	if opts.RelaxedSync {
+		sync = "NORMAL"
+	}
+	dsn := "file:" + escapePath(abs) + fmt.Sprintf("?_txlock=immediate&_pragma=busy_timeout(%d)&_pragma=synchronous(%s)&_pragma=foreign_keys(1)",
+		opts.BusyTimeout.Milliseconds(), sync)
+
+	if opts.CacheSize == 0 {
+		opts.CacheSize = 1024
+	}
+	s := &Store{path: abs, cache: newCache(opts.CacheSize)}
+	s.w, err = sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", abs, err)
+	}
+	s.w.SetMaxOpenConns(1)
+	s.w.SetMaxIdleConns(1)
+	s.w.SetConnMaxLifetime(0)
+	s.w.SetConnMaxIdleTime(0)
+	if err := s.init(opts); err != nil {
+		s.w.Close()
+		return nil, err
+	}
+	s.r, err = sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
+	if err != nil {
+		s.w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", abs, err)
+	}
+	s.r.SetMaxOpenConns(opts.MaxReaders)
+	s.r.SetMaxIdleConns(opts.MaxReaders)
+	if err := s.prepare(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// escapePath makes a file path safe inside a SQLite URI.
+func escapePath(p string) string {
+	return strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(filepath.ToSlash(p))
+}
+
+const sqliteMagic = "SQLite format 3\x00"
+
+// checkHeader refuses, before SQLite opens it, a file that is not SQLite
+// or is another program's database.
+func checkHeader(path string) error {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	defer f.Close()
+	var h [100]byte
+	n, err := io.ReadFull(f, h[:])
+	switch {
+	case n == 0:
+		return nil // empty file: a new database
+	case !bytes.HasPrefix(h[:n], []byte(sqliteMagic)[:min(n, len(sqliteMagic))]):
+		return &OpenError{Path: path, Kind: ErrForeign, Detail: "not a SQLite file"}
+	case err != nil:
+		return &OpenError{Path: path, Kind: ErrCorrupt, Detail: fmt.Sprintf("truncated SQLite header (%d bytes)", n)}
+	}
+	if id := be32(h[68:72]); id != 0 && id != applicationID {
+		return &OpenError{Path: path, Kind: ErrForeign, Detail: fmt.Sprintf("SQLite database of another program (application_id %#x)", id)}
+	}
+	return nil
+}
+
+func be32(b []byte) uint32 {
+	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+}
+
+// classify turns an error met while opening into an *OpenError when it
+// says the file is damaged or not a database.
+func classify(path, doing string, err error) error {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff {
+		case sqlite3.SQLITE_CORRUPT:
+			return &OpenError{Path: path, Kind: ErrCorrupt, Detail: doing, Err: err}
+		case sqlite3.SQLITE_NOTADB:
+			return &OpenError{Path: path, Kind: ErrForeign, Detail: doing, Err: err}
+		}
+	}
+	return fmt.Errorf("sqlite: open %s: %s: %w", path, doing, err)
+}
+
+// init checks what the file holds, switches it to WAL and migrates it.
+// Nothing is written before the checks pass.
+func (s *Store) init(opts Options) error {
+	ctx := context.Background()
+	var appID uint32
+	var version, objects int
+	if err := s.w.QueryRowContext(ctx, "PRAGMA application_id").Scan(&appID); err != nil {
+		return classify(s.path, "reading the header", err)
+	}
+	if err := s.w.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return classify(s.path, "reading the header", err)
+	}
+	if err := s.w.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&objects); err != nil {
+		return classify(s.path, "reading the schema", err)
+	}
+	if err := s.checkVersion(appID, version, objects); err != nil {
+		return err
+	}
+	if objects > 0 && !opts.SkipIntegrityCheck {
+		if err := s.quickCheck(ctx); err != nil {
+			return err
+		}
+	}
+	var mode string
+	if err := s.w.QueryRowContext(ctx, "PRAGMA journal_mode=WAL").Scan(&mode); err != nil {
+		return classify(s.path, "switching to WAL", err)
+	}
+	if !strings.EqualFold(mode, "wal") {
+		return fmt.Errorf("sqlite: open %s: cannot switch to WAL (journal_mode is %s)", s.path, mode)
+	}
+	if appID == applicationID && version == SchemaVersion {
+		return nil // up to date: no need to wait for the write lock
+	}
+	return s.migrate(ctx)
+}
+
+// quickCheck runs PRAGMA quick_check and reports its first findings.
+func (s *Store) quickCheck(ctx context.Context) error {
+	rows, err := s.w.QueryContext(ctx, "PRAGMA quick_check(4)")
+	if err != nil {
+		return classify(s.path, "integrity check", err)
+	}
+	defer rows.Close()
+	var found []string
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			return classify(s.path, "integrity check", err)
+		}
+		found = append(found, line)
+	}
+	if err := rows.Err(); err != nil {
+		return classify(s.path, "integrity check", err)
+	}
+	if len(found) != 1 || found[0] != "ok" {
+		return &OpenError{Path: s.path, Kind: ErrCorrupt, Detail: "integrity check: " + strings.Join(found, "; ")}
+	}
+	return nil
+}
+
+func (s *Store) checkVersion(appID uint32, version, objects int) error {
+	if appID != applicationID && (appID != 0 || objects > 0) {
+		return &OpenError{Path: s.path, Kind: ErrForeign,
+			Detail: fmt.Sprintf("SQLite database of another program (application_id %#x, %d schema objects)", appID, objects)}
+	}
+	if version > SchemaVersion {
+		return &OpenError{Path: s.path, Kind: ErrNewerSchema, Found: version, Supported: SchemaVersion,
+			Detail: fmt.Sprintf("schema version %d, this program knows up to %d; upgrade it", version, SchemaVersion)}
+	}
+	return nil
+}
+
+// migrate applies the missing migrations in one BEGIN IMMEDIATE
+// transaction, so that processes opening a new file together apply them
+// once.
+func (s *Store) migrate(ctx context.Context) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return classify(s.path, "migrating", err)
+	}
+	defer tx.Rollback()
+	var appID uint32
+	var version, objects int
+	if err := tx.QueryRowContext(ctx, "PRAGMA application_id").Scan(&appID); err != nil {
+		return classify(s.path, "migrating", err)
+	}
+	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return classify(s.path, "migrating", err)
+	}
+	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&objects); err != nil {
+		return classify(s.path, "migrating", err)
+	}
+	if err := s.checkVersion(appID, version, objects); err != nil {
+		return err
+	}
+	if version == SchemaVersion {
+		return nil
+	}
+	now := timeKey(time.Now())
+	for _, m := range migrations {
+		if m.version <= version {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+			return fmt.Errorf("sqlite: open %s: migration %d (%s): %w", s.path, m.version, m.name, err)
+		}
+		if _, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)", m.version, m.name, now); err != nil {
+			return fmt.Errorf("sqlite: open %s: migration %d: %w", s.path, m.version, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", SchemaVersion)); err != nil {
+		return fmt.Errorf("sqlite: open %s: set user_version: %w", s.path, err)
+	}
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA application_id = %d", applicationID)); err != nil {
+		return fmt.Errorf("sqlite: open %s: set application_id: %w", s.path, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: open %s: commit migrations: %w", s.path, err)
+	}
+	return nil
+}
+
+const auditCols = "seq, at, actor, action, event, from_stage, to_stage, reason, details, prev_hash, hash"
+
+func (s *Store) prepare() error {
+	for _, p := range []struct {
+		db  *sql.DB
+		dst **sql.Stmt
+		q   string
+	}{
+		// The document only if the revision is not the cached one.
+		{s.r, &s.getStmt, "SELECT revision, CASE WHEN revision = ? THEN NULL ELSE doc END FROM releases WHERE id = ?"},
+		{s.r, &s.historyStmt, "SELECT " + auditCols + " FROM audit WHERE release_id = ? ORDER BY seq"},
+		{s.r, &s.existsStmt, "SELECT 1 FROM releases WHERE id = ?"},
+		{s.w, &s.headStmt, "SELECT revision, kind, created_at, tags FROM releases WHERE id = ?"},
+		// The revision-checked update of what a transition changes; kind,
+		// creation time and tags are set (by updateAll) only when they
+		// differ, so that their indexes are not rewritten for nothing.
+		{s.w, &s.updateStmt, "UPDATE releases SET revision = ?, stage = ?, updated_at = ?, doc = ? WHERE id = ? AND revision = ? AND kind = ? AND created_at = ? AND tags = ?"},
+		{s.w, &s.updateAll, "UPDATE releases SET revision = ?, stage = ?, updated_at = ?, doc = ?, kind = ?, created_at = ?, tags = ? WHERE id = ? AND revision = ?"},
+		{s.w, &s.insertStmt, "INSERT INTO releases (id, revision, stage, kind, created_at, updated_at, tags, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING"},
+		{s.w, &s.insertAudit, "INSERT INTO audit (release_id, " + auditCols + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
+		{s.w, &s.deleteTags, "DELETE FROM release_tags WHERE release_id = ?"},
+		{s.w, &s.insertTag, "INSERT OR IGNORE INTO release_tags (tag, value, release_id) VALUES (?, ?, ?)"},
+	} {
+		st, err := p.db.Prepare(p.q)
+		if err != nil {
+			return fmt.Errorf("sqlite: open %s: prepare: %w", s.path, err)
+		}
+		*p.dst = st
+	}
+	return nil
+}
+
+// Close closes the database. Calls after Close fail.
+func (s *Store) Close() error {
+	for _, st := range []*sql.Stmt{s.getStmt, s.historyStmt, s.existsStmt, s.headStmt, s.updateStmt, s.updateAll, s.insertStmt, s.insertAudit, s.deleteTags, s.insertTag} {
+		if st != nil {
+			st.Close()
+		}
+	}
+	var errs []error
+	if s.r != nil {
+		errs = append(errs, s.r.Close())
+	}
+	errs = append(errs, s.w.Close())
+	return errors.Join(errs...)
+}
+
+// Path returns the absolute path of the database file.
+func (s *Store) Path() string { return s.path }
+
+// timeLayout is fixed width, so that UTC times sort as text.
+const timeLayout = "2006-01-02T15:04:05.000000000Z"
+
+func timeKey(t time.Time) string { return t.UTC().Format(timeLayout) }
+
+func invalid(op, field, rule string) error {
+	return fmt.Errorf("sqlite: %s: %w", op, &relman.ValidationError{Fields: []relman.FieldError{{Field: field, Rule: rule}}})
+}
+
+func checkWrite(op string, r *relman.Release, entries []relman.AuditEntry) error {
+	if r == nil {
+		return invalid(op, "release", "required")
+	}
+	if r.ID == "" {
+		return invalid(op, "id", "required")
+	}
+	for i, e := range entries {
+		if e.ReleaseID != r.ID {
+			return invalid(op, fmt.Sprintf("entries[%d].release_id", i), "eqfield=id")
+		}
+	}
+	return nil
+}
+
+// tagsOf returns the sorted, distinct services and teams (task teams
+// included) of r, and a canonical string of both.
+func tagsOf(r *relman.Release) (services, teams []string, key string) {
+	services = slices.Clone(r.Services)
+	teams = slices.Clone(r.Teams)
+	for _, t := range r.Tasks {
+		if t.Team != "" {
+			teams = append(teams, t.Team)
+		}
+	}
+	slices.Sort(services)
+	services = slices.Compact(services)
+	slices.Sort(teams)
+	teams = slices.Compact(teams)
+	b, _ := json.Marshal([2][]string{services, teams})
+	return services, teams, string(b)
+}
+
+// encode returns r as stored at revision rev.
+func encode(r *relman.Release, rev int64) ([]byte, error) {
+	c := *r
+	c.Revision = rev
+	return json.Marshal(&c)
+}
+
+// decode reads a stored release strictly: fields this version does not
+// know mean a newer writer, and are refused rather than dropped.
+func decode(id string, doc []byte, rev int64) (*relman.Release, error) {
+	var r relman.Release
+	d := json.NewDecoder(bytes.NewReader(doc))
+	d.DisallowUnknownFields()
+	if err := d.Decode(&r); err != nil {
+		if strings.Contains(err.Error(), "unknown field") {
+			return nil, fmt.Errorf("sqlite: release %q: %w: %v", id, ErrNewerSchema, err)
+		}
+		return nil, fmt.Errorf("sqlite: release %q: %w: %v", id, ErrCorrupt, err)
+	}
+	r.Revision = rev
+	return &r, nil
+}
+
+func insertEntries(ctx context.Context, st *sql.Stmt, id string, entries []relman.AuditEntry) error {
+	for _, e := range entries {
+		var details any
+		if e.Details != nil {
+			b, err := json.Marshal(e.Details)
+			if err != nil {
+				return err
+			}
+			details = string(b)
+		}
+		if _, err := st.ExecContext(ctx, id, e.Seq, timeKey(e.At), e.Actor, string(e.Action), string(e.Event),
+			string(e.From), string(e.To), e.Reason, details, e.PrevHash, e.Hash); err != nil {
+			if isConstraint(err) {
+				return fmt.Errorf("audit entry %d already exists: %w", e.Seq, relman.ErrConflict)
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+func writeTags(ctx context.Context, st *sql.Stmt, id string, services, teams []string) error {
+	for _, v := range services {
+		if _, err := st.ExecContext(ctx, "s", v, id); err != nil {
+			return err
+		}
+	}
+	for _, v := range teams {
+		if _, err := st.ExecContext(ctx, "t", v, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func isConstraint(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_CONSTRAINT
+}
+
+// Create implements relman.Store.
+func (s *Store) Create(ctx context.Context, r *relman.Release, entries ...relman.AuditEntry) error {
+	if err := checkWrite("create", r, entries); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("sqlite: create %q: %w", r.ID, err)
+	}
+	doc, err := encode(r, 1)
+	if err != nil {
+		return fmt.Errorf("sqlite: create %q: %w", r.ID, err)
+	}
+	services, teams, key := tagsOf(r)
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.StmtContext(ctx, s.insertStmt).ExecContext(ctx, r.ID, 1, string(r.Stage), string(r.Kind),
+			timeKey(r.CreatedAt), timeKey(r.UpdatedAt), key, doc)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return relman.ErrExists
+		}
+		if err := writeTags(ctx, tx.StmtContext(ctx, s.insertTag), r.ID, services, teams); err != nil {
+			return err
+		}
+		return insertEntries(ctx, tx.StmtContext(ctx, s.insertAudit), r.ID, entries)
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: create %q: %w", r.ID, err)
+	}
+	r.Revision = 1
+	s.cache.put(r.ID, 1, r.Clone())
+	return nil
+}
+
+// write runs fn in a BEGIN IMMEDIATE transaction and commits it. A busy
+// timeout is reported as ErrBusy.
+func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return busy(err)
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return busy(err)
+	}
+	return busy(tx.Commit())
+}
+
+func busy(err error) error {
+	var se *sqlite.Error
+	if errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY {
+		return fmt.Errorf("%w: %w", ErrBusy, err)
+	}
+	return err
+}
+
+// Update implements relman.Store. In one BEGIN IMMEDIATE transaction it
+// updates the release only if its stored revision is r.Revision (UPDATE …
+// WHERE id = ? AND revision = ?), re-indexes its services and teams if
+// they changed, and appends the entries.
+func (s *Store) Update(ctx context.Context, r *relman.Release, entries ...relman.AuditEntry) error {
+	if err := checkWrite("update", r, entries); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("sqlite: update %q: %w", r.ID, err)
+	}
+	next := r.Revision + 1
+	doc, err := encode(r, next)
+	if err != nil {
+		return fmt.Errorf("sqlite: update %q: %w", r.ID, err)
+	}
+	services, teams, key := tagsOf(r)
+	kind, created := string(r.Kind), timeKey(r.CreatedAt)
+	var stored int64
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		// The common case, a transition: only revision, stage, update
+		// time and document change.
+		res, err := tx.StmtContext(ctx, s.updateStmt).ExecContext(ctx, next, string(r.Stage), timeKey(r.UpdatedAt), doc,
+			r.ID, r.Revision, kind, created, key)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			// Not found, stale, or kind, creation time or tags changed.
+			var oldKind, oldCreated, oldKey string
+			switch err := tx.StmtContext(ctx, s.headStmt).QueryRowContext(ctx, r.ID).Scan(&stored, &oldKind, &oldCreated, &oldKey); {
+			case errors.Is(err, sql.ErrNoRows):
+				return relman.ErrNotFound
+			case err != nil:
+				return err
+			case stored != r.Revision:
+				return relman.ErrConflict
+			}
+			res, err := tx.StmtContext(ctx, s.updateAll).ExecContext(ctx, next, string(r.Stage), timeKey(r.UpdatedAt), doc, kind, created, key, r.ID, r.Revision)
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return err
+			} else if n != 1 {
+				return relman.ErrConflict
+			}
+			if key != oldKey {
+				if _, err := tx.StmtContext(ctx, s.deleteTags).ExecContext(ctx, r.ID); err != nil {
+					return err
+				}
+				if err := writeTags(ctx, tx.StmtContext(ctx, s.insertTag), r.ID, services, teams); err != nil {
+					return err
+				}
+			}
+		}
+		return insertEntries(ctx, tx.StmtContext(ctx, s.insertAudit), r.ID, entries)
+	})
+	switch {
+	case errors.Is(err, relman.ErrConflict) && stored != 0:
+		return fmt.Errorf("sqlite: update %q at revision %d (stored %d): %w", r.ID, r.Revision, stored, err)
+	case err != nil:
+		return fmt.Errorf("sqlite: update %q: %w", r.ID, err)
+	}
+	r.Revision = next
+	s.cache.put(r.ID, next, r.Clone())
+	return nil
+}
+
+// Get implements relman.Store.
+func (s *Store) Get(ctx context.Context, id string) (*relman.Release, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: get %q: %w", id, err)
+	}
+	var rev int64
+	var doc []byte
+	switch err := s.getStmt.QueryRowContext(ctx, s.cache.revision(id), id).Scan(&rev, &doc); {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, fmt.Errorf("sqlite: get %q: %w", id, relman.ErrNotFound)
+	case err != nil:
+		return nil, fmt.Errorf("sqlite: get %q: %w", id, err)
+	}
+	if doc == nil {
+		if r := s.cache.get(id, rev); r != nil {
+			return r, nil
+		}
+		// Evicted meanwhile: read the document.
+		switch err := s.r.QueryRowContext(ctx, "SELECT revision, doc FROM releases WHERE id = ?", id).Scan(&rev, &doc); {
+		case errors.Is(err, sql.ErrNoRows):
+			return nil, fmt.Errorf("sqlite: get %q: %w", id, relman.ErrNotFound)
+		case err != nil:
+			return nil, fmt.Errorf("sqlite: get %q: %w", id, err)
+		}
+	}
+	r, err := decode(id, doc, rev)
+	if err != nil {
+		return nil, err
+	}
+	s.cache.put(id, rev, r.Clone())
+	return r, nil
+}
+
+// List implements relman.Store. Filters and order run in SQL, on indexed
+// columns; every value is a bound parameter and matches literally.
+func (s *Store) List(ctx context.Context, q relman.Query) ([]*relman.Release, error) {
+	if err := q.Validate(); err != nil {
+		return nil, fmt.Errorf("sqlite: list: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: list: %w", err)
+	}
+	q = q.Normalized()
+	var b strings.Builder
+	b.WriteString("SELECT id, revision, doc FROM releases WHERE 1 = 1")
+	args := where(&b, q)
+	dir := " ASC"
+	if q.Desc {
+		dir = " DESC"
+	}
+	switch q.OrderBy {
+	case relman.OrderUpdated:
+		b.WriteString(" ORDER BY updated_at" + dir + ", id" + dir)
+	case relman.OrderID:
+		b.WriteString(" ORDER BY id" + dir)
+	default:
+		b.WriteString(" ORDER BY created_at" + dir + ", id" + dir)
+	}
+	b.WriteString(" LIMIT ? OFFSET ?")
+	args = append(args, q.Limit, q.Offset)
+	out, err := s.query(ctx, b.String(), args)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list: %w", err)
+	}
+	return out, nil
+}
+
+// where appends q's filters to a query, as bound parameters, and returns
+// the parameters.
+func where(b *strings.Builder, q relman.Query) []any {
+	var args []any
+	if len(q.Stages) > 0 {
+		b.WriteString(" AND stage IN (")
+		for i, st := range q.Stages {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("?")
+			args = append(args, string(st))
+		}
+		b.WriteString(")")
+	}
+	if q.Kind != "" {
+		b.WriteString(" AND kind = ?")
+		args = append(args, string(q.Kind))
+	}
+	if q.Service != "" {
+		b.WriteString(" AND id IN (SELECT release_id FROM release_tags WHERE tag = 's' AND value = ?)")
+		args = append(args, q.Service)
+	}
+	if q.Team != "" {
+		b.WriteString(" AND id IN (SELECT release_id FROM release_tags WHERE tag = 't' AND value = ?)")
+		args = append(args, q.Team)
+	}
+	return args
+}
+
+// query reads the releases a query selects (id, revision, doc).
+func (s *Store) query(ctx context.Context, query string, args []any) ([]*relman.Release, error) {
+	rows, err := s.r.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*relman.Release
+	for rows.Next() {
+		var id string
+		var rev int64
+		var doc []byte
+		if err := rows.Scan(&id, &rev, &doc); err != nil {
+			return nil, err
+		}
+		r, err := decode(id, doc, rev)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// scanBatch is how many releases Scan reads at a time.
+const scanBatch = 256
+
+// Scan implements relman.Scanner: it calls fn with every release matching
+// q's filters, in id order, ignoring q's order and paging. It reads them
+// in batches and holds no connection while fn runs, so fn may use the
+// store.
+func (s *Store) Scan(ctx context.Context, q relman.Query, fn func(r *relman.Release) error) error {
+	if err := q.Validate(); err != nil {
+		return fmt.Errorf("sqlite: scan: %w", err)
+	}
+	var b strings.Builder
+	b.WriteString("SELECT id, revision, doc FROM releases WHERE id > ?")
+	args := append([]any{""}, where(&b, q)...)
+	b.WriteString(fmt.Sprintf(" ORDER BY id LIMIT %d", scanBatch))
+	query := b.String()
+	for {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("sqlite: scan: %w", err)
+		}
+		batch, err := s.query(ctx, query, args)
+		if err != nil {
+			return fmt.Errorf("sqlite: scan: %w", err)
+		}
+		for _, r := range batch {
+			if err := fn(r); err != nil {
+				return err
+			}
+		}
+		if len(batch) < scanBatch {
+			return nil
+		}
+		args[0] = batch[len(batch)-1].ID
+	}
+}
+
+// History implements relman.Store.
+func (s *Store) History(ctx context.Context, id string) ([]relman.AuditEntry, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: history %q: %w", id, err)
+	}
+	rows, err := s.historyStmt.QueryContext(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: history %q: %w", id, err)
+	}
+	defer rows.Close()
+	var out []relman.AuditEntry
+	for rows.Next() {
+		e := relman.AuditEntry{ReleaseID: id}
+		var at string
+		var action, event, from, to string
+		var details sql.NullString
+		if err := rows.Scan(&e.Seq, &at, &e.Actor, &action, &event, &from, &to, &e.Reason, &details, &e.PrevHash, &e.Hash); err != nil {
+			return nil, fmt.Errorf("sqlite: history %q: %w", id, err)
+		}
+		e.Action, e.Event, e.From, e.To = relman.Action(action), relman.Event(event), relman.Stage(from), relman.Stage(to)
+		if e.At, err = time.Parse(timeLayout, at); err != nil {
+			return nil, fmt.Errorf("sqlite: history %q: entry %d: %w: %v", id, e.Seq, ErrCorrupt, err)
+		}
+		if details.Valid {
+			if err := json.Unmarshal([]byte(details.String), &e.Details); err != nil {
+				return nil, fmt.Errorf("sqlite: history %q: entry %d: %w: %v", id, e.Seq, ErrCorrupt, err)
+			}
+			if e.Details == nil {
+				e.Details = map[string]string{}
+			}
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: history %q: %w", id, err)
+	}
+	if len(out) == 0 {
+		var one int
+		switch err := s.existsStmt.QueryRowContext(ctx, id).Scan(&one); {
+		case errors.Is(err, sql.ErrNoRows):
+			return nil, fmt.Errorf("sqlite: history %q: %w", id, relman.ErrNotFound)
+		case err != nil:
+			return nil, fmt.Errorf("sqlite: history %q: %w", id, err)
+		}
+	}
+	return out, nil
+}
