@@ -530,7 +530,8 @@ func TestRejectionBlocksUntilReplan(t *testing.T) {
 
 func TestStandardAndEmergencyModels(t *testing.T) {
 	ctx := context.Background()
-	m, c := newManager(t)
+	// The three releases share a window, a service and a team: let them.
+	m, c := newManager(t, relman.WithBlockingConflicts())
 	std := newRelease("std-1")
 	std.Model = relman.ModelStandard
 	toVerified(t, m, c, std)

@@ -94,6 +94,12 @@ type Manager struct {
 	matrix    Matrix
 	assessors []Assessor
 	graph     *DependencyGraph
+
+	// Calendar (calendar.go, schedule.go).
+	windows     []Window
+	capacity    int
+	blocking    []ConflictKind
+	blockingSet bool
 }
 
 // NewManager returns a Manager over store. It fails with a
@@ -118,11 +124,14 @@ func NewManager(store Store, opts ...Option) (*Manager, error) {
 	if err := m.setupRisk(); err != nil {
 		return nil, err
 	}
-	if len(m.extra.Gates)+len(m.extra.Before)+len(m.extra.After) > 0 || m.policySet {
-		spec := m.lc.Spec()
+	if err := m.setupCalendar(); err != nil {
+		return nil, err
+	}
+	if spec := m.lc.Spec(); len(m.extra.Gates)+len(m.extra.Before)+len(m.extra.After) > 0 || m.policySet || hasBoundGates(spec) {
 		if m.policySet {
 			replacePolicyGate(&spec, m.policy)
 		}
+		m.bindCalendar(&spec)
 		spec.Gates = append(spec.Gates, m.extra.Gates...)
 		spec.Before = append(spec.Before, m.extra.Before...)
 		spec.After = append(spec.After, m.extra.After...)

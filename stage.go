@@ -171,18 +171,27 @@ func (s *LifecycleSpec) OnLeave(st Stage, h AfterHook) {
 //	event      from                       to           gates
 //	approve    proposed                   approved     business-case
 //	reject     proposed                   rejected     reason
-//	plan       approved                   planned      window, tasks-owned
+//	plan       approved                   planned      window, tasks-owned, task-plan, calendar, conflicts
 //	start      planned                    building
 //	submit     building                   testing
 //	fail       testing                    building     failed-test
 //	pass       testing                    verified     tests-passed
 //	authorize  verified                   authorized   rollback-plan, approvals
-//	deploy     authorized                 deploying    in-window
+//	deploy     authorized                 deploying    in-window, calendar
 //	complete   deploying                  operating
 //	rollback   deploying, operating       rolled_back  reason
 //	close      operating                  closed       review
 //	cancel     proposed … authorized      cancelled    reason
-//	replan     planned … authorized       planned      window
+//	replan     planned … authorized       planned      window, task-plan, calendar, conflicts
+//
+// The calendar and conflicts gates (GateCalendar, GateConflicts) are bound
+// by NewManager to its calendar and planned releases: the window must be
+// allowed by every maintenance window and freeze (an emergency release may
+// override a freeze, see ParamOverride), and must not conflict with other
+// planned releases. At deploy, the calendar gate checks the rest of the
+// window from now and says "not yet" (a *NotYetError) when the calendar
+// opens later inside it. Plan, replan and deploy record a freeze override
+// in the audit entry.
 //
 // Effects: plan and replan take the window from Request.Window when given;
 // plan voids the approvals in force when that changes the window; replan
@@ -221,19 +230,29 @@ func DefaultSpec() LifecycleSpec {
 	s.AddGate(EventReject, "reason", ReasonGiven())
 	s.AddGate(EventPlan, "window", WindowSet())
 	s.AddGate(EventPlan, "tasks-owned", TasksOwned())
+	s.AddGate(EventPlan, "task-plan", TaskPlanValid())
+	s.AddGate(EventPlan, GateCalendar, unboundGate())
+	s.AddGate(EventPlan, GateConflicts, unboundGate())
 	s.AddGate(EventFail, "failed-test", FailedTestRecorded())
 	s.AddGate(EventPass, "tests-passed", RequiredTestsPassed())
 	s.AddGate(EventAuthorize, "rollback-plan", RollbackPlanPresent())
 	s.AddGate(EventAuthorize, GateApprovals, ApprovalGate(DefaultPolicy()))
 	s.AddGate(EventDeploy, "in-window", InsideWindow())
+	s.AddGate(EventDeploy, GateCalendar, unboundGate())
 	s.AddGate(EventRollback, "reason", ReasonGiven())
 	s.AddGate(EventClose, "review", ReviewRecorded())
 	s.AddGate(EventCancel, "reason", ReasonGiven())
 	s.AddGate(EventReplan, "window", WindowSet())
+	s.AddGate(EventReplan, "task-plan", TaskPlanValid())
+	s.AddGate(EventReplan, GateCalendar, unboundGate())
+	s.AddGate(EventReplan, GateConflicts, unboundGate())
 	s.AddEffect(EventPlan, "void-on-window-change", VoidApprovalsOnWindowChange())
 	s.AddEffect(EventPlan, "set-window", SetWindow())
 	s.AddEffect(EventReplan, "set-window", SetWindow())
 	s.AddEffect(EventReplan, "void-approvals", VoidApprovals("replanned"))
+	for _, ev := range []Event{EventPlan, EventReplan, EventDeploy} {
+		s.AddEffect(ev, "freeze-override", FreezeOverrideRecorded())
+	}
 	return s
 }
 

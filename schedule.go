@@ -1,0 +1,378 @@
+package relman
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// WindowStore is an optional ability of a Store: persisting calendar
+// windows. The Manager detects it with a type assertion; store/storetest
+// checks it for every store that has it.
+type WindowStore interface {
+	// PutWindow creates or replaces the window with w.ID.
+	PutWindow(ctx context.Context, w Window) error
+	// GetWindow returns the window, or an error matching ErrNotFound.
+	GetWindow(ctx context.Context, id string) (Window, error)
+	// DeleteWindow removes the window, or returns an error matching
+	// ErrNotFound.
+	DeleteWindow(ctx context.Context, id string) error
+	// ListWindows returns every window, ordered by id.
+	ListWindows(ctx context.Context) ([]Window, error)
+}
+
+// Names of the calendar gates of DefaultSpec. NewManager binds the gates
+// with these names to its calendar (its WithWindows windows and those of a
+// WindowStore) and to its planned releases.
+const (
+	GateCalendar  = "calendar"  // plan, replan, deploy: the calendar allows the window (and now)
+	GateConflicts = "conflicts" // plan, replan: no blocking conflict with other planned releases
+)
+
+// Freeze overrides. An emergency release may plan or deploy inside a
+// freeze when the request carries Params[ParamOverride] = OverrideFreeze
+// and a reason, and the actor holds RoleFreezeOverride and the Authorizer
+// allows the action ActionOverrideFreeze. The override is recorded in the
+// transition's audit entry.
+const (
+	ParamOverride        = "override"
+	OverrideFreeze       = "freeze"
+	RoleFreezeOverride   = "freeze-override"
+	ActionOverrideFreeze = "override-freeze"
+)
+
+// PlannedStages are the stages in which a release holds its window: the
+// releases conflicts are looked for among.
+var PlannedStages = []Stage{StagePlanned, StageBuilding, StageTesting, StageVerified, StageAuthorized, StageDeploying}
+
+// WithWindows adds fixed windows to the Manager's calendar, besides those
+// of a WindowStore. NewManager fails with a *ValidationError or
+// *RRuleError if one is invalid.
+func WithWindows(ws ...Window) Option {
+	return func(m *Manager) {
+		for _, w := range ws {
+			m.windows = append(m.windows, w.Clone())
+		}
+	}
+}
+
+// WithCapacity sets the most deployments whose windows may overlap (0, the
+// default: no limit). The conflicts gate and NextSlot enforce it.
+func WithCapacity(n int) Option { return func(m *Manager) { m.capacity = n } }
+
+// WithBlockingConflicts sets the kinds of conflict that stop plan and
+// replan (default: same-service, dependent-service, team and capacity).
+func WithBlockingConflicts(kinds ...ConflictKind) Option {
+	return func(m *Manager) { m.blocking = slices.Clone(kinds); m.blockingSet = true }
+}
+
+var defaultBlocking = []ConflictKind{ConflictService, ConflictDependency, ConflictTeam, ConflictCapacity}
+
+// unboundGate stands in DefaultSpec for the gates NewManager binds.
+func unboundGate() Gate {
+	return GateFunc(func(context.Context, *Release, Transition) error { return nil })
+}
+
+// TaskPlanValid is a plan gate: the release's tasks have no dependency
+// cycle, no unknown dependency and no duplicate name (a *TaskPlanError).
+func TaskPlanValid() Gate {
+	return GateFunc(func(_ context.Context, r *Release, _ Transition) error {
+		if len(r.Tasks) == 0 {
+			return nil
+		}
+		_, err := PlanTasks(time.Time{}, r.Tasks)
+		return err
+	})
+}
+
+// FreezeOverrideRecorded is an effect for plan, replan and deploy: when
+// the request asks for a freeze override, the audit entry records it with
+// its reason (the calendar gate decides whether it is granted).
+func FreezeOverrideRecorded() Effect {
+	return func(_ *Release, t Transition) (map[string]string, error) {
+		if t.Params[ParamOverride] != OverrideFreeze {
+			return nil, nil
+		}
+		return map[string]string{"override": OverrideFreeze, "override_reason": t.Reason, "override_by": t.Actor.ID}, nil
+	}
+}
+
+func hasBoundGates(spec LifecycleSpec) bool {
+	return slices.ContainsFunc(spec.Gates, func(g GateSpec) bool { return g.Name == GateCalendar || g.Name == GateConflicts })
+}
+
+// bindCalendar swaps the gates named GateCalendar and GateConflicts for
+// ones bound to m.
+func (m *Manager) bindCalendar(spec *LifecycleSpec) {
+	for i, g := range spec.Gates {
+		switch g.Name {
+		case GateCalendar:
+			spec.Gates[i].Gate = m.calendarGate()
+		case GateConflicts:
+			spec.Gates[i].Gate = m.conflictGate()
+		}
+	}
+}
+
+// setupCalendar checks the calendar options in NewManager.
+func (m *Manager) setupCalendar() error {
+	if m.capacity < 0 {
+		return invalid("capacity", "gte=0")
+	}
+	if !m.blockingSet {
+		m.blocking = defaultBlocking
+	}
+	if _, err := NewCalendar(m.windows...); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Calendar returns the calendar in force: the WithWindows windows and,
+// if the store is a WindowStore, the stored ones.
+func (m *Manager) Calendar(ctx context.Context) (*Calendar, error) {
+	ws := m.windows
+	if s, ok := m.store.(WindowStore); ok {
+		stored, err := s.ListWindows(ctx)
+		if err != nil {
+			return nil, err
+		}
+		ws = append(slices.Clip(ws), stored...)
+	}
+	return NewCalendar(ws...)
+}
+
+func (m *Manager) windowStore() (WindowStore, error) {
+	s, ok := m.store.(WindowStore)
+	if !ok {
+		return nil, fmt.Errorf("relman: the store does not persist windows: %w", errors.ErrUnsupported)
+	}
+	return s, nil
+}
+
+// PutWindow validates w and saves it in the store (a WindowStore), adding
+// or replacing the window with its id. The Authorizer is asked for the
+// action "window". Errors: *ValidationError, *RRuleError, *ForbiddenError,
+// errors.ErrUnsupported for a store without windows.
+func (m *Manager) PutWindow(ctx context.Context, by Actor, w Window) error {
+	if err := checkActor(by); err != nil {
+		return err
+	}
+	if err := w.Validate(); err != nil {
+		return err
+	}
+	s, err := m.windowStore()
+	if err != nil {
+		return err
+	}
+	if err := m.authorize(ctx, by, "window", nil); err != nil {
+		return err
+	}
+	return s.PutWindow(ctx, w.Clone())
+}
+
+// DeleteWindow removes a stored window (ErrNotFound if there is none).
+func (m *Manager) DeleteWindow(ctx context.Context, by Actor, id string) error {
+	if err := checkActor(by); err != nil {
+		return err
+	}
+	s, err := m.windowStore()
+	if err != nil {
+		return err
+	}
+	if err := m.authorize(ctx, by, "window", nil); err != nil {
+		return err
+	}
+	return s.DeleteWindow(ctx, id)
+}
+
+// Planned returns the releases holding a window (see PlannedStages).
+func (m *Manager) Planned(ctx context.Context) ([]*Release, error) {
+	q := Query{Stages: PlannedStages}
+	var out []*Release
+	if sc, ok := m.store.(Scanner); ok {
+		err := sc.Scan(ctx, q, func(r *Release) error {
+			if r.Window != nil {
+				out = append(out, r)
+			}
+			return nil
+		})
+		return out, err
+	}
+	q.OrderBy, q.Limit = OrderCreated, MaxPage
+	for {
+		page, err := m.store.List(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range page {
+			if r.Window != nil {
+				out = append(out, r)
+			}
+		}
+		if len(page) < q.Limit {
+			return out, nil
+		}
+		q.Offset += len(page)
+	}
+}
+
+// Conflicts returns every conflict among the planned releases, including
+// freeze and maintenance conflicts with the calendar (see FindConflicts).
+func (m *Manager) Conflicts(ctx context.Context) ([]Conflict, error) {
+	cal, err := m.Calendar(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rs, err := m.Planned(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return FindConflicts(rs, ConflictOptions{Capacity: m.capacity, Graph: m.graph, Calendar: cal}), nil
+}
+
+// NextSlot returns the earliest span of length d from after that the
+// calendar allows for services and that fits among the planned releases
+// (other than exclude) and the capacity, searching up to horizon ahead
+// (0: 90 days). It returns a *NoSlotError when there is none.
+func (m *Manager) NextSlot(ctx context.Context, after time.Time, d time.Duration, services []string, exclude string, horizon time.Duration) (Span, error) {
+	cal, err := m.Calendar(ctx)
+	if err != nil {
+		return Span{}, err
+	}
+	rs, err := m.Planned(ctx)
+	if err != nil {
+		return Span{}, err
+	}
+	return cal.NextSlot(after, d, services, SlotOptions{Horizon: horizon, Planned: rs, Exclude: exclude, Capacity: m.capacity, Graph: m.graph})
+}
+
+// freezeOverride reports whether t asks for a freeze override that is
+// granted, or an error matching ErrOverrideRefused (or a *ForbiddenError).
+func (m *Manager) freezeOverride(ctx context.Context, r *Release, t Transition) (bool, error) {
+	if t.Params[ParamOverride] != OverrideFreeze {
+		return false, nil
+	}
+	var why []string
+	if r.Model != ModelEmergency {
+		why = append(why, "only emergency changes may override a freeze")
+	}
+	if blank(t.Reason) {
+		why = append(why, "a reason is required")
+	}
+	if !t.Actor.HasRole(RoleFreezeOverride) {
+		why = append(why, fmt.Sprintf("%s does not hold role %s", t.Actor.ID, RoleFreezeOverride))
+	}
+	if len(why) > 0 {
+		return false, fmt.Errorf("%w: %s", ErrOverrideRefused, strings.Join(why, "; "))
+	}
+	if err := m.authorize(ctx, t.Actor, ActionOverrideFreeze, r); err != nil {
+		return false, fmt.Errorf("%w: %w", ErrOverrideRefused, err)
+	}
+	return true, nil
+}
+
+// calendarGate checks the planned window against the calendar (plan,
+// replan) or what remains of it from now (deploy). At deploy, a refusal
+// that time will lift within the window is a *NotYetError carrying the
+// time the calendar opens.
+func (m *Manager) calendarGate() Gate {
+	return GateFunc(func(ctx context.Context, r *Release, t Transition) error {
+		if r.Window == nil || !r.Window.End.After(r.Window.Start) {
+			return nil // the window gate reports it
+		}
+		cal, err := m.Calendar(ctx)
+		if err != nil {
+			return err
+		}
+		override, err := m.freezeOverride(ctx, r, t)
+		if err != nil {
+			return err
+		}
+		span := *r.Window
+		if t.Event == EventDeploy {
+			if !t.Now.Before(span.End) {
+				return nil // in-window reports it
+			}
+			span.Start = maxTime(span.Start, t.Now)
+		}
+		err = cal.allowed(span, r.Services, cal.direct, override)
+		if err == nil || t.Event != EventDeploy || t.Now.Before(r.Window.Start) {
+			return err
+		}
+		if at, ok := cal.opensAt(span, r.Services, override); ok {
+			return &NotYetError{Until: at, Err: err}
+		}
+		return err
+	})
+}
+
+// opensAt returns the earliest time at which [at, span.End) is allowed, if
+// there is one before span.End.
+func (c *Calendar) opensAt(span Span, services []string, override bool) (time.Time, bool) {
+	t := span.Start
+	for range 64 {
+		err := c.allowed(Span{Start: t, End: span.End}, services, c.direct, override)
+		if err == nil {
+			return t, t.After(span.Start)
+		}
+		var ce *CalendarError
+		if !errors.As(err, &ce) {
+			return time.Time{}, false
+		}
+		next := t.Add(time.Second)
+		for _, r := range ce.Reasons {
+			switch r := r.(type) {
+			case *FreezeError:
+				next = maxTime(next, r.Occurrence.End)
+			case *OutsideMaintenanceError:
+				if r.Next.IsZero() {
+					return time.Time{}, false
+				}
+				next = maxTime(next, r.Next)
+			}
+		}
+		if !next.Before(span.End) {
+			return time.Time{}, false
+		}
+		t = next
+	}
+	return time.Time{}, false
+}
+
+// conflictGate refuses a window that has a blocking conflict with another
+// planned release.
+func (m *Manager) conflictGate() Gate {
+	return GateFunc(func(ctx context.Context, r *Release, t Transition) error {
+		if r.Window == nil || !r.Window.End.After(r.Window.Start) {
+			return nil
+		}
+		others, err := m.Planned(ctx)
+		if err != nil {
+			return err
+		}
+		set := make([]*Release, 0, len(others)+1)
+		for _, o := range others {
+			if o.ID != r.ID && o.Window.Overlaps(*r.Window) {
+				set = append(set, o)
+			}
+		}
+		if len(set) == 0 {
+			return nil
+		}
+		set = append(set, r)
+		var blocking []Conflict
+		for _, c := range FindConflicts(set, ConflictOptions{Capacity: m.capacity, Graph: m.graph}) {
+			if slices.Contains(c.Releases, r.ID) && slices.Contains(m.blocking, c.Kind) {
+				blocking = append(blocking, c)
+			}
+		}
+		if len(blocking) == 0 {
+			return nil
+		}
+		return &ConflictError{ReleaseID: r.ID, Conflicts: blocking}
+	})
+}
