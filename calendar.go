@@ -914,7 +914,7 @@ func calendarConflicts(all []sweepItem, releases []*Release, cal *Calendar) []Co
 			switch e := reason.(type) {
 			case *FreezeError:
 				out = append(out, Conflict{Kind: ConflictFreeze, Releases: []string{r.ID}, Window: e.Name,
-					Span: Span{Start: maxTime(it.span.Start, e.Occurrence.Start), End: minTime(it.span.End, e.Occurrence.End)},
+					Span:   Span{Start: maxTime(it.span.Start, e.Occurrence.Start), End: minTime(it.span.End, e.Occurrence.End)},
 					Reason: e.Error()})
 			case *OutsideMaintenanceError:
 				out = append(out, Conflict{Kind: ConflictOutsideMaintenance, Releases: []string{r.ID},

@@ -19,11 +19,13 @@ type Store struct {
 	mu       sync.RWMutex
 	releases map[string]*relman.Release
 	history  map[string][]relman.AuditEntry
+	windows  map[string]relman.Window
 }
 
 var (
 	_ relman.Store   = (*Store)(nil)
-	_ relman.Scanner = (*Store)(nil)
+	_ relman.Scanner     = (*Store)(nil)
+	_ relman.WindowStore = (*Store)(nil)
 )
 
 // New returns an empty Store.
@@ -31,6 +33,7 @@ func New() *Store {
 	return &Store{
 		releases: make(map[string]*relman.Release),
 		history:  make(map[string][]relman.AuditEntry),
+		windows:  make(map[string]relman.Window),
 	}
 }
 

@@ -24,6 +24,7 @@ import (
 func Run(t *testing.T, newStore func(t *testing.T) relman.Store) {
 	t.Helper()
 	ctx := context.Background()
+	runWindows(t, newStore)
 
 	t.Run("Create/RoundTrip", func(t *testing.T) {
 		s := newStore(t)
