@@ -23,7 +23,7 @@ type Store struct {
 }
 
 var (
-	_ relman.Store   = (*Store)(nil)
+	_ relman.Store       = (*Store)(nil)
 	_ relman.Scanner     = (*Store)(nil)
 	_ relman.WindowStore = (*Store)(nil)
 )
