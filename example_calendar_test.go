@@ -1,0 +1,181 @@
+package relman_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/relman-dev/relman"
+	"github.com/relman-dev/relman/store/memory"
+)
+
+// A weekly maintenance window, Sunday 22:00–02:00 in Paris: it stays at
+// 22:00 local time across the change to summer time on 29 March 2026, so
+// it opens an hour earlier in UTC.
+func ExampleCalendar_Allowed_weeklyMaintenance() {
+	paris, _ := time.LoadLocation("Europe/Paris")
+	cal, err := relman.NewCalendar(relman.Window{
+		ID: "sunday-night", Name: "Sunday night", Kind: relman.WindowMaintenance,
+		TimeZone: "Europe/Paris",
+		Start:    time.Date(2026, 3, 22, 22, 0, 0, 0, paris),
+		End:      time.Date(2026, 3, 23, 2, 0, 0, 0, paris),
+		RRule:    "FREQ=WEEKLY;BYDAY=SU",
+		Services: []string{"billing"},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	month := relman.Span{Start: time.Date(2026, 3, 20, 0, 0, 0, 0, paris), End: time.Date(2026, 4, 10, 0, 0, 0, 0, paris)}
+	for _, o := range cal.Occurrences(month, []string{"billing"}) {
+		fmt.Println(o.Span.Start.Format("Mon 02 Jan 15:04 MST"), "=", o.Span.Start.UTC().Format("15:04 UTC"))
+	}
+	// 21:00 on the 29th is outside the window; errors.Is finds the reason.
+	early := time.Date(2026, 3, 29, 21, 0, 0, 0, paris)
+	err = cal.Allowed(relman.Span{Start: early, End: early.Add(2 * time.Hour)}, []string{"billing"})
+	fmt.Println(errors.Is(err, relman.ErrOutsideMaintenance))
+	var om *relman.OutsideMaintenanceError
+	if errors.As(err, &om) {
+		fmt.Println("next opens", om.Next.Format("Mon 02 Jan 15:04 MST"))
+	}
+	// Output:
+	// Sun 22 Mar 22:00 CET = 21:00 UTC
+	// Sun 29 Mar 22:00 CEST = 20:00 UTC
+	// Sun 05 Apr 22:00 CEST = 20:00 UTC
+	// true
+	// next opens Sun 29 Mar 22:00 CEST
+}
+
+// A year-end freeze refuses the deployment of an emergency fix; an
+// override with the freeze-override role and a reason lets it through,
+// and the audit trail records it.
+func Example_freezeOverride() {
+	ctx := context.Background()
+	paris, _ := time.LoadLocation("Europe/Paris")
+	now := time.Date(2026, 12, 22, 10, 0, 0, 0, paris)
+	freeze := relman.Window{
+		ID: "year-end", Name: "Year-end freeze", Kind: relman.WindowFreeze, Reason: "closing the books",
+		TimeZone: "Europe/Paris",
+		Start:    time.Date(2026, 12, 18, 0, 0, 0, 0, paris),
+		End:      time.Date(2027, 1, 4, 0, 0, 0, 0, paris),
+		RRule:    "FREQ=YEARLY",
+	}
+	m, _ := relman.NewManager(memory.New(), relman.WithClock(func() time.Time { return now }), relman.WithWindows(freeze))
+	olga := relman.Actor{ID: "olga"}
+	m.Create(ctx, &relman.Release{
+		ID: "fix-1", Title: "Stop double invoices", Version: "2.4.1",
+		Kind: relman.KindEmergency, Model: relman.ModelEmergency, Requester: "rita", Owner: "olga",
+		Services: []string{"invoices"},
+		Case: relman.BusinessCase{Problem: "customers billed twice", ExpectedValue: 90000,
+			Cost: 2000, Feasibility: relman.FeasibilityHigh},
+		RollbackPlan: "redeploy 2.4.0",
+	}, olga)
+	window := relman.Span{Start: now, End: now.Add(2 * time.Hour)}
+	m.Fire(ctx, "fix-1", relman.EventApprove, relman.Request{Actor: olga})
+
+	// Planning inside the freeze is refused, with the freeze named.
+	_, err := m.Fire(ctx, "fix-1", relman.EventPlan, relman.Request{Actor: olga, Window: &window})
+	fmt.Println("freeze:", errors.Is(err, relman.ErrFreeze))
+	var fe *relman.FreezeError
+	if errors.As(err, &fe) {
+		fmt.Println(fe.Name+":", fe.Reason)
+	}
+	// Asking for an override without the role is refused too.
+	override := map[string]string{relman.ParamOverride: relman.OverrideFreeze}
+	_, err = m.Fire(ctx, "fix-1", relman.EventPlan, relman.Request{Actor: olga, Window: &window, Params: override, Reason: "customers billed twice"})
+	fmt.Println("override refused:", errors.Is(err, relman.ErrOverrideRefused))
+
+	// The duty manager holds the role: plan and, later, deploy go through.
+	duty := relman.Actor{ID: "dora", Roles: []string{relman.RoleFreezeOverride}}
+	req := relman.Request{Actor: duty, Window: &window, Params: override, Reason: "customers billed twice"}
+	if _, err := m.Fire(ctx, "fix-1", relman.EventPlan, req); err != nil {
+		fmt.Println(err)
+		return
+	}
+	m.Fire(ctx, "fix-1", relman.EventStart, relman.Request{Actor: olga})
+	m.Fire(ctx, "fix-1", relman.EventSubmit, relman.Request{Actor: olga})
+	m.RecordTest(ctx, "fix-1", olga, relman.TestResult{Suite: "unit", Passed: true})
+	m.Fire(ctx, "fix-1", relman.EventPass, relman.Request{Actor: olga})
+	m.Assess(ctx, "fix-1", olga)
+	m.Approve(ctx, "fix-1", relman.Actor{ID: "eve", Roles: []string{relman.RoleECAB}}, relman.RoleECAB, "go")
+	m.Approve(ctx, "fix-1", relman.Actor{ID: "ed", Roles: []string{relman.RoleECAB}}, relman.RoleECAB, "go")
+	if _, err := m.Fire(ctx, "fix-1", relman.EventAuthorize, relman.Request{Actor: olga}); err != nil {
+		fmt.Println(err)
+		return
+	}
+	_, err = m.Fire(ctx, "fix-1", relman.EventDeploy, relman.Request{Actor: olga})
+	fmt.Println("deploy without override:", errors.Is(err, relman.ErrFreeze))
+	req.Window = nil
+	r, err := m.Fire(ctx, "fix-1", relman.EventDeploy, req)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("stage:", r.Stage)
+	h, _ := m.History(ctx, "fix-1")
+	last := h[len(h)-1]
+	fmt.Printf("audit: %s by %s, override=%s: %s\n", last.Event, last.Actor, last.Details["override"], last.Details["override_reason"])
+	// Output:
+	// freeze: true
+	// Year-end freeze: closing the books
+	// override refused: true
+	// deploy without override: true
+	// stage: deploying
+	// audit: deploy by dora, override=freeze: customers billed twice
+}
+
+// NextSlot finds the earliest allowed start: here after another release
+// that already holds the start of the Sunday window on the same service.
+func ExampleCalendar_NextSlot() {
+	paris, _ := time.LoadLocation("Europe/Paris")
+	cal, _ := relman.NewCalendar(relman.Window{
+		ID: "sunday-night", Name: "Sunday night", Kind: relman.WindowMaintenance, TimeZone: "Europe/Paris",
+		Start: time.Date(2026, 3, 1, 22, 0, 0, 0, paris), End: time.Date(2026, 3, 2, 2, 0, 0, 0, paris),
+		RRule: "FREQ=WEEKLY;BYDAY=SU",
+	})
+	other := &relman.Release{ID: "search-7", Services: []string{"search"}, Stage: relman.StagePlanned,
+		Window: &relman.Span{Start: time.Date(2026, 5, 10, 22, 0, 0, 0, paris), End: time.Date(2026, 5, 11, 0, 0, 0, 0, paris)}}
+	after := time.Date(2026, 5, 6, 9, 0, 0, 0, paris)
+	slot, err := cal.NextSlot(after, 90*time.Minute, []string{"search"}, relman.SlotOptions{Planned: []*relman.Release{other}})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(slot.Start.In(paris).Format("Mon 02 Jan 15:04"), "–", slot.End.In(paris).Format("15:04"))
+	// Three hours do not fit before 02:00: the next Sunday.
+	slot, _ = cal.NextSlot(after, 3*time.Hour, []string{"search"}, relman.SlotOptions{Planned: []*relman.Release{other}})
+	fmt.Println(slot.Start.In(paris).Format("Mon 02 Jan 15:04"), "–", slot.End.In(paris).Format("15:04"))
+	// Output:
+	// Mon 11 May 00:00 – 01:30
+	// Sun 17 May 22:00 – 01:00
+}
+
+// FindConflicts lists every conflict among planned releases, not the
+// first: two releases on one service, a change to a service another
+// depends on, a team booked twice and a deployment inside a freeze.
+func ExampleFindConflicts() {
+	at := func(h, m int) time.Time { return time.Date(2026, 6, 7, h, m, 0, 0, time.UTC) }
+	rel := func(id string, from, to time.Time, teams []string, services ...string) *relman.Release {
+		return &relman.Release{ID: id, Services: services, Teams: teams, Stage: relman.StagePlanned,
+			Window: &relman.Span{Start: from, End: to}}
+	}
+	releases := []*relman.Release{
+		rel("billing-3.1", at(20, 0), at(22, 0), []string{"payments"}, "billing"),
+		rel("billing-hotfix", at(21, 0), at(21, 30), []string{"sre"}, "billing"),
+		rel("invoices-2.5", at(21, 15), at(23, 0), []string{"payments"}, "invoices"),
+		rel("mail-9", at(23, 0), at(23, 45), nil, "mail"),
+	}
+	freeze, _ := relman.NewCalendar(relman.Window{ID: "vote", Name: "Election night", Kind: relman.WindowFreeze,
+		TimeZone: "UTC", Start: at(22, 30), End: at(23, 59), Services: []string{"mail"}})
+	graph := relman.NewDependencyGraph(map[string][]string{"invoices": {"billing"}})
+	for _, c := range relman.FindConflicts(releases, relman.ConflictOptions{Graph: graph, Calendar: freeze}) {
+		fmt.Println(c)
+	}
+	// Output:
+	// same-service 2026-06-07T21:00Z – 2026-06-07T21:30Z [billing-3.1, billing-hotfix]: both deploy billing
+	// dependent-service 2026-06-07T21:15Z – 2026-06-07T22:00Z [billing-3.1, invoices-2.5]: invoices-2.5 deploys invoices while billing-3.1 changes a service invoices depends on
+	// dependent-service 2026-06-07T21:15Z – 2026-06-07T21:30Z [billing-hotfix, invoices-2.5]: invoices-2.5 deploys invoices while billing-hotfix changes a service invoices depends on
+	// team 2026-06-07T21:15Z – 2026-06-07T22:00Z [billing-3.1, invoices-2.5]: team payments is booked by both
+	// freeze 2026-06-07T23:00Z – 2026-06-07T23:45Z [mail-9]: inside freeze "Election night" (2026-06-07T22:30:00Z – 2026-06-07T23:59:00Z) for mail
+}
