@@ -1,0 +1,121 @@
+package relman_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/relman-dev/relman"
+)
+
+func TestCalendarGatesThroughManager(t *testing.T) {
+	ctx := context.Background()
+	m, c := newManager(t)
+	start := c.now.Add(24 * time.Hour)
+	freeze := relman.Window{ID: "f1", Name: "Change freeze", Kind: relman.WindowFreeze, TimeZone: "UTC",
+		Start: start, End: start.Add(30 * time.Minute), Services: []string{"invoices"}}
+
+	// Standard low-risk change: plans, builds, authorizes without approvals.
+	r := newRelease("cal-1")
+	r.Model = relman.ModelStandard
+	toVerified(t, m, c, r)
+	if _, err := m.Assess(ctx, "cal-1", alice); err != nil {
+		t.Fatal(err)
+	}
+	fire(t, m, "cal-1", relman.EventAuthorize, relman.Request{})
+
+	// A freeze stored after authorization covers the first half hour.
+	if err := m.PutWindow(ctx, alice, freeze); err != nil {
+		t.Fatal(err)
+	}
+	c.now = start.Add(10 * time.Minute)
+	_, err := m.Fire(ctx, "cal-1", relman.EventDeploy, relman.Request{Actor: alice})
+	var ge *relman.GateError
+	if !errors.As(err, &ge) || !errors.Is(err, relman.ErrFreeze) {
+		t.Fatalf("deploy inside the freeze: %v", err)
+	}
+	if at, ok := ge.NotYet(); !ok || !at.Equal(freeze.End) {
+		t.Fatalf("NotYet = %v, %v; want %v (%v)", at, ok, freeze.End, err)
+	}
+	// Check says the same without changing anything.
+	if err := m.Check(ctx, "cal-1", relman.EventDeploy, relman.Request{Actor: alice}); !errors.Is(err, relman.ErrNotYet) {
+		t.Fatalf("Check: %v", err)
+	}
+	c.now = freeze.End
+	fire(t, m, "cal-1", relman.EventDeploy, relman.Request{})
+
+	// A second release on the same service and window conflicts with the first.
+	r2 := newRelease("cal-2")
+	r2.Teams, r2.Tasks = []string{"other"}, nil
+	if _, err := m.Create(ctx, r2, alice); err != nil {
+		t.Fatal(err)
+	}
+	fire(t, m, "cal-2", relman.EventApprove, relman.Request{})
+	w := relman.Span{Start: start.Add(time.Hour), End: start.Add(3 * time.Hour)}
+	_, err = m.Fire(ctx, "cal-2", relman.EventPlan, relman.Request{Actor: alice, Window: &w})
+	var ce *relman.ConflictError
+	if !errors.Is(err, relman.ErrSchedulingConflict) || !errors.As(err, &ce) || ce.Conflicts[0].Service != "invoices" {
+		t.Fatalf("plan on a busy service: %v", err)
+	}
+	// NextSlot proposes the end of the first release's window.
+	slot, err := m.NextSlot(ctx, w.Start, 2*time.Hour, r2.Services, "cal-2", 0)
+	if err != nil || !slot.Start.Equal(start.Add(2*time.Hour)) {
+		t.Fatalf("NextSlot = %v, %v", slot, err)
+	}
+	fire(t, m, "cal-2", relman.EventPlan, relman.Request{Window: &slot})
+	conflicts, err := m.Conflicts(ctx)
+	// Only cal-1's window still overlaps the freeze stored after it was planned.
+	if err != nil || len(conflicts) != 1 || conflicts[0].Kind != relman.ConflictFreeze || conflicts[0].Releases[0] != "cal-1" {
+		t.Fatalf("Conflicts = %v, %v", conflicts, err)
+	}
+
+	// Plan inside the stored freeze is refused; deleting the window lifts it.
+	r3 := newRelease("cal-3")
+	r3.Services, r3.Teams, r3.Tasks = []string{"invoices"}, []string{"third"}, nil
+	if _, err := m.Create(ctx, r3, alice); err != nil {
+		t.Fatal(err)
+	}
+	fire(t, m, "cal-3", relman.EventApprove, relman.Request{})
+	frozen := relman.Span{Start: start.Add(-time.Hour), End: start.Add(-30 * time.Minute)}
+	freeze2 := freeze
+	freeze2.ID, freeze2.Start, freeze2.End = "f2", frozen.Start, frozen.End
+	if err := m.PutWindow(ctx, alice, freeze2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Fire(ctx, "cal-3", relman.EventPlan, relman.Request{Actor: alice, Window: &frozen}); !errors.Is(err, relman.ErrFreeze) {
+		t.Fatalf("plan in a freeze: %v", err)
+	}
+	if err := m.DeleteWindow(ctx, alice, "f2"); err != nil {
+		t.Fatal(err)
+	}
+	fire(t, m, "cal-3", relman.EventPlan, relman.Request{Window: &frozen})
+	if err := m.DeleteWindow(ctx, alice, "f2"); !errors.Is(err, relman.ErrNotFound) {
+		t.Errorf("delete twice: %v", err)
+	}
+	bad := freeze
+	bad.RRule = "FREQ=NEVER"
+	if err := m.PutWindow(ctx, alice, bad); !errors.Is(err, relman.ErrInvalid) {
+		t.Errorf("bad window: %v", err)
+	}
+}
+
+func TestTaskCycleRefusesPlan(t *testing.T) {
+	ctx := context.Background()
+	m, c := newManager(t)
+	r := newRelease("cyc")
+	r.Tasks = []relman.Task{
+		{Name: "a", Team: "x", DependsOn: []string{"b"}},
+		{Name: "b", Team: "x", DependsOn: []string{"a"}},
+	}
+	if _, err := m.Create(ctx, r, alice); err != nil {
+		t.Fatal(err)
+	}
+	fire(t, m, "cyc", relman.EventApprove, relman.Request{})
+	w := relman.Span{Start: c.now.Add(time.Hour), End: c.now.Add(2 * time.Hour)}
+	_, err := m.Fire(ctx, "cyc", relman.EventPlan, relman.Request{Actor: alice, Window: &w})
+	var pe *relman.TaskPlanError
+	if !errors.Is(err, relman.ErrTaskCycle) || !errors.As(err, &pe) || len(pe.Cycle) != 2 {
+		t.Fatalf("plan with a cycle: %v", err)
+	}
+}
