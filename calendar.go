@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -642,10 +643,13 @@ type ConflictOptions struct {
 	Calendar *Calendar        // also report freeze and outside-maintenance conflicts
 }
 
+// sweepItem is one busy interval in a sweep: nanoseconds, no pointers, so
+// that sorting and the garbage collector stay cheap on large inputs.
 type sweepItem struct {
-	span Span
-	id   int // index into releases
-	via  string
+	start, end int64
+	span       int32 // index into the spans table
+	id         int32 // index into releases
+	via        bool  // the release reaches this service through a dependency
 }
 
 // FindConflicts returns every conflict among the planned windows of
@@ -658,78 +662,96 @@ type sweepItem struct {
 // O(n log n + k) for n releases and k conflicts, never all pairs.
 func FindConflicts(releases []*Release, opt ConflictOptions) []Conflict {
 	var out []Conflict
+	var spans []Span
 	byService := map[string][]sweepItem{}
 	byTeam := map[string][]sweepItem{}
 	var all []sweepItem
+	item := func(sp Span, id int, via bool) sweepItem {
+		spans = append(spans, sp)
+		return sweepItem{start: sp.Start.UnixNano(), end: sp.End.UnixNano(), span: int32(len(spans) - 1), id: int32(id), via: via}
+	}
 	for i, r := range releases {
 		if r == nil || r.Window == nil || !r.Window.End.After(r.Window.Start) {
 			continue
 		}
-		w := *r.Window
-		all = append(all, sweepItem{span: w, id: i})
-		for _, s := range uniq(r.Services) {
-			byService[s] = append(byService[s], sweepItem{span: w, id: i})
+		it := item(*r.Window, i, false)
+		all = append(all, it)
+		for k, s := range r.Services {
+			if !slices.Contains(r.Services[:k], s) {
+				byService[s] = append(byService[s], it)
+			}
 		}
 		if opt.Graph != nil {
 			for _, d := range opt.Graph.Dependents(r.Services) {
-				byService[d] = append(byService[d], sweepItem{span: w, id: i, via: "dep"})
+				dep := it
+				dep.via = true
+				byService[d] = append(byService[d], dep)
 			}
 		}
-		for team, spans := range teamBookings(r) {
-			for _, sp := range spans {
-				byTeam[team] = append(byTeam[team], sweepItem{span: sp, id: i})
+		teamBookings(r, func(team string, sp Span) {
+			if sp == *r.Window {
+				byTeam[team] = append(byTeam[team], it)
+			} else {
+				byTeam[team] = append(byTeam[team], item(sp, i, false))
 			}
-		}
+		})
 	}
-	ids := func(a, b int) []string {
+	ids := func(a, b int32) []string {
 		x, y := releases[a].ID, releases[b].ID
 		if y < x {
 			x, y = y, x
 		}
 		return []string{x, y}
 	}
+	overlap := func(a, b sweepItem) Span {
+		return Span{Start: spans[b.span].Start, End: minTime(spans[a.span].End, spans[b.span].End)}
+	}
 	for _, s := range sortedKeys(byService) {
-		sweepPairs(byService[s], func(a, b sweepItem, ov Span) {
+		sweepPairs(byService[s], func(a, b sweepItem) {
 			switch {
 			case a.id == b.id:
-			case a.via == "" && b.via == "":
-				out = append(out, Conflict{Kind: ConflictService, Releases: ids(a.id, b.id), Service: s, Span: ov,
-					Reason: fmt.Sprintf("both deploy %s", s)})
-			case a.via == "" || b.via == "":
+			case !a.via && !b.via:
+				out = append(out, Conflict{Kind: ConflictService, Releases: ids(a.id, b.id), Service: s, Span: overlap(a, b),
+					Reason: "both deploy " + s})
+			case !a.via || !b.via:
 				direct, other := a, b
-				if direct.via != "" {
+				if direct.via {
 					direct, other = b, a
 				}
-				out = append(out, Conflict{Kind: ConflictDependency, Releases: ids(a.id, b.id), Service: s, Span: ov,
-					Reason: fmt.Sprintf("%s deploys %s while %s changes a service %s depends on",
-						releases[direct.id].ID, s, releases[other.id].ID, s)})
+				out = append(out, Conflict{Kind: ConflictDependency, Releases: ids(a.id, b.id), Service: s, Span: overlap(a, b),
+					Reason: releases[direct.id].ID + " deploys " + s + " while " + releases[other.id].ID +
+						" changes a service " + s + " depends on"})
 			}
 		})
 	}
 	for _, team := range sortedKeys(byTeam) {
-		seen := map[[2]int]bool{}
-		sweepPairs(byTeam[team], func(a, b sweepItem, ov Span) {
+		var seen map[[2]int32]bool
+		sweepPairs(byTeam[team], func(a, b sweepItem) {
 			if a.id == b.id {
 				return
 			}
-			k := [2]int{min(a.id, b.id), max(a.id, b.id)}
+			k := [2]int32{min(a.id, b.id), max(a.id, b.id)}
+			if seen == nil {
+				seen = map[[2]int32]bool{}
+			}
 			if seen[k] {
 				return
 			}
 			seen[k] = true
-			out = append(out, Conflict{Kind: ConflictTeam, Releases: ids(a.id, b.id), Team: team, Span: ov,
-				Reason: fmt.Sprintf("team %s is booked by both", team)})
+			out = append(out, Conflict{Kind: ConflictTeam, Releases: ids(a.id, b.id), Team: team, Span: overlap(a, b),
+				Reason: "team " + team + " is booked by both"})
 		})
 	}
 	if opt.Capacity > 0 {
-		out = append(out, capacityConflicts(all, releases, opt.Capacity)...)
+		out = append(out, capacityConflicts(all, spans, releases, opt.Capacity)...)
 	}
 	if opt.Calendar != nil && len(opt.Calendar.windows) > 0 && len(all) > 0 {
 		out = append(out, calendarConflicts(all, releases, opt.Calendar)...)
 	}
-	slices.SortStableFunc(out, func(a, b Conflict) int {
+	slices.SortFunc(out, func(a, b Conflict) int {
 		return cmp.Or(a.Span.Start.Compare(b.Span.Start), strings.Compare(string(a.Kind), string(b.Kind)),
-			slices.Compare(a.Releases, b.Releases))
+			slices.Compare(a.Releases, b.Releases), strings.Compare(a.Service, b.Service), strings.Compare(a.Team, b.Team),
+			strings.Compare(a.Window, b.Window))
 	})
 	return out
 }
@@ -752,25 +774,26 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-// sweepPairs calls fn for every overlapping pair of items, sorting them by
-// start and keeping the active ones in a list pruned as the sweep moves.
-func sweepPairs(items []sweepItem, fn func(a, b sweepItem, overlap Span)) {
+// sweepPairs calls fn(a, b) for every overlapping pair of items, a
+// starting no later than b: it sorts them by start and keeps the active
+// ones in a list pruned as the sweep moves.
+func sweepPairs(items []sweepItem, fn func(a, b sweepItem)) {
 	if len(items) < 2 {
 		return
 	}
-	slices.SortFunc(items, func(a, b sweepItem) int { return a.span.Start.Compare(b.span.Start) })
+	slices.SortFunc(items, func(a, b sweepItem) int { return cmp.Compare(a.start, b.start) })
 	var active []sweepItem
 	for _, it := range items {
 		n := 0
 		for _, a := range active {
-			if a.span.End.After(it.span.Start) {
+			if a.end > it.start {
 				active[n] = a
 				n++
 			}
 		}
 		active = active[:n]
 		for _, a := range active {
-			fn(a, it, Span{Start: it.span.Start, End: minTime(a.span.End, it.span.End)})
+			fn(a, it)
 		}
 		active = append(active, it)
 	}
@@ -783,81 +806,96 @@ func minTime(a, b time.Time) time.Time {
 	return a
 }
 
-// teamBookings returns when each team of r is busy: during its tasks when
-// the release has a task plan with durations, else during the whole window.
-func teamBookings(r *Release) map[string][]Span {
-	out := map[string][]Span{}
-	if plan, err := r.TaskPlan(); err == nil && plan != nil && plan.Finish.After(plan.Start) {
-		for _, t := range plan.Tasks {
-			if t.Team != "" && t.Finish.After(t.Start) {
-				out[t.Team] = append(out[t.Team], Span{Start: t.Start, End: t.Finish})
+// teamBookings calls fn for each span during which a team of r is busy:
+// during its tasks when the release has a task plan with durations, else
+// during the whole window.
+func teamBookings(r *Release, fn func(team string, sp Span)) {
+	hasDur := slices.ContainsFunc(r.Tasks, func(t Task) bool { return t.Team != "" && t.Duration > 0 })
+	if hasDur {
+		if plan, err := r.TaskPlan(); err == nil && plan != nil {
+			byTeam := map[string][]Span{}
+			for _, t := range plan.Tasks {
+				if t.Team != "" && t.Finish.After(t.Start) {
+					byTeam[t.Team] = append(byTeam[t.Team], Span{Start: t.Start, End: t.Finish})
+				}
 			}
-		}
-		for team, spans := range out {
-			out[team] = mergeSpans(spans)
-		}
-		for _, team := range r.Teams {
-			if _, ok := out[team]; !ok {
-				out[team] = []Span{*r.Window}
+			for _, team := range sortedKeys(byTeam) {
+				for _, sp := range mergeSpans(byTeam[team]) {
+					fn(team, sp)
+				}
 			}
-		}
-		return out
-	}
-	for _, team := range uniq(r.Teams) {
-		out[team] = []Span{*r.Window}
-	}
-	for _, t := range r.Tasks {
-		if t.Team != "" {
-			out[t.Team] = []Span{*r.Window}
+			for k, team := range r.Teams {
+				if _, ok := byTeam[team]; !ok && !slices.Contains(r.Teams[:k], team) {
+					fn(team, *r.Window)
+				}
+			}
+			return
 		}
 	}
-	return out
+	for k, team := range r.Teams {
+		if !slices.Contains(r.Teams[:k], team) {
+			fn(team, *r.Window)
+		}
+	}
+	for k, t := range r.Tasks {
+		if t.Team != "" && !slices.Contains(r.Teams, t.Team) &&
+			!slices.ContainsFunc(r.Tasks[:k], func(o Task) bool { return o.Team == t.Team }) {
+			fn(t.Team, *r.Window)
+		}
+	}
 }
 
 // capacityConflicts reports each maximal period during which more than
 // capacity windows are open, naming the releases open during it.
-func capacityConflicts(all []sweepItem, releases []*Release, capacity int) []Conflict {
+func capacityConflicts(all []sweepItem, spans []Span, releases []*Release, capacity int) []Conflict {
 	type ev struct {
-		at    time.Time
-		delta int
-		id    int
+		at    int64
+		delta int32
+		k     int32 // index into all
 	}
 	evs := make([]ev, 0, 2*len(all))
-	for _, it := range all {
-		evs = append(evs, ev{it.span.Start, 1, it.id}, ev{it.span.End, -1, it.id})
+	for k, it := range all {
+		evs = append(evs, ev{it.start, 1, int32(k)}, ev{it.end, -1, int32(k)})
 	}
-	slices.SortFunc(evs, func(a, b ev) int { return cmp.Or(a.at.Compare(b.at), a.delta-b.delta) })
+	slices.SortFunc(evs, func(a, b ev) int { return cmp.Or(cmp.Compare(a.at, b.at), cmp.Compare(a.delta, b.delta)) })
 	var out []Conflict
-	open := map[int]bool{}
-	var cur *Conflict
-	involved := map[int]bool{}
+	open := make([]int32, 0, 64) // indexes into all
+	pos := make([]int32, len(all))
+	var involved []int32
+	inExcess := false
+	var from time.Time
 	peak := 0
 	for _, e := range evs {
 		if e.delta > 0 {
-			open[e.id] = true
+			pos[e.k] = int32(len(open))
+			open = append(open, e.k)
 		} else {
-			delete(open, e.id)
+			p := pos[e.k]
+			last := open[len(open)-1]
+			open[p], pos[last] = last, p
+			open = open[:len(open)-1]
 		}
 		n := len(open)
-		if n > capacity {
-			if cur == nil {
-				cur = &Conflict{Kind: ConflictCapacity, Span: Span{Start: e.at}}
-				clear(involved)
-				peak = 0
-			}
-			for id := range open {
-				involved[id] = true
-			}
+		switch {
+		case n > capacity && !inExcess:
+			inExcess, peak = true, n
+			from = spans[all[e.k].span].Start
+			involved = append(involved[:0], open...)
+		case n > capacity:
 			peak = max(peak, n)
-		} else if cur != nil {
-			cur.Span.End = e.at
-			for id := range involved {
-				cur.Releases = append(cur.Releases, releases[id].ID)
+			if e.delta > 0 {
+				involved = append(involved, e.k)
 			}
-			slices.Sort(cur.Releases)
-			cur.Reason = fmt.Sprintf("%d concurrent deployments, capacity %d", peak, capacity)
-			out = append(out, *cur)
-			cur = nil
+		case inExcess:
+			inExcess = false
+			c := Conflict{Kind: ConflictCapacity, Span: Span{Start: from, End: spans[all[e.k].span].End},
+				Reason: strconv.Itoa(peak) + " concurrent deployments, capacity " + strconv.Itoa(capacity)}
+			for _, k := range involved {
+				c.Releases = append(c.Releases, releases[all[k].id].ID)
+			}
+			slices.Sort(c.Releases)
+			c.Releases = slices.Compact(c.Releases)
+			out = append(out, c)
 		}
 	}
 	return out
@@ -866,11 +904,16 @@ func capacityConflicts(all []sweepItem, releases []*Release, capacity int) []Con
 // calendarConflicts checks every planned window against the calendar,
 // expanding each calendar window once over the whole planned period.
 func calendarConflicts(all []sweepItem, releases []*Release, cal *Calendar) []Conflict {
-	lo, hi := all[0].span.Start, all[0].span.End
+	lo, hi := *releases[all[0].id].Window, *releases[all[0].id].Window
 	for _, it := range all {
-		lo = minTime(lo, it.span.Start)
-		hi = maxTime(hi, it.span.End)
+		w := releases[it.id].Window
+		lo.Start = minTime(lo.Start, w.Start)
+		hi.End = maxTime(hi.End, w.End)
 	}
+	return calendarConflictsIn(all, releases, cal, lo.Start, hi.End)
+}
+
+func calendarConflictsIn(all []sweepItem, releases []*Release, cal *Calendar, lo, hi time.Time) []Conflict {
 	occs := make([][]Span, len(cal.windows))
 	for i, cw := range cal.windows {
 		for sp := range cw.occurrences(lo, hi) {
@@ -905,7 +948,8 @@ func calendarConflicts(all []sweepItem, releases []*Release, cal *Calendar) []Co
 	var out []Conflict
 	for _, it := range all {
 		r := releases[it.id]
-		err := cal.allowed(it.span, r.Services, indexed, false)
+		span := *r.Window
+		err := cal.allowed(span, r.Services, indexed, false)
 		var ce *CalendarError
 		if !errors.As(err, &ce) {
 			continue
@@ -914,11 +958,11 @@ func calendarConflicts(all []sweepItem, releases []*Release, cal *Calendar) []Co
 			switch e := reason.(type) {
 			case *FreezeError:
 				out = append(out, Conflict{Kind: ConflictFreeze, Releases: []string{r.ID}, Window: e.Name,
-					Span:   Span{Start: maxTime(it.span.Start, e.Occurrence.Start), End: minTime(it.span.End, e.Occurrence.End)},
+					Span:   Span{Start: maxTime(span.Start, e.Occurrence.Start), End: minTime(span.End, e.Occurrence.End)},
 					Reason: e.Error()})
 			case *OutsideMaintenanceError:
 				out = append(out, Conflict{Kind: ConflictOutsideMaintenance, Releases: []string{r.ID},
-					Window: strings.Join(e.Windows, ", "), Service: strings.Join(e.Services, ","), Span: it.span, Reason: e.Error()})
+					Window: strings.Join(e.Windows, ", "), Service: strings.Join(e.Services, ","), Span: span, Reason: e.Error()})
 			}
 		}
 	}
