@@ -1,8 +1,10 @@
 package relman_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -117,5 +119,38 @@ func TestTaskCycleRefusesPlan(t *testing.T) {
 	var pe *relman.TaskPlanError
 	if !errors.Is(err, relman.ErrTaskCycle) || !errors.As(err, &pe) || len(pe.Cycle) != 2 {
 		t.Fatalf("plan with a cycle: %v", err)
+	}
+}
+
+func TestManagerICSRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	m, c := newManager(t)
+	w := relman.Window{ID: "sun", Name: "Sunday night", Kind: relman.WindowMaintenance, TimeZone: "Europe/Paris",
+		Start: c.now, End: c.now.Add(4 * time.Hour), RRule: "FREQ=WEEKLY", Services: []string{"invoices"}}
+	if err := m.PutWindow(ctx, alice, w); err != nil {
+		t.Fatal(err)
+	}
+	r := newRelease("ics-1")
+	if _, err := m.Create(ctx, r, alice); err != nil {
+		t.Fatal(err)
+	}
+	fire(t, m, "ics-1", relman.EventApprove, relman.Request{})
+	win := relman.Span{Start: c.now.Add(7 * 24 * time.Hour), End: c.now.Add(7*24*time.Hour + 2*time.Hour)}
+	fire(t, m, "ics-1", relman.EventPlan, relman.Request{Window: &win})
+	var buf bytes.Buffer
+	if err := m.ExportICS(ctx, &buf); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), "UID:release-ics-1@relman") || !strings.Contains(buf.String(), "UID:window-sun@relman") {
+		t.Fatalf("export:\n%s", buf.String())
+	}
+	m2, _ := newManager(t)
+	ws, err := m2.ImportWindows(ctx, alice, &buf, relman.ImportOptions{})
+	if err != nil || len(ws) != 1 || ws[0].ID != "sun" || !ws[0].Start.Equal(w.Start) || ws[0].RRule != "FREQ=WEEKLY" {
+		t.Fatalf("ImportWindows = %+v, %v", ws, err)
+	}
+	cal, _ := m2.Calendar(ctx)
+	if got := cal.Windows(); len(got) != 1 || got[0].Name != w.Name {
+		t.Fatalf("stored windows %+v", got)
 	}
 }

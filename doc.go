@@ -95,6 +95,25 @@
 // restore and mean user rating. SlogHook and MetricsHook feed a host's
 // logging and monitoring from every transition.
 //
+// # Calendar
+//
+// A Window is a maintenance window (deploys allowed) or a freeze (deploys
+// forbidden), one-off or recurring (an RFC 5545 RRULE with EXDATEs), in its
+// own IANA time zone, for some services or all. Recurrence is expanded in
+// local wall-clock time, so a 22:00 Paris window stays at 22:00 across DST
+// changes (ParseRRule, RRule.Between, Recurrence). Calendar.Allowed lists
+// every reason a span is refused (*FreezeError, *OutsideMaintenanceError
+// in a *CalendarError; errors.Is(err, ErrFreeze)); NextSlot finds the
+// earliest allowed slot among planned releases and a capacity;
+// FindConflicts sweeps planned releases for same-service, dependent-service,
+// team, capacity, freeze and maintenance conflicts; PlanTasks computes a
+// task schedule, its critical path and the load per team. The plan,
+// replan and deploy gates consult the Manager's calendar (WithWindows, and
+// windows persisted by a Store that is a WindowStore); an emergency
+// release may override a freeze with the freeze-override role and a
+// reason, and the override is audited. ExportICS and ImportICS exchange
+// windows and the forward schedule as iCalendar.
+//
 // # Errors
 //
 // Conditions callers branch on are sentinels, found with errors.Is:

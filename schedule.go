@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"time"
@@ -375,4 +376,48 @@ func (m *Manager) conflictGate() Gate {
 		}
 		return &ConflictError{ReleaseID: r.ID, Conflicts: blocking}
 	})
+}
+
+// ExportICS writes the forward schedule as an iCalendar stream (see the
+// package function ExportICS): every window of the calendar, and every
+// planned release whose window has not ended by the Manager's clock.
+func (m *Manager) ExportICS(ctx context.Context, w io.Writer) error {
+	cal, err := m.Calendar(ctx)
+	if err != nil {
+		return err
+	}
+	rs, err := m.Planned(ctx)
+	if err != nil {
+		return err
+	}
+	now := m.Now()
+	rs = slices.DeleteFunc(rs, func(r *Release) bool { return !r.Window.End.After(now) })
+	slices.SortFunc(rs, func(a, b *Release) int { return a.Window.Start.Compare(b.Window.Start) })
+	return ExportICS(w, cal.Windows(), rs, ICSOptions{Now: now})
+}
+
+// ImportWindows reads windows from an iCalendar stream (see ImportICS)
+// and stores them all, or none if one is invalid. It returns the windows
+// stored.
+func (m *Manager) ImportWindows(ctx context.Context, by Actor, r io.Reader, opt ImportOptions) ([]Window, error) {
+	if err := checkActor(by); err != nil {
+		return nil, err
+	}
+	s, err := m.windowStore()
+	if err != nil {
+		return nil, err
+	}
+	ws, err := ImportICS(r, opt)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.authorize(ctx, by, "window", nil); err != nil {
+		return nil, err
+	}
+	for _, w := range ws {
+		if err := s.PutWindow(ctx, w); err != nil {
+			return nil, err
+		}
+	}
+	return ws, nil
 }
