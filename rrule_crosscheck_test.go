@@ -112,8 +112,8 @@ func randomRule(rng *rand.Rand) string {
 // libraries must agree exactly.
 func TestRRuleCrossCheck(t *testing.T) {
 	n := 1500
-	if testing.Short() {
-		n = 300
+	if testing.Short() || raceEnabled {
+		n = 200
 	}
 	rng := rand.New(rand.NewPCG(5545, 1))
 	zones := []*time.Location{time.UTC, mustLoad(t, "America/New_York"), mustLoad(t, "Europe/Paris"), mustLoad(t, "Asia/Kolkata")}
