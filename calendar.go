@@ -229,6 +229,7 @@ type FreezeError struct {
 	Occurrence Span     // the freeze occurrence
 }
 
+// Error implements error.
 func (e *FreezeError) Error() string {
 	s := fmt.Sprintf("inside freeze %q (%s – %s)", e.Name,
 		e.Occurrence.Start.Format(time.RFC3339), e.Occurrence.End.Format(time.RFC3339))
@@ -252,6 +253,7 @@ type OutsideMaintenanceError struct {
 	Next     time.Time // start of the next maintenance occurrence after the span's start; zero if none soon
 }
 
+// Error implements error.
 func (e *OutsideMaintenanceError) Error() string {
 	who := "releases without services"
 	if len(e.Services) > 0 {
@@ -276,6 +278,7 @@ type CalendarError struct {
 	Reasons  []error
 }
 
+// Error implements error.
 func (e *CalendarError) Error() string {
 	parts := make([]string, len(e.Reasons))
 	for i, r := range e.Reasons {
@@ -449,6 +452,7 @@ type NoSlotError struct {
 	Last     error // why the last candidate was refused, if any
 }
 
+// Error implements error.
 func (e *NoSlotError) Error() string {
 	s := fmt.Sprintf("no slot of %s for %s between %s and %s", e.Duration, strings.Join(e.Services, ", "),
 		e.After.Format(time.RFC3339), e.After.Add(e.Horizon).Format(time.RFC3339))
@@ -976,6 +980,7 @@ type ConflictError struct {
 	Conflicts []Conflict
 }
 
+// Error implements error.
 func (e *ConflictError) Error() string {
 	parts := make([]string, len(e.Conflicts))
 	for i, c := range e.Conflicts {
@@ -1018,6 +1023,7 @@ type TaskPlanError struct {
 	Duplicate []string // task names given more than once
 }
 
+// Error implements error.
 func (e *TaskPlanError) Error() string {
 	var parts []string
 	if len(e.Cycle) > 0 {

@@ -24,6 +24,7 @@ type ICalError struct {
 	Reason string
 }
 
+// Error implements error.
 func (e *ICalError) Error() string {
 	if e.Line > 0 {
 		return fmt.Sprintf("relman: icalendar line %d: %s", e.Line, e.Reason)
