@@ -24,18 +24,18 @@
 //	event      from                                    to           gates
 //	approve    proposed                                approved     business-case
 //	reject     proposed                                rejected     reason
-//	plan       approved                                planned      window, tasks-owned
+//	plan       approved                                planned      window, tasks-owned, task-plan, calendar, conflicts
 //	start      planned                                 building
 //	submit     building                                testing
 //	fail       testing                                 building     failed-test
 //	pass       testing                                 verified     tests-passed
 //	authorize  verified                                authorized   rollback-plan, approvals (risk assessed, policy met)
-//	deploy     authorized                              deploying    in-window
+//	deploy     authorized                              deploying    in-window, calendar (freeze override for emergencies)
 //	complete   deploying                               operating
 //	rollback   deploying, operating                    rolled_back  reason
 //	close      operating                               closed       review
 //	cancel     proposed … authorized (before deploy)   cancelled    reason
-//	replan     planned … authorized                    planned      window (voids approvals)
+//	replan     planned … authorized                    planned      window, task-plan, calendar, conflicts (voids approvals)
 //
 // Terminal stages: rejected, closed, cancelled, rolled_back.
 //
@@ -84,17 +84,6 @@
 // and the voiding is audited. Standard changes skip approvals while their
 // risk is low; emergency changes go to the emergency board.
 //
-// # Operation
-//
-// After deployment a release collects user feedback (AddFeedback), the
-// incidents it caused or is linked to (OpenIncident, ResolveIncident) and
-// its post-implementation review (RecordReview), which the close gate
-// requires. SuccessScore rates one release; Measure and Manager.Metrics
-// compute delivery metrics over a period, per service and per team, from
-// any Store: deployment frequency, lead time, change failure rate, time to
-// restore and mean user rating. SlogHook and MetricsHook feed a host's
-// logging and monitoring from every transition.
-//
 // # Calendar
 //
 // A Window is a maintenance window (deploys allowed) or a freeze (deploys
@@ -113,6 +102,17 @@
 // release may override a freeze with the freeze-override role and a
 // reason, and the override is audited. ExportICS and ImportICS exchange
 // windows and the forward schedule as iCalendar.
+//
+// # Operation
+//
+// After deployment a release collects user feedback (AddFeedback), the
+// incidents it caused or is linked to (OpenIncident, ResolveIncident) and
+// its post-implementation review (RecordReview), which the close gate
+// requires. SuccessScore rates one release; Measure and Manager.Metrics
+// compute delivery metrics over a period, per service and per team, from
+// any Store: deployment frequency, lead time, change failure rate, time to
+// restore and mean user rating. SlogHook and MetricsHook feed a host's
+// logging and monitoring from every transition.
 //
 // # Errors
 //
