@@ -59,8 +59,9 @@ type Store struct {
 }
 
 var (
-	_ relman.Store   = (*Store)(nil)
-	_ relman.Scanner = (*Store)(nil)
+	_ relman.Store       = (*Store)(nil)
+	_ relman.Scanner     = (*Store)(nil)
+	_ relman.WindowStore = (*Store)(nil)
 )
 
 // Open opens the relman database at path, creating the file if it does not
@@ -68,6 +69,12 @@ var (
 // the file is not a relman database, is damaged, or was written by a newer
 // version; the file is then left untouched.
 func Open(path string, opts Options) (*Store, error) {
+	return open(path, opts, SchemaVersion)
+}
+
+// open is Open, migrating the file only up to version upTo (at most
+// SchemaVersion): tests make the files older versions left with it.
+func open(path string, opts Options, upTo int) (*Store, error) {
 	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
 		return nil, fmt.Errorf("sqlite: open %q: %w", path, &relman.ValidationError{Fields: []relman.FieldError{{Field: "path", Rule: "file path"}}})
 	}
@@ -103,7 +110,7 @@ func Open(path string, opts Options) (*Store, error) {
 	s.w.SetMaxIdleConns(1)
 	s.w.SetConnMaxLifetime(0)
 	s.w.SetConnMaxIdleTime(0)
-	if err := s.init(opts); err != nil {
+	if err := s.init(opts, upTo); err != nil {
 		s.w.Close()
 		return nil, err
 	}
@@ -174,9 +181,9 @@ func classify(path, doing string, err error) error {
 	return fmt.Errorf("sqlite: open %s: %s: %w", path, doing, err)
 }
 
-// init checks what the file holds, switches it to WAL and migrates it.
-// Nothing is written before the checks pass.
-func (s *Store) init(opts Options) error {
+// init checks what the file holds, switches it to WAL and migrates it up
+// to version upTo. Nothing is written before the checks pass.
+func (s *Store) init(opts Options, upTo int) error {
 	ctx := context.Background()
 	var appID uint32
 	var version, objects int
@@ -204,10 +211,10 @@ func (s *Store) init(opts Options) error {
 	if !strings.EqualFold(mode, "wal") {
 		return fmt.Errorf("sqlite: open %s: cannot switch to WAL (journal_mode is %s)", s.path, mode)
 	}
-	if appID == applicationID && version == SchemaVersion {
+	if appID == applicationID && version >= upTo {
 		return nil // up to date: no need to wait for the write lock
 	}
-	return s.migrate(ctx)
+	return s.migrate(ctx, upTo)
 }
 
 // quickCheck runs PRAGMA quick_check and reports its first findings.
@@ -246,10 +253,10 @@ func (s *Store) checkVersion(appID uint32, version, objects int) error {
 	return nil
 }
 
-// migrate applies the missing migrations in one BEGIN IMMEDIATE
-// transaction, so that processes opening a new file together apply them
-// once.
-func (s *Store) migrate(ctx context.Context) error {
+// migrate applies the missing migrations, up to version upTo, in one
+// BEGIN IMMEDIATE transaction, so that processes opening a file together
+// apply them once.
+func (s *Store) migrate(ctx context.Context, upTo int) error {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return classify(s.path, "migrating", err)
@@ -269,12 +276,12 @@ func (s *Store) migrate(ctx context.Context) error {
 	if err := s.checkVersion(appID, version, objects); err != nil {
 		return err
 	}
-	if version == SchemaVersion {
+	if version >= upTo {
 		return nil
 	}
 	now := timeKey(time.Now())
 	for _, m := range migrations {
-		if m.version <= version {
+		if m.version <= version || m.version > upTo {
 			continue
 		}
 		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
@@ -284,7 +291,7 @@ func (s *Store) migrate(ctx context.Context) error {
 			return fmt.Errorf("sqlite: open %s: migration %d: %w", s.path, m.version, err)
 		}
 	}
-	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", SchemaVersion)); err != nil {
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", upTo)); err != nil {
 		return fmt.Errorf("sqlite: open %s: set user_version: %w", s.path, err)
 	}
 	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA application_id = %d", applicationID)); err != nil {
