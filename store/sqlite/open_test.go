@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -386,5 +387,29 @@ func TestMigrateFromV1(t *testing.T) {
 	}
 	if r, err := s.Get(ctx, "r2"); err != nil || r.Stage != relman.StageApproved {
 		t.Errorf("Get r2 after reopen: %v, %v", r, err)
+	}
+}
+
+// TestOpenNewFileTogether opens a new file from several stores at once, as
+// processes starting together do: each must see the file either empty or
+// migrated, never half of each.
+func TestOpenNewFileTogether(t *testing.T) {
+	for range 20 {
+		path := filepath.Join(t.TempDir(), "new.db")
+		var wg sync.WaitGroup
+		for range 6 {
+			wg.Go(func() {
+				s, err := sqlite.Open(path, sqlite.Options{})
+				if err != nil {
+					t.Errorf("Open: %v", err)
+					return
+				}
+				s.Close()
+			})
+		}
+		wg.Wait()
+		if t.Failed() {
+			return
+		}
 	}
 }

@@ -187,14 +187,12 @@ func (s *Store) init(opts Options, upTo int) error {
 	ctx := context.Background()
 	var appID uint32
 	var version, objects int
-	if err := s.w.QueryRowContext(ctx, "PRAGMA application_id").Scan(&appID); err != nil {
+	// One statement, so one snapshot: read separately, the values could
+	// straddle another process's migration of a new file and look like a
+	// foreign database (no application_id, but tables).
+	if err := s.w.QueryRowContext(ctx, `SELECT (SELECT application_id FROM pragma_application_id),
+		(SELECT user_version FROM pragma_user_version), (SELECT count(*) FROM sqlite_schema)`).Scan(&appID, &version, &objects); err != nil {
 		return classify(s.path, "reading the header", err)
-	}
-	if err := s.w.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
-		return classify(s.path, "reading the header", err)
-	}
-	if err := s.w.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&objects); err != nil {
-		return classify(s.path, "reading the schema", err)
 	}
 	if err := s.checkVersion(appID, version, objects); err != nil {
 		return err
@@ -204,8 +202,8 @@ func (s *Store) init(opts Options, upTo int) error {
 			return err
 		}
 	}
-	var mode string
-	if err := s.w.QueryRowContext(ctx, "PRAGMA journal_mode=WAL").Scan(&mode); err != nil {
+	mode, err := s.switchToWAL(ctx, opts.BusyTimeout)
+	if err != nil {
 		return classify(s.path, "switching to WAL", err)
 	}
 	if !strings.EqualFold(mode, "wal") {
@@ -215,6 +213,22 @@ func (s *Store) init(opts Options, upTo int) error {
 		return nil // up to date: no need to wait for the write lock
 	}
 	return s.migrate(ctx, upTo)
+}
+
+// switchToWAL sets journal_mode=WAL and returns the mode the file is in.
+// SQLite may refuse the switch at once, without waiting, while another
+// process opening the same new file holds a lock; it is then retried
+// until the busy timeout.
+func (s *Store) switchToWAL(ctx context.Context, timeout time.Duration) (string, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		var mode string
+		err := s.w.QueryRowContext(ctx, "PRAGMA journal_mode=WAL").Scan(&mode)
+		if err == nil || !isBusy(err) || time.Now().After(deadline) {
+			return mode, err
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // quickCheck runs PRAGMA quick_check and reports its first findings.
@@ -510,11 +524,15 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 }
 
 func busy(err error) error {
-	var se *sqlite.Error
-	if errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY {
+	if isBusy(err) {
 		return fmt.Errorf("%w: %w", ErrBusy, err)
 	}
 	return err
+}
+
+func isBusy(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
 }
 
 // Update implements relman.Store. In one BEGIN IMMEDIATE transaction it
