@@ -113,8 +113,9 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) 
 	return newStore(ctx, pool, opts, SchemaVersion)
 }
 
-// newStore is New, migrating the schema only up to version upTo (at most
-// SchemaVersion): tests make the schemas older versions left with it.
+// newStore is New, migrating the schema only up to version upTo:
+// SchemaVersion, or lower in tests, to make the schemas an older version
+// of this package wrote.
 func newStore(ctx context.Context, pool *pgxpool.Pool, opts Options, upTo int) (*Store, error) {
 	if pool == nil {
 		return nil, fmt.Errorf("postgres: new: %w", &relman.ValidationError{Fields: []relman.FieldError{{Field: "pool", Rule: "required"}}})

@@ -72,8 +72,9 @@ func Open(path string, opts Options) (*Store, error) {
 	return open(path, opts, SchemaVersion)
 }
 
-// open is Open, migrating the file only up to version upTo (at most
-// SchemaVersion): tests make the files older versions left with it.
+// open is Open, migrating the file only up to version upTo: SchemaVersion,
+// or lower in tests, to make the files an older version of this package
+// wrote.
 func open(path string, opts Options, upTo int) (*Store, error) {
 	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
 		return nil, fmt.Errorf("sqlite: open %q: %w", path, &relman.ValidationError{Fields: []relman.FieldError{{Field: "path", Rule: "file path"}}})

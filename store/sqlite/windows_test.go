@@ -242,3 +242,46 @@ func TestWindowsOrderBytewise(t *testing.T) {
 		t.Errorf("ListWindows order (-want +got):\n%s", d)
 	}
 }
+
+// TestManagerWindowsPersist: windows a Manager saves are in the calendar
+// of a Manager opened on the file later.
+func TestManagerWindowsPersist(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "relman.db")
+	s, err := sqlite.Open(path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := relman.NewManager(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	freeze := storetest.Window("year-end")
+	freeze.Kind, freeze.RRule, freeze.ExDates = relman.WindowFreeze, "FREQ=YEARLY", nil
+	for _, w := range []relman.Window{storetest.Window("sunday"), freeze} {
+		if err := m.PutWindow(ctx, relman.Actor{ID: "olga"}, w); err != nil {
+			t.Fatalf("Manager.PutWindow: %v", err)
+		}
+	}
+	if err := m.DeleteWindow(ctx, relman.Actor{ID: "olga"}, "sunday"); err != nil {
+		t.Fatalf("Manager.DeleteWindow: %v", err)
+	}
+	s.Close()
+
+	s, err = sqlite.Open(path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	m, err = relman.NewManager(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cal, err := m.Calendar(ctx)
+	if err != nil {
+		t.Fatalf("Calendar: %v", err)
+	}
+	if d := cmp.Diff([]relman.Window{freeze}, cal.Windows()); d != "" {
+		t.Errorf("calendar after reopening (-want +got):\n%s", d)
+	}
+}
