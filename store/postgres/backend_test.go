@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/relman-dev/relman"
@@ -124,24 +125,127 @@ func TestMigrationsRace(t *testing.T) {
 }
 
 func TestNewerSchema(t *testing.T) {
-	pool := testPool(t)
+	for _, v := range []int{postgres.SchemaVersion + 1, 99} {
+		t.Run(fmt.Sprint(v), func(t *testing.T) {
+			pool := testPool(t)
+			ctx := context.Background()
+			s := newStore(t, pool, postgres.Options{})
+			if _, err := pool.Exec(ctx, "INSERT INTO "+pgx.Identifier{s.Schema(), "relman_schema"}.Sanitize()+" (version, name) VALUES ($1, 'from the future')", v); err != nil {
+				t.Fatal(err)
+			}
+			_, err := postgres.New(ctx, pool, postgres.Options{Schema: s.Schema()})
+			var se *postgres.SchemaError
+			if !errors.Is(err, postgres.ErrNewerSchema) || !errors.As(err, &se) {
+				t.Fatalf("New: err = %v, want a *SchemaError", err)
+			}
+			if se.Found != v || se.Supported != postgres.SchemaVersion {
+				t.Errorf("SchemaError = %+v", se)
+			}
+			var n int
+			pool.QueryRow(ctx, "SELECT count(*) FROM "+pgx.Identifier{s.Schema(), "relman_schema"}.Sanitize()).Scan(&n)
+			if n != postgres.SchemaVersion+1 {
+				t.Errorf("refused New changed relman_schema: %d rows", n)
+			}
+		})
+	}
+}
+
+// TestMigrateFromV1 upgrades a schema written at version 1 (releases and
+// audit trail, no windows) that holds releases: New migrates it in place
+// and keeps every release and its history.
+func TestMigrateFromV1(t *testing.T) {
 	ctx := context.Background()
-	s := newStore(t, pool, postgres.Options{})
-	if _, err := pool.Exec(ctx, "INSERT INTO "+pgx.Identifier{s.Schema(), "relman_schema"}.Sanitize()+" (version, name) VALUES (99, 'from the future')"); err != nil {
+	pool := testPool(t)
+	schema := freshSchema(t, pool)
+	old, err := postgres.NewAt(ctx, pool, postgres.Options{Schema: schema}, 1)
+	if err != nil {
+		t.Fatalf("NewAt version 1: %v", err)
+	}
+	m, err := relman.NewManager(old)
+	if err != nil {
 		t.Fatal(err)
 	}
-	_, err := postgres.New(ctx, pool, postgres.Options{Schema: s.Schema()})
-	var se *postgres.SchemaError
-	if !errors.Is(err, postgres.ErrNewerSchema) || !errors.As(err, &se) {
-		t.Fatalf("New: err = %v, want a *SchemaError", err)
+	for _, r := range []*relman.Release{storetest.Full("r1"), storetest.Full("r2"), storetest.Minimal("r3")} {
+		if _, err := m.Create(ctx, r, relman.Actor{ID: "rita"}); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if se.Found != 99 || se.Supported != postgres.SchemaVersion {
-		t.Errorf("SchemaError = %+v", se)
+	if _, err := m.Fire(ctx, "r1", relman.EventApprove, relman.Request{Actor: relman.Actor{ID: "carl"}}); err != nil {
+		t.Fatal(err)
 	}
-	var n int
-	pool.QueryRow(ctx, "SELECT count(*) FROM "+pgx.Identifier{s.Schema(), "relman_schema"}.Sanitize()).Scan(&n)
-	if n != postgres.SchemaVersion+1 {
-		t.Errorf("refused New changed relman_schema: %d rows", n)
+	want, err := old.List(ctx, relman.Query{OrderBy: relman.OrderID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	history := map[string][]relman.AuditEntry{}
+	for _, r := range want {
+		if history[r.ID], err = old.History(ctx, r.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	versions := func() (n, max int) {
+		t.Helper()
+		if err := pool.QueryRow(ctx, "SELECT count(*), max(version) FROM "+pgx.Identifier{schema, "relman_schema"}.Sanitize()).Scan(&n, &max); err != nil {
+			t.Fatal(err)
+		}
+		return n, max
+	}
+	windowsTable := func() bool {
+		t.Helper()
+		var ok bool
+		if err := pool.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", pgx.Identifier{schema, "relman_windows"}.Sanitize()).Scan(&ok); err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	if n, v := versions(); n != 1 || v != 1 || windowsTable() {
+		t.Fatalf("the version 1 schema has %d migrations, version %d, windows table %v", n, v, windowsTable())
+	}
+
+	s, err := postgres.New(ctx, pool, postgres.Options{Schema: schema})
+	if err != nil {
+		t.Fatalf("New on the version 1 schema: %v", err)
+	}
+	if n, v := versions(); n != postgres.SchemaVersion || v != postgres.SchemaVersion || !windowsTable() {
+		t.Errorf("after New: %d migrations, version %d, windows table %v; want %d, %[4]d, true", n, v, windowsTable(), postgres.SchemaVersion)
+	}
+	got, err := s.List(ctx, relman.Query{OrderBy: relman.OrderID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("releases changed by the upgrade (-before +after):\n%s", d)
+	}
+	for _, r := range want {
+		h, err := s.History(ctx, r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := cmp.Diff(history[r.ID], h); d != "" {
+			t.Errorf("history of %s changed by the upgrade (-before +after):\n%s", r.ID, d)
+		}
+		if err := relman.VerifyHistory(h, &r.Head); err != nil {
+			t.Errorf("history of %s no longer verifies: %v", r.ID, err)
+		}
+	}
+	// The upgraded schema works as a new one: windows, and transitions.
+	if err := s.PutWindow(ctx, storetest.Window("sunday")); err != nil {
+		t.Fatalf("PutWindow after upgrade: %v", err)
+	}
+	m, _ = relman.NewManager(s)
+	if _, err := m.Fire(ctx, "r2", relman.EventApprove, relman.Request{Actor: relman.Actor{ID: "carl"}}); err != nil {
+		t.Errorf("Fire after upgrade: %v", err)
+	}
+	// Another instance starting later applies nothing again.
+	again, err := postgres.New(ctx, pool, postgres.Options{Schema: schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := versions(); n != postgres.SchemaVersion {
+		t.Errorf("after another New: %d migrations", n)
+	}
+	if list, err := again.ListWindows(ctx); err != nil || len(list) != 1 {
+		t.Errorf("ListWindows: %d windows, %v", len(list), err)
 	}
 }
 

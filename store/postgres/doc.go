@@ -1,6 +1,7 @@
 // Package postgres is a relman.Store in PostgreSQL, on jackc/pgx/v5: the
 // path when a host program runs as many instances that share one
-// database.
+// database. It keeps releases, their audit history and calendar windows
+// (it is a relman.WindowStore).
 //
 // # Opening
 //
@@ -12,7 +13,9 @@
 //	defer s.Close()
 //	m, err := relman.NewManager(s)
 //
-// Both apply the schema migrations the database lacks. Instances starting
+// Both apply the schema migrations the database lacks: a schema written
+// by an older version of this package (version 1 had no windows table) is
+// upgraded in place, keeping its releases. Instances starting
 // together do not race: migrations run in one transaction under a
 // transaction-scoped advisory lock (pg_advisory_xact_lock) keyed by the
 // schema. A database whose schema is newer than this package is refused
@@ -21,7 +24,8 @@
 // # Options
 //
 // The zero Options are the defaults: tables (relman_releases,
-// relman_audit, relman_schema) in the first schema of the search_path,
+// relman_audit, relman_windows, relman_schema) in the first schema of the
+// search_path,
 // change notifications on, on a channel named after the schema. Set
 // Options.Schema to keep relman's tables in a schema of their own (it is
 // created if missing).
@@ -41,6 +45,19 @@
 // of the audit entries and the change notification either all happen or
 // none does; a stale revision is relman.ErrConflict.
 //
+// A calendar window is a row of its own: its id, name and kind, and the
+// window as a jsonb document, decoded as strictly as a release.
+// ListWindows orders windows by id, bytewise (COLLATE "C"), like
+// releases. PutWindow creates or replaces a window after checking it with
+// relman.Window.Validate; an invalid window is an error matching
+// relman.ErrInvalid, and nothing is written. A window's times are stored
+// in UTC (an RFC 3339 offset has no seconds, so the local mean time
+// offsets of old dates would move them) and come back as the same
+// instants, in the window's time zone. An empty, non-nil ExDates or
+// Services comes back nil. Window writes run at read committed, so that
+// instances writing the same window at once do not fail with
+// serialization errors under a stricter default isolation.
+//
 // # Change notifications
 //
 // Every Create and Update sends a notification (pg_notify) in its own
@@ -49,7 +66,8 @@
 // Change values carrying the release's new revision and stage and the
 // audit entries the change appended, so that code in one instance sees
 // the transitions made by the others. See Subscription for the delivery
-// guarantees.
+// guarantees. Windows are not announced: PutWindow and DeleteWindow send
+// no notification.
 //
 // # Errors
 //

@@ -1,8 +1,8 @@
 package postgres
 
 // migration is one step of the schema. Versions are 1, 2, 3 …; the
-// relman_schema table lists those applied. {releases} and {audit} stand
-// for the qualified table names.
+// relman_schema table lists those applied. {releases}, {audit} and
+// {windows} stand for the qualified table names.
 type migration struct {
 	version int
 	name    string
@@ -47,9 +47,17 @@ CREATE TABLE {audit} (
 	PRIMARY KEY (release_id, seq)
 );
 `},
+	{2, "calendar windows", `
+CREATE TABLE {windows} (
+	id   text COLLATE "C" PRIMARY KEY, -- sorts bytewise, as release ids
+	name text NOT NULL,
+	kind text NOT NULL,
+	doc  jsonb NOT NULL -- the window
+);
+`},
 }
 
 // SchemaVersion is the newest schema version this package writes (the
 // version of the last migration). New refuses a database whose version is
 // higher.
-const SchemaVersion = 1
+const SchemaVersion = 2

@@ -46,13 +46,15 @@ type Store struct {
 	schema                     string // the schema actually used
 	channel                    string
 	tReleases, tAudit, tSchema string // qualified table names
+	tWindows                   string
 
 	sqlGet, sqlHead, sqlHistory, sqlRange, sqlExists, sqlCreate, sqlUpdate string
 }
 
 var (
-	_ relman.Store   = (*Store)(nil)
-	_ relman.Scanner = (*Store)(nil)
+	_ relman.Store       = (*Store)(nil)
+	_ relman.Scanner     = (*Store)(nil)
+	_ relman.WindowStore = (*Store)(nil)
 )
 
 // Open connects to the database named by dsn (a URL or key=value string,
@@ -108,6 +110,13 @@ func target(cfg *pgxpool.Config) string {
 // New returns a Store over an existing pool, applying the migrations the
 // database lacks. Close leaves the pool open.
 func New(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) {
+	return newStore(ctx, pool, opts, SchemaVersion)
+}
+
+// newStore is New, migrating the schema only up to version upTo:
+// SchemaVersion, or lower in tests, to make the schemas an older version
+// of this package wrote.
+func newStore(ctx context.Context, pool *pgxpool.Pool, opts Options, upTo int) (*Store, error) {
 	if pool == nil {
 		return nil, fmt.Errorf("postgres: new: %w", &relman.ValidationError{Fields: []relman.FieldError{{Field: "pool", Rule: "required"}}})
 	}
@@ -140,8 +149,9 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) 
 		q = pgx.Identifier{opts.Schema}.Sanitize() + "."
 	}
 	s.tReleases, s.tAudit, s.tSchema = q+"relman_releases", q+"relman_audit", q+"relman_schema"
+	s.tWindows = q + "relman_windows"
 	s.buildSQL()
-	if err := s.migrate(ctx); err != nil {
+	if err := s.migrate(ctx, upTo); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -194,9 +204,10 @@ func (s *Store) buildSQL() {
 		RETURNING id)` + tail
 }
 
-// migrate applies the missing migrations in one transaction, under an
-// advisory lock so that instances starting together apply them once.
-func (s *Store) migrate(ctx context.Context) error {
+// migrate applies the missing migrations, up to version upTo, in one
+// transaction, under an advisory lock so that instances starting together
+// apply them once.
+func (s *Store) migrate(ctx context.Context, upTo int) error {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		if unavailable(err) {
@@ -226,12 +237,12 @@ func (s *Store) migrate(ctx context.Context) error {
 	if version > SchemaVersion {
 		return &SchemaError{Schema: s.schema, Found: version, Supported: SchemaVersion}
 	}
-	if version == SchemaVersion {
+	if version >= upTo {
 		return nil
 	}
-	r := strings.NewReplacer("{releases}", s.tReleases, "{audit}", s.tAudit)
+	r := strings.NewReplacer("{releases}", s.tReleases, "{audit}", s.tAudit, "{windows}", s.tWindows)
 	for _, m := range migrations {
-		if m.version <= version {
+		if m.version <= version || m.version > upTo {
 			continue
 		}
 		if _, err := tx.Exec(ctx, r.Replace(m.sql)); err != nil {

@@ -1,6 +1,7 @@
 // Package sqlite is a relman.Store kept in one SQLite file: the embedded
-// default, for host programs that run on one machine. It uses
-// modernc.org/sqlite, a pure Go SQLite, so no cgo is needed.
+// default, for host programs that run on one machine. It keeps releases,
+// their audit history and calendar windows (it is a relman.WindowStore).
+// It uses modernc.org/sqlite, a pure Go SQLite, so no cgo is needed.
 //
 // # Opening
 //
@@ -10,7 +11,9 @@
 //	m, err := relman.NewManager(s)
 //
 // Open creates the file if it does not exist and applies the schema
-// migrations it lacks, in one transaction. It never changes a file it does
+// migrations it lacks, in one transaction: a file written by an older
+// version of this package (schema 1 had no windows table) is upgraded in
+// place, keeping its releases. It never changes a file it does
 // not recognise: a file that is not SQLite, a SQLite database of another
 // program, a damaged file, or one whose schema was written by a newer
 // version of this package is refused with an *OpenError (errors.Is matches
@@ -33,6 +36,16 @@
 // relman) is refused with ErrNewerSchema rather than silently losing them
 // on the next update. Audit entries are rows with a column per field and
 // round-trip exactly, so their hash chain verifies after a reload.
+//
+// A calendar window is a row of its own: its id, name and kind, and the
+// window as a JSON document, decoded as strictly as a release. ListWindows
+// orders windows by id, bytewise, like releases. PutWindow creates or
+// replaces a window after checking it with relman.Window.Validate; an
+// invalid window is an error matching relman.ErrInvalid, and nothing is
+// written. A window's times are stored in UTC (an RFC 3339 offset has no
+// seconds, so the local mean time offsets of old dates would move them)
+// and come back as the same instants, in the window's time zone. An
+// empty, non-nil ExDates or Services comes back nil.
 //
 // # Concurrency
 //

@@ -3,6 +3,7 @@ module github.com/relman-dev/relman/store/sqlite
 go 1.26.0
 
 require (
+	github.com/google/go-cmp v0.7.0
 	github.com/relman-dev/relman v0.0.0
 	modernc.org/sqlite v1.62.0
 )
@@ -13,7 +14,6 @@ require (
 	github.com/go-playground/locales v0.14.2 // indirect
 	github.com/go-playground/universal-translator v0.18.2 // indirect
 	github.com/go-playground/validator/v10 v10.30.6 // indirect
-	github.com/google/go-cmp v0.7.0 // indirect
 	github.com/google/uuid v1.6.0 // indirect
 	github.com/leodido/go-urn v1.5.0 // indirect
 	github.com/looplab/fsm v1.0.3 // indirect

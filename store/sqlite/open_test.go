@@ -6,10 +6,13 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/relman-dev/relman"
 	"github.com/relman-dev/relman/store/sqlite"
 	"github.com/relman-dev/relman/store/storetest"
@@ -176,6 +179,11 @@ func TestOpenRefuses(t *testing.T) {
 			rawExec(t, p, "PRAGMA user_version = 99")
 			return p
 		}, sqlite.ErrNewerSchema, "version 99"},
+		{"next schema version", func(t *testing.T) string {
+			p := seeded(t, 1)
+			rawExec(t, p, fmt.Sprintf("PRAGMA user_version = %d", sqlite.SchemaVersion+1))
+			return p
+		}, sqlite.ErrNewerSchema, fmt.Sprintf("version %d, this program knows up to %d", sqlite.SchemaVersion+1, sqlite.SchemaVersion)},
 		{"damaged pages", func(t *testing.T) string {
 			p := seeded(t, 40)
 			b := readFile(t, p)
@@ -206,6 +214,8 @@ func TestOpenRefuses(t *testing.T) {
 				t.Errorf("Open: err %T is not an *OpenError", err)
 			} else if oe.Path != path {
 				t.Errorf("OpenError.Path = %q, want %q", oe.Path, path)
+			} else if c.kind == sqlite.ErrNewerSchema && (oe.Found <= sqlite.SchemaVersion || oe.Supported != sqlite.SchemaVersion) {
+				t.Errorf("OpenError found version %d, supports %d; want more than %d and %[3]d", oe.Found, oe.Supported, sqlite.SchemaVersion)
 			}
 			if c.detail != "" && !bytes.Contains([]byte(err.Error()), []byte(c.detail)) {
 				t.Errorf("Open: message %q does not say %q", err, c.detail)
@@ -276,5 +286,130 @@ func TestClosed(t *testing.T) {
 	s.Close()
 	if _, err := s.Get(context.Background(), "r1"); err == nil {
 		t.Errorf("Get after Close succeeded")
+	}
+}
+
+// TestMigrateFromV1 opens a file written at schema version 1 (releases
+// and audit trail, no windows) that holds releases: Open upgrades it in
+// place and keeps every release and its history.
+func TestMigrateFromV1(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "v1.db")
+	old, err := sqlite.OpenAt(path, sqlite.Options{}, 1)
+	if err != nil {
+		t.Fatalf("OpenAt version 1: %v", err)
+	}
+	m, err := relman.NewManager(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []*relman.Release{storetest.Full("r1"), storetest.Full("r2"), storetest.Minimal("r3")} {
+		if _, err := m.Create(ctx, r, relman.Actor{ID: "rita"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := m.Fire(ctx, "r1", relman.EventApprove, relman.Request{Actor: relman.Actor{ID: "carl"}}); err != nil {
+		t.Fatal(err)
+	}
+	want, err := old.List(ctx, relman.Query{OrderBy: relman.OrderID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	history := map[string][]relman.AuditEntry{}
+	for _, r := range want {
+		if history[r.ID], err = old.History(ctx, r.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := old.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if v := rawInt(t, path, "PRAGMA user_version"); v != 1 {
+		t.Fatalf("the version 1 file has user_version %d", v)
+	}
+	if n := rawInt(t, path, "SELECT count(*) FROM sqlite_schema WHERE name = 'windows'"); n != 0 {
+		t.Fatalf("the version 1 file has a windows table")
+	}
+
+	s, err := sqlite.Open(path, sqlite.Options{})
+	if err != nil {
+		t.Fatalf("Open the version 1 file: %v", err)
+	}
+	if v := rawInt(t, path, "PRAGMA user_version"); v != sqlite.SchemaVersion {
+		t.Errorf("after Open user_version = %d, want %d", v, sqlite.SchemaVersion)
+	}
+	if n := rawInt(t, path, "SELECT count(*) FROM schema_migrations"); n != sqlite.SchemaVersion {
+		t.Errorf("after Open schema_migrations has %d rows, want %d", n, sqlite.SchemaVersion)
+	}
+	got, err := s.List(ctx, relman.Query{OrderBy: relman.OrderID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("releases changed by the upgrade (-before +after):\n%s", d)
+	}
+	for _, r := range want {
+		h, err := s.History(ctx, r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := cmp.Diff(history[r.ID], h); d != "" {
+			t.Errorf("history of %s changed by the upgrade (-before +after):\n%s", r.ID, d)
+		}
+		if err := relman.VerifyHistory(h, &r.Head); err != nil {
+			t.Errorf("history of %s no longer verifies: %v", r.ID, err)
+		}
+	}
+	// The upgraded file works as a new one: windows, and transitions.
+	w := storetest.Window("sunday")
+	if err := s.PutWindow(ctx, w); err != nil {
+		t.Fatalf("PutWindow after upgrade: %v", err)
+	}
+	m, _ = relman.NewManager(s)
+	if _, err := m.Fire(ctx, "r2", relman.EventApprove, relman.Request{Actor: relman.Actor{ID: "carl"}}); err != nil {
+		t.Errorf("Fire after upgrade: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Reopening applies nothing again.
+	s, err = sqlite.Open(path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if n := rawInt(t, path, "SELECT count(*) FROM schema_migrations"); n != sqlite.SchemaVersion {
+		t.Errorf("after reopen schema_migrations has %d rows", n)
+	}
+	if list, err := s.ListWindows(ctx); err != nil || len(list) != 1 {
+		t.Errorf("ListWindows after reopen: %d windows, %v", len(list), err)
+	}
+	if r, err := s.Get(ctx, "r2"); err != nil || r.Stage != relman.StageApproved {
+		t.Errorf("Get r2 after reopen: %v, %v", r, err)
+	}
+}
+
+// TestOpenNewFileTogether opens a new file from several stores at once, as
+// processes starting together do: each must see the file either empty or
+// migrated, never half of each.
+func TestOpenNewFileTogether(t *testing.T) {
+	for range 20 {
+		path := filepath.Join(t.TempDir(), "new.db")
+		var wg sync.WaitGroup
+		for range 6 {
+			wg.Go(func() {
+				s, err := sqlite.Open(path, sqlite.Options{})
+				if err != nil {
+					t.Errorf("Open: %v", err)
+					return
+				}
+				s.Close()
+			})
+		}
+		wg.Wait()
+		if t.Failed() {
+			return
+		}
 	}
 }

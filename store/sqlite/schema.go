@@ -60,9 +60,17 @@ CREATE TABLE audit (
 	PRIMARY KEY (release_id, seq)
 );
 `},
+	{2, "calendar windows", `
+CREATE TABLE windows (
+	id   TEXT PRIMARY KEY NOT NULL, -- BINARY collation: sorts bytewise, as release ids
+	name TEXT NOT NULL,
+	kind TEXT NOT NULL,
+	doc  TEXT NOT NULL -- the window as JSON
+);
+`},
 }
 
 // SchemaVersion is the newest schema version this package writes (the
 // version of the last migration). Open refuses a file whose version is
 // higher.
-const SchemaVersion = 1
+const SchemaVersion = 2

@@ -59,8 +59,9 @@ type Store struct {
 }
 
 var (
-	_ relman.Store   = (*Store)(nil)
-	_ relman.Scanner = (*Store)(nil)
+	_ relman.Store       = (*Store)(nil)
+	_ relman.Scanner     = (*Store)(nil)
+	_ relman.WindowStore = (*Store)(nil)
 )
 
 // Open opens the relman database at path, creating the file if it does not
@@ -68,6 +69,13 @@ var (
 // the file is not a relman database, is damaged, or was written by a newer
 // version; the file is then left untouched.
 func Open(path string, opts Options) (*Store, error) {
+	return open(path, opts, SchemaVersion)
+}
+
+// open is Open, migrating the file only up to version upTo: SchemaVersion,
+// or lower in tests, to make the files an older version of this package
+// wrote.
+func open(path string, opts Options, upTo int) (*Store, error) {
 	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
 		return nil, fmt.Errorf("sqlite: open %q: %w", path, &relman.ValidationError{Fields: []relman.FieldError{{Field: "path", Rule: "file path"}}})
 	}
@@ -103,7 +111,7 @@ func Open(path string, opts Options) (*Store, error) {
 	s.w.SetMaxIdleConns(1)
 	s.w.SetConnMaxLifetime(0)
 	s.w.SetConnMaxIdleTime(0)
-	if err := s.init(opts); err != nil {
+	if err := s.init(opts, upTo); err != nil {
 		s.w.Close()
 		return nil, err
 	}
@@ -174,20 +182,18 @@ func classify(path, doing string, err error) error {
 	return fmt.Errorf("sqlite: open %s: %s: %w", path, doing, err)
 }
 
-// init checks what the file holds, switches it to WAL and migrates it.
-// Nothing is written before the checks pass.
-func (s *Store) init(opts Options) error {
+// init checks what the file holds, switches it to WAL and migrates it up
+// to version upTo. Nothing is written before the checks pass.
+func (s *Store) init(opts Options, upTo int) error {
 	ctx := context.Background()
 	var appID uint32
 	var version, objects int
-	if err := s.w.QueryRowContext(ctx, "PRAGMA application_id").Scan(&appID); err != nil {
+	// One statement, so one snapshot: read separately, the values could
+	// straddle another process's migration of a new file and look like a
+	// foreign database (no application_id, but tables).
+	if err := s.w.QueryRowContext(ctx, `SELECT (SELECT application_id FROM pragma_application_id),
+		(SELECT user_version FROM pragma_user_version), (SELECT count(*) FROM sqlite_schema)`).Scan(&appID, &version, &objects); err != nil {
 		return classify(s.path, "reading the header", err)
-	}
-	if err := s.w.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
-		return classify(s.path, "reading the header", err)
-	}
-	if err := s.w.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&objects); err != nil {
-		return classify(s.path, "reading the schema", err)
 	}
 	if err := s.checkVersion(appID, version, objects); err != nil {
 		return err
@@ -197,17 +203,33 @@ func (s *Store) init(opts Options) error {
 			return err
 		}
 	}
-	var mode string
-	if err := s.w.QueryRowContext(ctx, "PRAGMA journal_mode=WAL").Scan(&mode); err != nil {
+	mode, err := s.switchToWAL(ctx, opts.BusyTimeout)
+	if err != nil {
 		return classify(s.path, "switching to WAL", err)
 	}
 	if !strings.EqualFold(mode, "wal") {
 		return fmt.Errorf("sqlite: open %s: cannot switch to WAL (journal_mode is %s)", s.path, mode)
 	}
-	if appID == applicationID && version == SchemaVersion {
+	if appID == applicationID && version >= upTo {
 		return nil // up to date: no need to wait for the write lock
 	}
-	return s.migrate(ctx)
+	return s.migrate(ctx, upTo)
+}
+
+// switchToWAL sets journal_mode=WAL and returns the mode the file is in.
+// SQLite may refuse the switch at once, without waiting, while another
+// process opening the same new file holds a lock; it is then retried
+// until the busy timeout.
+func (s *Store) switchToWAL(ctx context.Context, timeout time.Duration) (string, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		var mode string
+		err := s.w.QueryRowContext(ctx, "PRAGMA journal_mode=WAL").Scan(&mode)
+		if err == nil || !isBusy(err) || time.Now().After(deadline) {
+			return mode, err
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // quickCheck runs PRAGMA quick_check and reports its first findings.
@@ -246,10 +268,10 @@ func (s *Store) checkVersion(appID uint32, version, objects int) error {
 	return nil
 }
 
-// migrate applies the missing migrations in one BEGIN IMMEDIATE
-// transaction, so that processes opening a new file together apply them
-// once.
-func (s *Store) migrate(ctx context.Context) error {
+// migrate applies the missing migrations, up to version upTo, in one
+// BEGIN IMMEDIATE transaction, so that processes opening a file together
+// apply them once.
+func (s *Store) migrate(ctx context.Context, upTo int) error {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return classify(s.path, "migrating", err)
@@ -269,12 +291,12 @@ func (s *Store) migrate(ctx context.Context) error {
 	if err := s.checkVersion(appID, version, objects); err != nil {
 		return err
 	}
-	if version == SchemaVersion {
+	if version >= upTo {
 		return nil
 	}
 	now := timeKey(time.Now())
 	for _, m := range migrations {
-		if m.version <= version {
+		if m.version <= version || m.version > upTo {
 			continue
 		}
 		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
@@ -284,7 +306,7 @@ func (s *Store) migrate(ctx context.Context) error {
 			return fmt.Errorf("sqlite: open %s: migration %d: %w", s.path, m.version, err)
 		}
 	}
-	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", SchemaVersion)); err != nil {
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", upTo)); err != nil {
 		return fmt.Errorf("sqlite: open %s: set user_version: %w", s.path, err)
 	}
 	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA application_id = %d", applicationID)); err != nil {
@@ -503,11 +525,15 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 }
 
 func busy(err error) error {
-	var se *sqlite.Error
-	if errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY {
+	if isBusy(err) {
 		return fmt.Errorf("%w: %w", ErrBusy, err)
 	}
 	return err
+}
+
+func isBusy(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
 }
 
 // Update implements relman.Store. In one BEGIN IMMEDIATE transaction it

@@ -1,0 +1,7 @@
+package sqlite
+
+// OpenAt opens path like Open, but migrates it only up to version v, as
+// the version of this package that wrote schema v would have left it.
+func OpenAt(path string, opts Options, v int) (*Store, error) {
+	return open(path, opts, v)
+}
