@@ -112,3 +112,20 @@ func (q Query) Compare(a, b *Release) int {
 	}
 	return c
 }
+
+// Locker is an optional Store ability: a named lock that holds across
+// every process sharing the store. The Manager takes the lock
+// ScheduleLock around transitions that book time (events guarded by the
+// conflicts gate: plan and replan), so that two releases planned at the
+// same moment cannot both take the same slot. Without it the Manager
+// serializes them within its own process only.
+type Locker interface {
+	// Lock blocks until the caller holds the lock named key, or ctx ends
+	// (then it returns an error wrapping ctx.Err()). The returned function
+	// releases the lock; it must be called exactly once.
+	Lock(ctx context.Context, key string) (unlock func(), err error)
+}
+
+// ScheduleLock is the key of the lock the Manager takes through Locker
+// while it checks and books a planned window.
+const ScheduleLock = "relman.schedule"

@@ -19,6 +19,7 @@ type Store struct {
 	mu       sync.RWMutex
 	releases map[string]*relman.Release
 	history  map[string][]relman.AuditEntry
+	locks    map[string]chan struct{} // Lock's named locks, made on first use
 	windows  map[string]relman.Window
 }
 
@@ -186,4 +187,26 @@ func (s *Store) Scan(ctx context.Context, q relman.Query, fn func(r *relman.Rele
 		}
 	}
 	return nil
+}
+
+// Lock implements relman.Locker. The memory store lives in one process,
+// so a mutex per key is enough.
+func (s *Store) Lock(ctx context.Context, key string) (func(), error) {
+	s.mu.Lock()
+	if s.locks == nil {
+		s.locks = make(map[string]chan struct{})
+	}
+	ch, ok := s.locks[key]
+	if !ok {
+		ch = make(chan struct{}, 1)
+		s.locks[key] = ch
+	}
+	s.mu.Unlock()
+	select {
+	case ch <- struct{}{}:
+		var once sync.Once
+		return func() { once.Do(func() { <-ch }) }, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("memory: lock %q: %w", key, ctx.Err())
+	}
 }

@@ -25,6 +25,7 @@ func Run(t *testing.T, newStore func(t *testing.T) relman.Store) {
 	t.Helper()
 	ctx := context.Background()
 	runWindows(t, newStore)
+	runLocker(t, newStore)
 
 	t.Run("Create/RoundTrip", func(t *testing.T) {
 		s := newStore(t)
