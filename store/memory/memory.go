@@ -192,6 +192,9 @@ func (s *Store) Scan(ctx context.Context, q relman.Query, fn func(r *relman.Rele
 // Lock implements relman.Locker. The memory store lives in one process,
 // so a mutex per key is enough.
 func (s *Store) Lock(ctx context.Context, key string) (func(), error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("memory: lock %q: %w", key, err)
+	}
 	s.mu.Lock()
 	if s.locks == nil {
 		s.locks = make(map[string]chan struct{})
