@@ -307,8 +307,12 @@ func TestGateErrorCollectsEveryFailure(t *testing.T) {
 		t.Errorf("replan: stage %s window %v approvals %+v", r2.Stage, r2.Window, r2.Approvals)
 	}
 	h, _ := m.History(ctx, "r")
-	if last := h[len(h)-1]; last.Details["voided_approvals"] != "1" || last.Details["window"] == "" {
-		t.Errorf("replan audit details = %v", last.Details)
+	tr, void := h[len(h)-2], h[len(h)-1]
+	if tr.Event != relman.EventReplan || tr.Details["voided_approvals"] != "1" || tr.Details["window"] == "" {
+		t.Errorf("replan audit entry = %+v", tr)
+	}
+	if void.Action != relman.ActionVoid || void.Event != relman.EventReplan || void.Details["approvers"] != "alice" || void.Seq != tr.Seq+1 {
+		t.Errorf("void audit entry = %+v, want approvers alice, right after the replan entry", void)
 	}
 	if _, err := m.Fire(ctx, "r", relman.EventReplan, relman.Request{Actor: alice, Window: &relman.Span{Start: win2.End, End: win2.Start}}); !errors.Is(err, relman.ErrInvalid) {
 		t.Errorf("replan with inverted window: %v, want ErrInvalid", err)

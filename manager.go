@@ -100,6 +100,7 @@ type Manager struct {
 	capacity    int
 	blocking    []ConflictKind
 	blockingSet bool
+	sched       chan struct{} // the schedule lock when the store is no Locker
 }
 
 // NewManager returns a Manager over store. It fails with a
@@ -108,7 +109,7 @@ func NewManager(store Store, opts ...Option) (*Manager, error) {
 	if store == nil {
 		return nil, invalid("store", "required")
 	}
-	m := &Manager{store: store, lc: DefaultLifecycle(), clock: time.Now, retries: 3,
+	m := &Manager{store: store, lc: DefaultLifecycle(), clock: time.Now, retries: 3, sched: make(chan struct{}, 1),
 		policy: DefaultPolicy(), matrix: DefaultMatrix()}
 	for _, o := range opts {
 		o(m)
@@ -392,39 +393,94 @@ func (m *Manager) Fire(ctx context.Context, id string, ev Event, req Request) (*
 	if err := m.guard(ctx, id); err != nil {
 		return nil, err
 	}
+	r, p, e, err := m.commit(ctx, id, ev, req)
+	if err != nil {
+		return nil, err
+	}
+	m.notify(ctx, p.ev, r, p.t, e)
+	return r, nil
+}
+
+// commit is Fire up to the store update: it holds the schedule lock for
+// events that book time, and retries on ErrConflict.
+func (m *Manager) commit(ctx context.Context, id string, ev Event, req Request) (*Release, *prepared, AuditEntry, error) {
+	if ce, ok := m.lc.events[ev]; ok && ce.books && ctx.Value(scheduleHeldKey{}) == nil {
+		unlock, err := m.lockSchedule(ctx)
+		if err != nil {
+			return nil, nil, AuditEntry{}, fmt.Errorf("relman: fire %s on %q: schedule lock: %w", ev, id, err)
+		}
+		defer unlock()
+		ctx = context.WithValue(ctx, scheduleHeldKey{}, true)
+	}
 	for attempt := 0; ; attempt++ {
 		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("relman: fire %s on %q: %w", ev, id, err)
+			return nil, nil, AuditEntry{}, fmt.Errorf("relman: fire %s on %q: %w", ev, id, err)
 		}
 		cur, err := m.store.Get(ctx, id)
 		if err != nil {
-			return nil, err
+			return nil, nil, AuditEntry{}, err
 		}
 		p, err := m.prepare(ctx, cur, ev, req, false)
 		if err != nil {
-			return nil, err
+			return nil, nil, AuditEntry{}, err
 		}
 		to, err := m.lc.step(id, cur.Stage, ev)
 		if err != nil {
-			return nil, err
+			return nil, nil, AuditEntry{}, err
 		}
 		r := p.cand
 		r.Stage = to
 		r.UpdatedAt, r.EnteredAt = p.t.Now, p.t.Now
 		e := r.Record(AuditEntry{At: p.t.Now, Actor: req.Actor.ID, Action: ActionTransition, Event: ev,
 			From: p.t.From, To: to, Reason: req.Reason, Details: p.details})
+		entries := append([]AuditEntry{e}, sideEntries(r, p.t, p.details)...)
 		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("relman: fire %s on %q: %w", ev, id, err)
+			return nil, nil, AuditEntry{}, fmt.Errorf("relman: fire %s on %q: %w", ev, id, err)
 		}
-		err = m.store.Update(ctx, r, e)
+		err = m.store.Update(ctx, r, entries...)
 		if errors.Is(err, ErrConflict) && attempt < m.retries {
 			continue
 		}
 		if err != nil {
-			return nil, err
+			return nil, nil, AuditEntry{}, err
 		}
-		m.notify(ctx, p.ev, r, p.t, e)
-		return r, nil
+		return r, p, e, nil
+	}
+}
+
+// sideEntries records, after a transition's own entry, what its effects
+// did that deserves an entry of its own: a gate override (ActionOverride)
+// and voided approvals (ActionVoid). They are saved in the same update.
+func sideEntries(r *Release, t Transition, details map[string]string) []AuditEntry {
+	var out []AuditEntry
+	if kind := details["override"]; kind != "" {
+		out = append(out, r.Record(AuditEntry{At: t.Now, Actor: t.Actor.ID, Action: ActionOverride, Event: t.Event,
+			Reason: t.Reason, Details: map[string]string{"override": kind}}))
+	}
+	if n := details["voided_approvals"]; n != "" && n != "0" {
+		d := map[string]string{"voided_approvals": n}
+		if who := details["approvers"]; who != "" {
+			d["approvers"] = who
+		}
+		out = append(out, r.Record(AuditEntry{At: t.Now, Actor: t.Actor.ID, Action: ActionVoid, Event: t.Event,
+			Reason: "voided by " + string(t.Event), Details: d}))
+	}
+	return out
+}
+
+type scheduleHeldKey struct{}
+
+// lockSchedule takes the schedule lock: through the store when it is a
+// Locker (so that it holds across processes), else within this Manager.
+func (m *Manager) lockSchedule(ctx context.Context) (func(), error) {
+	if l, ok := m.store.(Locker); ok {
+		return l.Lock(ctx, ScheduleLock)
+	}
+	select {
+	case m.sched <- struct{}{}:
+		return func() { <-m.sched }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
 }
 

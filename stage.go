@@ -275,6 +275,7 @@ type compiledEvent struct {
 	effects []EffectSpec
 	before  []BeforeHookSpec
 	after   []AfterHook
+	books   bool // guarded by a GateConflicts gate: firing it books time
 }
 
 // Lifecycle is a checked, compiled lifecycle: stages, events, gates,
@@ -364,6 +365,7 @@ func NewLifecycle(spec LifecycleSpec) (*Lifecycle, error) {
 			add("gate on event %q needs a name and a gate", g.Event)
 		default:
 			ce.gates = append(ce.gates, g)
+			ce.books = ce.books || g.Name == GateConflicts
 		}
 	}
 	for _, f := range spec.Effects {
