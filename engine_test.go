@@ -479,6 +479,10 @@ func TestBadInput(t *testing.T) {
 			return err
 		}(), relman.ErrInvalid},
 		{"record bad test", func() error { _, err := m.RecordTest(ctx, "r", alice, relman.TestResult{}); return err }(), relman.ErrInvalid},
+		{"record future test", func() error {
+			_, err := m.RecordTest(ctx, "r", alice, relman.TestResult{Suite: "unit", Passed: true, At: t0.Add(time.Hour)})
+			return err
+		}(), relman.ErrInvalid},
 		{"record bad review", func() error { _, err := m.RecordReview(ctx, "r", alice, relman.Review{Outcome: "great"}); return err }(), relman.ErrInvalid},
 		{"nil store", func() error { _, err := relman.NewManager(nil); return err }(), relman.ErrInvalid},
 		{"negative retries", func() error { _, err := relman.NewManager(memory.New(), relman.WithRetries(-1)); return err }(), relman.ErrInvalid},
@@ -594,5 +598,55 @@ func TestVerifyHistory(t *testing.T) {
 	}
 	if err := relman.VerifyHistory(nil, nil); err != nil {
 		t.Errorf("empty history: %v", err)
+	}
+}
+
+// Edit may set the window before it is booked; once planned, the window
+// moves only by replan, past the calendar and conflict gates. Evidence and
+// approvals have methods of their own, and Create refuses them pre-filled.
+func TestEditGuardsBookedWindowAndEvidence(t *testing.T) {
+	m, c := newManager(t)
+	ctx := context.Background()
+	pre := newRelease("pre")
+	pre.TestResults = []relman.TestResult{{Suite: "unit", Passed: true, At: t0}}
+	pre.Approvals = []relman.Approval{{Approver: "carl", Decision: relman.DecisionApprove}}
+	_, err := m.Create(ctx, pre, alice)
+	var ve *relman.ValidationError
+	if !errors.As(err, &ve) || len(ve.Fields) != 2 || ve.Fields[0].Field != "approvals" || ve.Fields[1].Field != "test_results" {
+		t.Fatalf("Create with evidence: %v, want readonly approvals and test_results", err)
+	}
+	if _, err := m.Get(ctx, "pre"); !errors.Is(err, relman.ErrNotFound) {
+		t.Fatalf("refused Create stored the release: %v", err)
+	}
+	if _, err := m.Create(ctx, newRelease("r"), alice); err != nil {
+		t.Fatal(err)
+	}
+	w1 := relman.Span{Start: c.now.Add(24 * time.Hour), End: c.now.Add(26 * time.Hour)}
+	setWindow := func(w relman.Span) error {
+		_, err := m.Edit(ctx, "r", alice, "move", func(r *relman.Release) error { r.Window = &w; return nil })
+		return err
+	}
+	if err := setWindow(w1); err != nil {
+		t.Fatalf("window edit while proposed: %v", err)
+	}
+	fire(t, m, "r", relman.EventApprove, relman.Request{})
+	if err := setWindow(relman.Span{Start: w1.Start.Add(time.Hour), End: w1.End.Add(time.Hour)}); err != nil {
+		t.Fatalf("window edit while approved: %v", err)
+	}
+	fire(t, m, "r", relman.EventPlan, relman.Request{})
+	err = setWindow(w1)
+	if !errors.As(err, &ve) || ve.Fields[0].Field != "window" || ve.Fields[0].Rule != "readonly" {
+		t.Fatalf("window edit while planned: %v, want window readonly", err)
+	}
+	_, err = m.Edit(ctx, "r", alice, "x", func(r *relman.Release) error {
+		r.TestResults = append(r.TestResults, relman.TestResult{Suite: "unit", Passed: true, At: t0})
+		return nil
+	})
+	if !errors.As(err, &ve) || ve.Fields[0].Field != "test_results" {
+		t.Errorf("test result through Edit: %v, want test_results readonly", err)
+	}
+	r := fire(t, m, "r", relman.EventReplan, relman.Request{Reason: "later", Window: &w1})
+	if !r.Window.Start.Equal(w1.Start) {
+		t.Errorf("replan did not move the window: %v", r.Window)
 	}
 }

@@ -214,7 +214,9 @@ func (m *Manager) Create(ctx context.Context, r *Release, by Actor) (*Release, e
 	c.Revision = 0
 	c.Head = AuditHead{}
 	c.CreatedAt, c.UpdatedAt, c.EnteredAt = now, now, now
-	c.Approvals, c.Assessment = nil, nil
+	if err := evidenceEmpty(c); err != nil {
+		return nil, err
+	}
 	if err := m.validate(c); err != nil {
 		return nil, err
 	}
@@ -518,7 +520,29 @@ func (m *Manager) notify(ctx context.Context, ce *compiledEvent, r *Release, t T
 // register, every approval in force is voided in the same update, with a
 // second audit entry (action void) naming the approvers and what changed.
 func (m *Manager) Edit(ctx context.Context, id string, by Actor, reason string, fn func(r *Release) error) (*Release, error) {
-	return m.edit(ctx, id, by, ActionEdit, reason, fn)
+	return m.editWith(ctx, id, by, editOpts{action: ActionEdit, reason: reason, host: true}, fn)
+}
+
+// evidenceEmpty refuses a new release that arrives with what only the
+// Manager's own methods may record.
+func evidenceEmpty(r *Release) error {
+	var fields []FieldError
+	for _, f := range []struct {
+		name  string
+		empty bool
+	}{
+		{"approvals", len(r.Approvals) == 0}, {"assessment", r.Assessment == nil},
+		{"test_results", len(r.TestResults) == 0}, {"review", r.Review == nil},
+		{"feedback", len(r.Feedback) == 0}, {"incidents", len(r.Incidents) == 0},
+	} {
+		if !f.empty {
+			fields = append(fields, FieldError{Field: f.name, Rule: "readonly"})
+		}
+	}
+	if len(fields) > 0 {
+		return &ValidationError{Fields: fields}
+	}
+	return nil
 }
 
 // editOpts describes a change made through editWith.
@@ -530,6 +554,7 @@ type editOpts struct {
 	managed    bool                               // fn may write approvals and assessment
 	authAction string                             // the action the Authorizer is asked about ("" = "edit")
 	allow      func(r *Release) error             // stage check of the stored release (nil = not terminal)
+	host       bool                               // Edit: evidence, and a booked window, are read-only
 }
 
 // validate checks r's fields and its risk register against the matrix.
@@ -593,7 +618,7 @@ func (m *Manager) editWith(ctx context.Context, id string, by Actor, o editOpts,
 		if err := fn(r); err != nil {
 			return nil, err
 		}
-		if err := ownedUnchanged(cur, r, o.managed); err != nil {
+		if err := m.ownedUnchanged(cur, r, o.managed, o.host); err != nil {
 			return nil, err
 		}
 		if err := m.validate(r); err != nil {
@@ -629,7 +654,7 @@ func (m *Manager) editWith(ctx context.Context, id string, by Actor, o editOpts,
 	}
 }
 
-func ownedUnchanged(old, r *Release, managed bool) error {
+func (m *Manager) ownedUnchanged(old, r *Release, managed, host bool) error {
 	var fields []FieldError
 	ro := func(name string, same bool) {
 		if !same {
@@ -646,6 +671,19 @@ func ownedUnchanged(old, r *Release, managed bool) error {
 	if !managed {
 		ro("approvals", reflect.DeepEqual(old.Approvals, r.Approvals))
 		ro("assessment", reflect.DeepEqual(old.Assessment, r.Assessment))
+	}
+	if host {
+		// Evidence has its own methods (RecordTest, RecordReview,
+		// AddFeedback, OpenIncident, ResolveIncident) with their checks.
+		ro("test_results", reflect.DeepEqual(old.TestResults, r.TestResults))
+		ro("review", reflect.DeepEqual(old.Review, r.Review))
+		ro("feedback", reflect.DeepEqual(old.Feedback, r.Feedback))
+		ro("incidents", reflect.DeepEqual(old.Incidents, r.Incidents))
+		if !m.lc.windowEditable(old.Stage) {
+			// A booked window moves only through the lifecycle (replan),
+			// past the calendar and conflict gates.
+			ro("window", reflect.DeepEqual(old.Window, r.Window))
+		}
 	}
 	if len(fields) > 0 {
 		return &ValidationError{Fields: fields}
@@ -666,14 +704,31 @@ func changedFields(a, b *Release) []string {
 	return out
 }
 
+// stamp fills in the time and author of a piece of evidence: a zero *at
+// becomes the Manager's clock and an empty *author the actor. Times are
+// kept in UTC to the microsecond. Evidence from the future is refused
+// (a *ValidationError for field, rule lte, param now): a runner with a
+// skewed clock must not make an old result outrank a newer one.
+func (m *Manager) stamp(at *time.Time, author *string, by Actor, field string) error {
+	now := m.Now()
+	if at.IsZero() {
+		*at = now
+	}
+	*at = at.UTC().Truncate(time.Microsecond)
+	if at.After(now) {
+		return &ValidationError{Fields: []FieldError{{Field: field, Rule: "lte", Param: "now"}}}
+	}
+	if author != nil && *author == "" {
+		*author = by.ID
+	}
+	return nil
+}
+
 // RecordTest adds a test result to a release (the evidence the fail and
 // pass gates read). A zero At is set to the Manager's clock.
 func (m *Manager) RecordTest(ctx context.Context, id string, by Actor, tr TestResult) (*Release, error) {
-	if tr.At.IsZero() {
-		tr.At = m.Now()
-	}
-	if tr.By == "" {
-		tr.By = by.ID
+	if err := m.stamp(&tr.At, &tr.By, by, "at"); err != nil {
+		return nil, err
 	}
 	if err := validateStruct(tr); err != nil {
 		return nil, err
@@ -690,11 +745,8 @@ func (m *Manager) RecordTest(ctx context.Context, id string, by Actor, tr TestRe
 // release gets its review too); otherwise the error matches
 // ErrWrongStage.
 func (m *Manager) RecordReview(ctx context.Context, id string, by Actor, rv Review) (*Release, error) {
-	if rv.At.IsZero() {
-		rv.At = m.Now()
-	}
-	if rv.By == "" {
-		rv.By = by.ID
+	if err := m.stamp(&rv.At, &rv.By, by, "at"); err != nil {
+		return nil, err
 	}
 	if err := validateStruct(rv); err != nil {
 		return nil, err

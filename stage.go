@@ -571,6 +571,26 @@ func (lc *Lifecycle) step(id string, from Stage, ev Event) (Stage, error) {
 	}
 }
 
+// windowEditable reports whether Edit may change the planned window of a
+// release at stage st: always when no event books time (no conflicts
+// gate); otherwise only before the window is booked, at the initial stage
+// and at the stages a booking event fires from, except those of a
+// re-booking event (one that may fire from its own target, like replan).
+func (lc *Lifecycle) windowEditable(st Stage) bool {
+	booking := false
+	for _, name := range lc.order {
+		ce := lc.events[name]
+		if !ce.books {
+			continue
+		}
+		booking = true
+		if ce.from[st] && !ce.from[ce.spec.To] {
+			return true
+		}
+	}
+	return !booking || st == lc.spec.Initial
+}
+
 // Mermaid renders the lifecycle as a Mermaid state diagram.
 func (lc *Lifecycle) Mermaid() string {
 	var b strings.Builder
