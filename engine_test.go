@@ -484,6 +484,11 @@ func TestBadInput(t *testing.T) {
 			return err
 		}(), relman.ErrInvalid},
 		{"record bad review", func() error { _, err := m.RecordReview(ctx, "r", alice, relman.Review{Outcome: "great"}); return err }(), relman.ErrInvalid},
+		{"list unknown stage", func() error { _, err := m.List(ctx, relman.Query{Stages: []relman.Stage{"nope"}}); return err }(), relman.ErrInvalid},
+		{"list unknown kind", func() error { _, err := m.List(ctx, relman.Query{Kind: "huge"}); return err }(), relman.ErrInvalid},
+		{"check inverted window", m.Check(ctx, "r", relman.EventApprove, relman.Request{Actor: alice, Window: &relman.Span{Start: t0, End: t0}}), relman.ErrInvalid},
+		{"create blank title", func() error { b := newRelease("blank"); b.Title = "  "; _, err := m.Create(ctx, b, alice); return err }(), relman.ErrInvalid},
+		{"nil option", func() error { _, err := relman.NewManager(memory.New(), nil); return err }(), relman.ErrInvalid},
 		{"nil store", func() error { _, err := relman.NewManager(nil); return err }(), relman.ErrInvalid},
 		{"negative retries", func() error { _, err := relman.NewManager(memory.New(), relman.WithRetries(-1)); return err }(), relman.ErrInvalid},
 		{"gate on unknown event", func() error {

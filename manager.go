@@ -11,8 +11,8 @@ import (
 	"time"
 )
 
-// ErrTerminal: the release is in a terminal stage and its data can no
-// longer change.
+// ErrTerminal is returned when a release is in a terminal stage and its
+// data can no longer change.
 var ErrTerminal = errors.New("relman: release is in a terminal stage")
 
 // Authorizer decides whether an actor may act on a release. action is an
@@ -111,7 +111,10 @@ func NewManager(store Store, opts ...Option) (*Manager, error) {
 	}
 	m := &Manager{store: store, lc: DefaultLifecycle(), clock: time.Now, retries: 3, sched: make(chan struct{}, 1),
 		policy: DefaultPolicy(), matrix: DefaultMatrix()}
-	for _, o := range opts {
+	for i, o := range opts {
+		if o == nil {
+			return nil, &ValidationError{Fields: []FieldError{{Field: fmt.Sprintf("options[%d]", i), Rule: "required"}}}
+		}
 		o(m)
 	}
 	switch {
@@ -243,6 +246,15 @@ func (m *Manager) List(ctx context.Context, q Query) ([]*Release, error) {
 	if err := q.Validate(); err != nil {
 		return nil, err
 	}
+	var bad []FieldError
+	for i, st := range q.Stages {
+		if !m.lc.IsStage(st) {
+			bad = append(bad, FieldError{Field: fmt.Sprintf("stages[%d]", i), Rule: "stage", Param: string(st)})
+		}
+	}
+	if len(bad) > 0 {
+		return nil, &ValidationError{Fields: bad}
+	}
 	return m.store.List(ctx, q)
 }
 
@@ -348,6 +360,9 @@ func checkRequest(id string, ev Event, req Request) error {
 	if len(fields) > 0 {
 		return &ValidationError{Fields: fields}
 	}
+	if w := req.Window; w != nil && (w.Start.IsZero() || !w.End.After(w.Start)) {
+		return &ValidationError{Fields: []FieldError{{Field: "window.end", Rule: "gtfield", Param: "start"}}}
+	}
 	if len(req.Reason) > 4000 || len(req.Params) > 0 {
 		return validateStruct(req)
 	}
@@ -383,7 +398,11 @@ func (m *Manager) Check(ctx context.Context, id string, ev Event, req Request) e
 //
 // On ErrConflict (another writer got there first) Fire starts over from a
 // fresh read, up to the Manager's retry count, so gates always judge the
-// stored state; after that the conflict is returned. A cancelled context
+// stored state; after that the conflict is returned. Starting over runs
+// the effects, gates and before-hooks again, so they must be repeatable
+// (a before-hook that notifies someone may do so more than once). Events
+// guarded by the conflicts gate (plan, replan) run under the schedule lock
+// (see Locker), so that two releases cannot book one slot at once. A cancelled context
 // returns promptly with its error and nothing is written. Gates, effects
 // and before-hooks must not change the release they are checking: Fire
 // called from them on the same release returns ErrReentrant. After-hooks

@@ -52,7 +52,7 @@ const (
 	EventReplan    Event = "replan"
 )
 
-// AnyEvent, given where a hook takes an event, attaches the hook to every
+// AnyEvent is the wildcard event: a hook attached to it runs for every
 // event of the lifecycle.
 const AnyEvent Event = "*"
 
@@ -305,8 +305,8 @@ func NewLifecycle(spec LifecycleSpec) (*Lifecycle, error) {
 		leave:  make(map[Stage][]AfterHook),
 	}
 	for _, st := range spec.Stages {
-		if blank(string(st)) {
-			add("empty stage name")
+		if !validID(string(st)) {
+			add("invalid stage name %q (letters, digits, '.', '_', '-')", st)
 			continue
 		}
 		if _, dup := lc.stages[st]; dup {
@@ -326,8 +326,8 @@ func NewLifecycle(spec LifecycleSpec) (*Lifecycle, error) {
 	}
 	out := make(map[Stage][]Stage)
 	for _, e := range spec.Events {
-		if blank(string(e.Name)) || e.Name == AnyEvent {
-			add("invalid event name %q", e.Name)
+		if !validID(string(e.Name)) {
+			add("invalid event name %q (letters, digits, '.', '_', '-')", e.Name)
 			continue
 		}
 		if _, dup := lc.events[e.Name]; dup {
@@ -363,6 +363,8 @@ func NewLifecycle(spec LifecycleSpec) (*Lifecycle, error) {
 			add("gate %q on unknown event %q", g.Name, g.Event)
 		case g.Gate == nil || blank(g.Name):
 			add("gate on event %q needs a name and a gate", g.Event)
+		case slices.ContainsFunc(ce.gates, func(o GateSpec) bool { return o.Name == g.Name }):
+			add("duplicate gate %q on event %q", g.Name, g.Event)
 		default:
 			ce.gates = append(ce.gates, g)
 			ce.books = ce.books || g.Name == GateConflicts
