@@ -116,11 +116,6 @@ var (
 	reviewStages = []Stage{StageOperating, StageRolledBack}
 )
 
-// storeTime returns t as the Manager keeps times: in UTC, to the
-// microsecond (the precision every store keeps), so that what is stored
-// reads back equal.
-func storeTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
-
 // inStages returns an editIn stage check allowing only stages.
 func inStages(what string, stages []Stage) func(r *Release) error {
 	return func(r *Release) error {
