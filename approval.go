@@ -220,13 +220,26 @@ func (p *ApprovalPolicy) excluded(ru Rule, roles ...string) (string, bool) {
 	return "", false
 }
 
-// Check reports whether r may be authorized at time now under p. It
-// returns nil, or an error listing every problem (errors.Join): no
-// assessment (ErrRiskNotAssessed), a stale one (ErrRiskStale), a change
-// model the policy does not allow at the level (ErrModelNotAllowed), a
-// rejection in force (ErrApprovalRejected), and the approvals still
-// missing (*ApprovalsMissingError).
-func (p *ApprovalPolicy) Check(r *Release, now time.Time) error {
+// excludedByRule returns a role among roles that a rule of change model
+// model excludes at some level, if there is one.
+func (p *ApprovalPolicy) excludedByRule(model ChangeModel, roles []string) (string, bool) {
+	for _, ru := range p.Rules {
+		if ru.Model != model {
+			continue
+		}
+		for _, role := range roles {
+			if slices.Contains(ru.ExcludedRoles, role) {
+				return role, true
+			}
+		}
+	}
+	return "", false
+}
+
+// current returns nil if r has an assessment that is neither stale nor
+// older than MaxAssessmentAge at now; otherwise an error matching
+// ErrRiskNotAssessed or ErrRiskStale.
+func (p *ApprovalPolicy) current(r *Release, now time.Time) error {
 	a := r.Assessment
 	switch {
 	case a == nil:
@@ -236,6 +249,20 @@ func (p *ApprovalPolicy) Check(r *Release, now time.Time) error {
 	case p.MaxAssessmentAge > 0 && now.Sub(a.At) > p.MaxAssessmentAge:
 		return fmt.Errorf("%w: assessed on %s, more than %s ago", ErrRiskStale, a.At.UTC().Format(time.RFC3339), p.MaxAssessmentAge)
 	}
+	return nil
+}
+
+// Check reports whether r may be authorized at time now under p. It
+// returns nil, or an error listing every problem (errors.Join): no
+// assessment (ErrRiskNotAssessed), a stale one (ErrRiskStale), a change
+// model the policy does not allow at the level (ErrModelNotAllowed), a
+// rejection in force (ErrApprovalRejected), and the approvals still
+// missing (*ApprovalsMissingError).
+func (p *ApprovalPolicy) Check(r *Release, now time.Time) error {
+	if err := p.current(r, now); err != nil {
+		return err
+	}
+	a := r.Assessment
 	ru, ok := p.RuleFor(r.Model, a.Level)
 	if !ok {
 		return fmt.Errorf("%w: the policy has no rule for a %s-risk %s change", ErrModelNotAllowed, a.Level, r.Model)
@@ -461,8 +488,12 @@ func (m *Manager) RemoveRisk(ctx context.Context, id string, by Actor, riskID st
 // on field "role"), a comment over 4000 bytes, the requester or owner
 // approving their own release unless the policy allows it
 // (ErrSelfApproval), and an approver holding a role the policy excludes
-// (ErrExcludedRole; the rule's exclusions apply once the release is
-// assessed).
+// (ErrExcludedRole). The policy's ExcludedRoles are refused whatever the
+// release's state. A rule's exclusions depend on the assessed level, so an
+// approver holding a role that some rule of the release's change model
+// excludes is refused until the release has a current assessment
+// (ErrRiskNotAssessed, ErrRiskStale), then refused if the rule for its
+// level excludes that role. The same holds for RejectApproval.
 func (m *Manager) Approve(ctx context.Context, id string, by Actor, role, comment string) (*Release, error) {
 	return m.decide(ctx, id, by, role, comment, DecisionApprove)
 }
@@ -501,7 +532,15 @@ func (m *Manager) decide(ctx context.Context, id string, by Actor, role, comment
 		if d == DecisionApprove && p.self(r, by.ID) {
 			return fmt.Errorf("relman: %s may not approve %q: %w (requester %s, owner %s)", by.ID, id, ErrSelfApproval, r.Requester, r.Owner)
 		}
-		if r.Assessment != nil {
+		// Whether a rule excludes one of by's roles depends on the level, so
+		// someone holding a role some rule of the model excludes may decide
+		// only on a current assessment. (The Approval records the role it
+		// was given in, not every role its approver holds, so the
+		// exclusion cannot be checked later.)
+		if role, ok := p.excludedByRule(r.Model, by.Roles); ok {
+			if err := p.current(r, m.Now()); err != nil {
+				return fmt.Errorf("relman: %s holds %s, excluded at some risk levels of a %s change, and may decide on %q only on a current assessment: %w", by.ID, role, r.Model, id, err)
+			}
 			if ru, ok := p.RuleFor(r.Model, r.Assessment.Level); ok {
 				if ex, bad := p.excluded(ru, by.Roles...); bad {
 					return fmt.Errorf("relman: %s may not decide on a %s-risk %s change: %w: %s", by.ID, r.Assessment.Level, r.Model, ErrExcludedRole, ex)
