@@ -24,6 +24,23 @@ const (
 	RoleECAB = "ecab"
 )
 
+// Actions the Manager asks its Authorizer about besides the lifecycle
+// events, "create" and "edit". Where a method acts on no release, the
+// Authorizer is given a nil release.
+const (
+	// AuthApproval: Approve and RejectApproval; r is the stored release.
+	AuthApproval = "approval"
+	// AuthRisk: Assess, SetRisk and RemoveRisk; r is the stored release.
+	AuthRisk = "risk"
+	// AuthWindow: PutWindow, DeleteWindow and ImportWindows, which change
+	// the calendar, not a release: r is nil.
+	AuthWindow = "window"
+	// AuthOverrideFreeze: a request to plan, replan or deploy an
+	// emergency release inside a freeze (see ParamOverride); r is the
+	// release the calendar gate is checking.
+	AuthOverrideFreeze = "override-freeze"
+)
+
 // GateApprovals is the name of the authorize gate made by ApprovalGate in
 // DefaultSpec; WithPolicy replaces the gate of that name.
 const GateApprovals = "approvals"
@@ -415,7 +432,7 @@ func (m *Manager) Evaluate(ctx context.Context, r *Release) (*Assessment, error)
 // again whenever the release changes: the authorize gate refuses a stale
 // assessment.
 func (m *Manager) Assess(ctx context.Context, id string, by Actor) (*Release, error) {
-	return m.editWith(ctx, id, by, editOpts{action: ActionRisk, managed: true, authAction: "risk",
+	return m.editWith(ctx, id, by, editOpts{action: ActionRisk, managed: true, authAction: AuthRisk,
 		reasonf: func(r *Release) string { return "risk assessed: " + r.Assessment.Level.String() },
 		details: func(r *Release) map[string]string {
 			return map[string]string{"level": r.Assessment.Level.String(), "basis": r.Assessment.Basis}
@@ -448,7 +465,7 @@ func (m *Manager) SetRisk(ctx context.Context, id string, by Actor, rk Risk) (*R
 	if err := m.checkRisk(rk); err != nil {
 		return nil, err
 	}
-	return m.editWith(ctx, id, by, editOpts{action: ActionRisk, authAction: "risk", reason: "risk " + rk.ID + ": " + rk.Title,
+	return m.editWith(ctx, id, by, editOpts{action: ActionRisk, authAction: AuthRisk, reason: "risk " + rk.ID + ": " + rk.Title,
 		details: func(*Release) map[string]string {
 			return map[string]string{"risk": rk.ID, "op": "set", "status": string(rk.Status)}
 		},
@@ -466,7 +483,7 @@ func (m *Manager) SetRisk(ctx context.Context, id string, by Actor, rk Risk) (*R
 // none), with an audit entry (action risk). Prefer closing a risk
 // (status closed) to keep its record.
 func (m *Manager) RemoveRisk(ctx context.Context, id string, by Actor, riskID string) (*Release, error) {
-	return m.editWith(ctx, id, by, editOpts{action: ActionRisk, authAction: "risk", reason: "risk " + riskID + " removed",
+	return m.editWith(ctx, id, by, editOpts{action: ActionRisk, authAction: AuthRisk, reason: "risk " + riskID + " removed",
 		details: func(*Release) map[string]string { return map[string]string{"risk": riskID, "op": "remove"} },
 	}, func(r *Release) error {
 		i := slices.IndexFunc(r.Risks, func(x Risk) bool { return x.ID == riskID })
@@ -524,7 +541,7 @@ func (m *Manager) decide(ctx context.Context, id string, by Actor, role, comment
 	if ex, ok := p.excluded(Rule{}, by.Roles...); ok {
 		return nil, fmt.Errorf("relman: %s may not decide on %q: %w: %s", by.ID, id, ErrExcludedRole, ex)
 	}
-	return m.editWith(ctx, id, by, editOpts{action: ActionApproval, managed: true, authAction: "approval", reason: comment,
+	return m.editWith(ctx, id, by, editOpts{action: ActionApproval, managed: true, authAction: AuthApproval, reason: comment,
 		details: func(*Release) map[string]string {
 			return map[string]string{"decision": string(d), "approver": by.ID, "role": role}
 		},
