@@ -276,6 +276,9 @@ func (p *ApprovalPolicy) current(r *Release, now time.Time) error {
 // rejection in force (ErrApprovalRejected), and the approvals still
 // missing (*ApprovalsMissingError).
 func (p *ApprovalPolicy) Check(r *Release, now time.Time) error {
+	if r == nil {
+		return invalid("release", "required")
+	}
 	if err := p.current(r, now); err != nil {
 		return err
 	}
@@ -479,10 +482,13 @@ func (m *Manager) SetRisk(ctx context.Context, id string, by Actor, rk Risk) (*R
 	})
 }
 
-// RemoveRisk deletes the register entry riskID (ErrNotFound if there is
-// none), with an audit entry (action risk). Prefer closing a risk
+// RemoveRisk deletes the register entry riskID (a *ValidationError on
+// field "risk_id" if it is blank, ErrNotFound if there is none), with an audit entry (action risk). Prefer closing a risk
 // (status closed) to keep its record.
 func (m *Manager) RemoveRisk(ctx context.Context, id string, by Actor, riskID string) (*Release, error) {
+	if blank(riskID) {
+		return nil, invalid("risk_id", "required")
+	}
 	return m.editWith(ctx, id, by, editOpts{action: ActionRisk, authAction: AuthRisk, reason: "risk " + riskID + " removed",
 		details: func(*Release) map[string]string { return map[string]string{"risk": riskID, "op": "remove"} },
 	}, func(r *Release) error {

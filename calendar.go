@@ -472,16 +472,15 @@ func (e *NoSlotError) Unwrap() []error {
 
 // NextSlot returns the earliest span of length d starting at or after
 // after (to the second) that the calendar allows for services and that
-// fits among opt.Planned, or a *NoSlotError.
+// fits among opt.Planned, or a *NoSlotError. A zero after ("after"), a d
+// that is not positive ("duration"), a negative opt.Horizon ("horizon")
+// or opt.Capacity ("capacity") is a *ValidationError naming them.
 func (c *Calendar) NextSlot(after time.Time, d time.Duration, services []string, opt SlotOptions) (Span, error) {
-	if d <= 0 {
-		return Span{}, invalid("duration", "gt=0")
+	if err := checkSlot(after, d, opt); err != nil {
+		return Span{}, err
 	}
-	if opt.Horizon <= 0 {
+	if opt.Horizon == 0 {
 		opt.Horizon = 90 * 24 * time.Hour
-	}
-	if opt.Capacity < 0 {
-		return Span{}, invalid("capacity", "gte=0")
 	}
 	t := after
 	if t.Nanosecond() != 0 {
@@ -521,6 +520,33 @@ func (c *Calendar) NextSlot(after time.Time, d time.Duration, services []string,
 		t = next
 	}
 	return Span{}, noSlot
+}
+
+// checkSlot checks the arguments of NextSlot.
+func checkSlot(after time.Time, d time.Duration, opt SlotOptions) error {
+	var fs []FieldError
+	if after.IsZero() {
+		fs = append(fs, FieldError{Field: "after", Rule: "required"})
+	}
+	if d <= 0 {
+		fs = append(fs, FieldError{Field: "duration", Rule: "gt", Param: "0"})
+	}
+	if opt.Horizon < 0 {
+		fs = append(fs, FieldError{Field: "horizon", Rule: "gte", Param: "0"})
+	}
+	if opt.Capacity < 0 {
+		fs = append(fs, FieldError{Field: "capacity", Rule: "gte", Param: "0"})
+	}
+	if len(fs) > 0 {
+		return &ValidationError{Fields: fs}
+	}
+	return nil
+}
+
+// invalidParam builds a one-field *ValidationError for a rule with a
+// parameter.
+func invalidParam(field, rule, param string) *ValidationError {
+	return &ValidationError{Fields: []FieldError{{Field: field, Rule: rule, Param: param}}}
 }
 
 func maxTime(a, b time.Time) time.Time {
@@ -1052,8 +1078,22 @@ func (e *TaskPlanError) Unwrap() []error {
 
 // PlanTasks schedules tasks from start: each task starts when the last of
 // its dependencies finishes (critical path method). It returns a
-// *TaskPlanError for cycles, unknown dependencies or duplicate names.
+// *ValidationError for a blank name ("tasks[1].name") or a negative
+// duration ("tasks[1].duration"), and a *TaskPlanError for cycles,
+// unknown dependencies or duplicate names.
 func PlanTasks(start time.Time, tasks []Task) (*TaskPlan, error) {
+	var fs []FieldError
+	for i, t := range tasks {
+		if blank(t.Name) {
+			fs = append(fs, FieldError{Field: fmt.Sprintf("tasks[%d].name", i), Rule: "required"})
+		}
+		if t.Duration < 0 {
+			fs = append(fs, FieldError{Field: fmt.Sprintf("tasks[%d].duration", i), Rule: "gte", Param: "0"})
+		}
+	}
+	if len(fs) > 0 {
+		return nil, &ValidationError{Fields: fs}
+	}
 	idx := make(map[string]int, len(tasks))
 	perr := &TaskPlanError{}
 	for i, t := range tasks {

@@ -126,7 +126,7 @@ func (m *Manager) bindCalendar(spec *LifecycleSpec) {
 // setupCalendar checks the calendar options in NewManager.
 func (m *Manager) setupCalendar() error {
 	if m.capacity < 0 {
-		return invalid("capacity", "gte=0")
+		return invalidParam("capacity", "gte", "0")
 	}
 	if !m.blockingSet {
 		m.blocking = defaultBlocking
@@ -261,8 +261,13 @@ func (m *Manager) Conflicts(ctx context.Context) ([]Conflict, error) {
 // NextSlot returns the earliest span of length d from after that the
 // calendar allows for services and that fits among the planned releases
 // (other than exclude) and the capacity, searching up to horizon ahead
-// (0: 90 days). It returns a *NoSlotError when there is none.
+// (0: 90 days). It returns a *NoSlotError when there is none, and a
+// *ValidationError for a zero after ("after"), a d that is not positive
+// ("duration") or a negative horizon ("horizon").
 func (m *Manager) NextSlot(ctx context.Context, after time.Time, d time.Duration, services []string, exclude string, horizon time.Duration) (Span, error) {
+	if err := checkSlot(after, d, SlotOptions{Horizon: horizon}); err != nil {
+		return Span{}, err
+	}
 	cal, err := m.Calendar(ctx)
 	if err != nil {
 		return Span{}, err
