@@ -502,24 +502,38 @@ func (c *Calendar) NextSlot(after time.Time, d time.Duration, services []string,
 			return cand, nil
 		}
 		noSlot.Last = err
-		next := t.Add(time.Second)
-		var ce *CalendarError
-		if errors.As(err, &ce) {
-			for _, r := range ce.Reasons {
-				switch r := r.(type) {
-				case *FreezeError:
-					next = maxTime(next, r.Occurrence.End)
-				case *OutsideMaintenanceError:
-					if r.Next.IsZero() {
-						return Span{}, noSlot
-					}
-					next = maxTime(next, r.Next)
-				}
-			}
+		next, ok := retryAt(t, err)
+		if !ok {
+			return Span{}, noSlot
 		}
 		t = next
 	}
 	return Span{}, noSlot
+}
+
+// retryAt returns when to try again after the calendar refused a span
+// starting at t with err: past every freeze occurrence in the way and no
+// sooner than the next maintenance window of each service outside one (at
+// least a second after t). ok is false if err is not a *CalendarError or
+// a service has no maintenance window ahead: waiting will not help.
+func retryAt(t time.Time, err error) (next time.Time, ok bool) {
+	var ce *CalendarError
+	if !errors.As(err, &ce) {
+		return time.Time{}, false
+	}
+	next = t.Add(time.Second)
+	for _, r := range ce.Reasons {
+		switch r := r.(type) {
+		case *FreezeError:
+			next = maxTime(next, r.Occurrence.End)
+		case *OutsideMaintenanceError:
+			if r.Next.IsZero() {
+				return time.Time{}, false
+			}
+			next = maxTime(next, r.Next)
+		}
+	}
+	return next, true
 }
 
 // checkSlot checks the arguments of NextSlot.

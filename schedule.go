@@ -348,23 +348,8 @@ func (c *Calendar) opensAt(span Span, services []string, override bool) (time.Ti
 		if err == nil {
 			return t, t.After(span.Start)
 		}
-		var ce *CalendarError
-		if !errors.As(err, &ce) {
-			return time.Time{}, false
-		}
-		next := t.Add(time.Second)
-		for _, r := range ce.Reasons {
-			switch r := r.(type) {
-			case *FreezeError:
-				next = maxTime(next, r.Occurrence.End)
-			case *OutsideMaintenanceError:
-				if r.Next.IsZero() {
-					return time.Time{}, false
-				}
-				next = maxTime(next, r.Next)
-			}
-		}
-		if !next.Before(span.End) {
+		next, ok := retryAt(t, err)
+		if !ok || !next.Before(span.End) {
 			return time.Time{}, false
 		}
 		t = next
