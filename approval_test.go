@@ -716,7 +716,7 @@ func TestAuthorizerActions(t *testing.T) {
 	if _, err := m.SetRisk(ctx, "az-1", alice, relman.Risk{ID: "x", Title: "x", Likelihood: 1, Impact: 1, Status: relman.RiskOpen}); err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"approval", "risk", "risk"}; !slices.Equal(asked, want) {
+	if want := []string{relman.AuthApproval, relman.AuthRisk, relman.AuthRisk}; !slices.Equal(asked, want) {
 		t.Errorf("actions %v, want %v", asked, want)
 	}
 	_, err := m.Approve(ctx, "az-1", relman.Actor{ID: "mallory"}, "", "ok")

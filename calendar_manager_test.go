@@ -219,3 +219,72 @@ func TestImportWindowsAllOrNone(t *testing.T) {
 		t.Errorf("calendar after refused imports: %v, %v", cal, err)
 	}
 }
+
+// The window methods ask the Authorizer for AuthWindow, with no release.
+func TestWindowAuthorization(t *testing.T) {
+	ctx := context.Background()
+	type ask struct {
+		action string
+		nilRel bool
+	}
+	var asked []ask
+	m, _ := newManager(t, relman.WithAuthorizer(relman.AuthorizerFunc(func(_ context.Context, _ relman.Actor, action string, r *relman.Release) error {
+		asked = append(asked, ask{action, r == nil})
+		return nil
+	})))
+	w := relman.Window{ID: "w", Name: "w", Kind: relman.WindowFreeze, TimeZone: "UTC", Start: t0, End: t0.Add(time.Hour)}
+	if err := m.PutWindow(ctx, alice, w); err != nil {
+		t.Fatal(err)
+	}
+	var ics bytes.Buffer
+	if err := relman.ExportICS(&ics, []relman.Window{w}, nil, relman.ICSOptions{Now: t0}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.ImportWindows(ctx, alice, &ics, relman.ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.DeleteWindow(ctx, alice, "w"); err != nil {
+		t.Fatal(err)
+	}
+	want := []ask{{relman.AuthWindow, true}, {relman.AuthWindow, true}, {relman.AuthWindow, true}}
+	if !slices.Equal(asked, want) {
+		t.Errorf("asked %v, want %v", asked, want)
+	}
+}
+
+// A freeze override asks the Authorizer for AuthOverrideFreeze, with the
+// release; refusing it refuses the override.
+func TestFreezeOverrideAuthorization(t *testing.T) {
+	ctx := context.Background()
+	var got *relman.Release
+	c := &clock{now: t0}
+	freeze := relman.Window{ID: "f", Name: "freeze", Kind: relman.WindowFreeze, TimeZone: "UTC", Start: t0, End: t0.Add(48 * time.Hour)}
+	m, err := relman.NewManager(memory.New(), relman.WithClock(c.Now), relman.WithWindows(freeze),
+		relman.WithAuthorizer(relman.AuthorizerFunc(func(_ context.Context, _ relman.Actor, action string, r *relman.Release) error {
+			if action == relman.AuthOverrideFreeze {
+				got = r
+				return errors.New("not today")
+			}
+			return nil
+		})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newRelease("em-1")
+	r.Kind, r.Model = relman.KindEmergency, relman.ModelEmergency
+	if _, err := m.Create(ctx, r, alice); err != nil {
+		t.Fatal(err)
+	}
+	fire(t, m, "em-1", relman.EventApprove, relman.Request{})
+	duty := relman.Actor{ID: "dora", Roles: []string{relman.RoleFreezeOverride}}
+	win := relman.Span{Start: t0.Add(time.Hour), End: t0.Add(2 * time.Hour)}
+	_, err = m.Fire(ctx, "em-1", relman.EventPlan, relman.Request{Actor: duty, Window: &win, Reason: "outage",
+		Params: map[string]string{relman.ParamOverride: relman.OverrideFreeze}})
+	var fe *relman.ForbiddenError
+	if !errors.Is(err, relman.ErrOverrideRefused) || !errors.As(err, &fe) || fe.Action != relman.AuthOverrideFreeze {
+		t.Errorf("plan with a refused override: %v", err)
+	}
+	if got == nil || got.ID != "em-1" {
+		t.Errorf("the Authorizer got release %v, want em-1", got)
+	}
+}
