@@ -503,8 +503,9 @@ func (m *Manager) RemoveRisk(ctx context.Context, id string, by Actor, riskID st
 
 // Approve records by's approval of the release, given in role (which by
 // must hold; "" approves without a role and counts only toward
-// requirements of anyone), with an audit entry (action approval). An
-// earlier decision of the same approver still in force is voided
+// requirements of anyone), with an audit entry (action approval; its
+// details name the decision, the approver, the role and every role the
+// approver held, comma-separated, as "roles"). An earlier decision of the same approver still in force is voided
 // ("superseded").
 //
 // It refuses, saving nothing: a role by does not hold (*ValidationError
@@ -549,7 +550,7 @@ func (m *Manager) decide(ctx context.Context, id string, by Actor, role, comment
 	}
 	return m.editWith(ctx, id, by, editOpts{action: ActionApproval, managed: true, authAction: AuthApproval, reason: comment,
 		details: func(*Release) map[string]string {
-			return map[string]string{"decision": string(d), "approver": by.ID, "role": role}
+			return map[string]string{"decision": string(d), "approver": by.ID, "role": role, "roles": strings.Join(by.Roles, ",")}
 		},
 	}, func(r *Release) error {
 		if d == DecisionApprove && p.self(r, by.ID) {

@@ -392,10 +392,10 @@ func TestApprovalAudit(t *testing.T) {
 	var got []string
 	for _, e := range h {
 		if e.Action == relman.ActionApproval {
-			got = append(got, e.Details["approver"]+"/"+e.Details["role"]+"/"+e.Details["decision"]+"/"+e.Reason)
+			got = append(got, e.Details["approver"]+"/"+e.Details["role"]+"/"+e.Details["roles"]+"/"+e.Details["decision"]+"/"+e.Reason)
 		}
 	}
-	if want := []string{"carl/cab/approve/looks fine", "carl/cab/reject/on second thought"}; !slices.Equal(got, want) {
+	if want := []string{"carl/cab/cab/approve/looks fine", "carl/cab/cab/reject/on second thought"}; !slices.Equal(got, want) {
 		t.Errorf("approval entries %v, want %v", got, want)
 	}
 	if err := m.Verify(ctx, "au-1"); err != nil {
