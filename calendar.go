@@ -200,9 +200,11 @@ func (c *Calendar) Windows() []Window {
 }
 
 // Occurrences returns, ordered by start, the occurrences overlapping span
-// of the windows that cover services (nil services: every window).
+// of the windows that cover services (nil services: every window). An
+// empty or inverted span (End not after Start, a zero End among them)
+// overlaps none.
 func (c *Calendar) Occurrences(span Span, services []string) []Occurrence {
-	if c == nil {
+	if c == nil || !span.End.After(span.Start) {
 		return nil
 	}
 	var out []Occurrence
@@ -303,12 +305,33 @@ func (c *Calendar) direct(i int, from, to time.Time) iter.Seq[Span] {
 // occurrence it overlaps, and each group of services whose maintenance
 // windows do not contain it. A service without any maintenance window is
 // not restricted by maintenance; a release without services is checked
-// against the windows for all services.
+// against the windows for all services. A span with a zero Start, or an
+// End not after its Start, is a *ValidationError ("span.start",
+// "span.end").
 func (c *Calendar) Allowed(span Span, services []string) error {
+	if err := checkSpan("span.", span); err != nil {
+		return err
+	}
 	if c == nil {
 		return nil
 	}
 	return c.allowed(span, services, c.direct, false)
+}
+
+// checkSpan checks s as the validator checks a Span, naming its fields
+// after prefix.
+func checkSpan(prefix string, s Span) error {
+	var fs []FieldError
+	if s.Start.IsZero() {
+		fs = append(fs, FieldError{Field: prefix + "start", Rule: "required"})
+	}
+	if !s.End.After(s.Start) {
+		fs = append(fs, FieldError{Field: prefix + "end", Rule: "gtfield", Param: "Start"})
+	}
+	if len(fs) > 0 {
+		return &ValidationError{Fields: fs}
+	}
+	return nil
 }
 
 func (c *Calendar) allowed(span Span, services []string, occ occSource, ignoreFreeze bool) error {

@@ -82,6 +82,12 @@ func TestBadInputIsValidationError(t *testing.T) {
 		{"Manager.ExportICS nil writer", func() error {
 			return m.ExportICS(ctx, (io.Writer)(nil))
 		}, []relman.FieldError{{Field: "out", Rule: "required"}}},
+		{"Allowed inverted span", func() error {
+			return cal.Allowed(relman.Span{Start: t0.Add(time.Hour), End: t0}, nil)
+		}, []relman.FieldError{{Field: "span.end", Rule: "gtfield", Param: "Start"}}},
+		{"Allowed zero span", func() error {
+			return cal.Allowed(relman.Span{}, nil)
+		}, []relman.FieldError{{Field: "span.start", Rule: "required"}, {Field: "span.end", Rule: "gtfield", Param: "Start"}}},
 		{"WithCapacity negative", func() error {
 			_, err := relman.NewManager(memory.New(), relman.WithCapacity(-1))
 			return err
@@ -103,5 +109,20 @@ func TestBadInputIsValidationError(t *testing.T) {
 	}
 	if r, _ := m.Get(ctx, "x-1"); r.Revision != 1 {
 		t.Errorf("release changed by refused calls: revision %d", r.Revision)
+	}
+}
+
+// An open-ended span (zero End) overlaps no occurrence: it used to list
+// every occurrence of a recurring window up to the year 9999.
+func TestOccurrencesOfAnEmptySpan(t *testing.T) {
+	cal, err := relman.NewCalendar(relman.Window{ID: "d", Name: "daily", Kind: relman.WindowFreeze, TimeZone: "UTC",
+		Start: t0, End: t0.Add(time.Hour), RRule: "FREQ=DAILY"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sp := range []relman.Span{{Start: t0}, {Start: t0.Add(time.Hour), End: t0}} {
+		if got := cal.Occurrences(sp, nil); len(got) != 0 {
+			t.Errorf("Occurrences(%v) = %d occurrences, want none", sp, len(got))
+		}
 	}
 }
