@@ -607,7 +607,8 @@ func VoidApprovalsOnWindowChange() Effect {
 
 // voidOnScopeChange voids the approvals in force that were given before
 // an edit (those already in old) when the edit changed the release's
-// scope (services, version), window or risk register. It returns the
+// scope (services, version), change model (which decides the rule, so
+// who may approve), window or risk register. It returns the
 // audit entry to record, or nil. Rejections stay in force: only a replan
 // lifts them.
 func voidOnScopeChange(old, r *Release, at time.Time, by string) *AuditEntry {
@@ -617,6 +618,9 @@ func voidOnScopeChange(old, r *Release, at time.Time, by string) *AuditEntry {
 	}
 	if old.Version != r.Version {
 		what = append(what, "version")
+	}
+	if old.Model != r.Model {
+		what = append(what, "change_model")
 	}
 	if !sameSpan(old.Window, r.Window) {
 		what = append(what, "window")

@@ -419,6 +419,7 @@ func TestVoidOnChange(t *testing.T) {
 		}, "risks"},
 		{"risk status", func(r *relman.Release) { r.Risks[0].Status = relman.RiskAccepted }, "risks"},
 		{"several", func(r *relman.Release) { r.Version, r.Services = "3.0.0", []string{"other"} }, "services,version"},
+		{"change model", func(r *relman.Release) { r.Model = relman.ModelEmergency }, "change_model"},
 		{"services reordered", func(r *relman.Release) { r.Services = []string{"mail", "invoices"} }, ""},
 		{"title", func(r *relman.Release) { r.Title = "renamed" }, ""},
 		{"labels", func(r *relman.Release) { r.Labels = map[string]string{"a": "b"} }, ""},
