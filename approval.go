@@ -274,7 +274,7 @@ func (p *ApprovalPolicy) current(r *Release, now time.Time) error {
 // assessment (ErrRiskNotAssessed), a stale one (ErrRiskStale), a change
 // model the policy does not allow at the level (ErrModelNotAllowed), a
 // rejection in force (ErrApprovalRejected), and the approvals still
-// missing (*ApprovalsMissingError).
+// missing (*ApprovalsMissingError). A nil r is a *ValidationError.
 func (p *ApprovalPolicy) Check(r *Release, now time.Time) error {
 	if r == nil {
 		return invalid("release", "required")
@@ -483,8 +483,9 @@ func (m *Manager) SetRisk(ctx context.Context, id string, by Actor, rk Risk) (*R
 }
 
 // RemoveRisk deletes the register entry riskID (a *ValidationError on
-// field "risk_id" if it is blank, ErrNotFound if there is none), with an audit entry (action risk). Prefer closing a risk
-// (status closed) to keep its record.
+// field "risk_id" if it is blank, ErrNotFound if there is none), with an
+// audit entry (action risk). Prefer closing a risk (status closed) to
+// keep its record.
 func (m *Manager) RemoveRisk(ctx context.Context, id string, by Actor, riskID string) (*Release, error) {
 	if blank(riskID) {
 		return nil, invalid("risk_id", "required")
@@ -505,8 +506,8 @@ func (m *Manager) RemoveRisk(ctx context.Context, id string, by Actor, riskID st
 // must hold; "" approves without a role and counts only toward
 // requirements of anyone), with an audit entry (action approval; its
 // details name the decision, the approver, the role and every role the
-// approver held, comma-separated, as "roles"). An earlier decision of the same approver still in force is voided
-// ("superseded").
+// approver held, comma-separated, as "roles"). An earlier decision of
+// the same approver still in force is voided ("superseded").
 //
 // It refuses, saving nothing: a role by does not hold (*ValidationError
 // on field "role"), a comment over 4000 bytes, the requester or owner
