@@ -24,23 +24,6 @@ const (
 	RoleECAB = "ecab"
 )
 
-// Actions the Manager asks its Authorizer about besides the lifecycle
-// events, "create" and "edit". Where a method acts on no release, the
-// Authorizer is given a nil release.
-const (
-	// AuthApproval: Approve and RejectApproval; r is the stored release.
-	AuthApproval = "approval"
-	// AuthRisk: Assess, SetRisk and RemoveRisk; r is the stored release.
-	AuthRisk = "risk"
-	// AuthWindow: PutWindow, DeleteWindow and ImportWindows, which change
-	// the calendar, not a release: r is nil.
-	AuthWindow = "window"
-	// AuthOverrideFreeze: a request to plan, replan or deploy an
-	// emergency release inside a freeze (see ParamOverride); r is the
-	// release the calendar gate is checking.
-	AuthOverrideFreeze = "override-freeze"
-)
-
 // GateApprovals is the name of the authorize gate made by ApprovalGate in
 // DefaultSpec; WithPolicy replaces the gate of that name.
 const GateApprovals = "approvals"
@@ -309,7 +292,9 @@ func (p *ApprovalPolicy) Check(r *Release, now time.Time) error {
 			if ap.Void || ap.Decision != DecisionApprove || p.self(r, ap.Approver) {
 				continue
 			}
-			if _, ex := p.excluded(ru, ap.Role); ex {
+			// Exclusion is about who approved: the role given and every
+			// role the approver held then.
+			if _, ex := p.excluded(ru, append([]string{ap.Role}, ap.Roles...)...); ex {
 				continue
 			}
 			if rq.Role != "" && ap.Role != rq.Role {
@@ -577,7 +562,7 @@ func (m *Manager) decide(ctx context.Context, id string, by Actor, role, comment
 				ap.Void, ap.VoidReason = true, "superseded"
 			}
 		}
-		r.Approvals = append(r.Approvals, Approval{Approver: by.ID, Role: role, Decision: d, Comment: comment, At: m.Now()})
+		r.Approvals = append(r.Approvals, Approval{Approver: by.ID, Role: role, Roles: slices.Clone(by.Roles), Decision: d, Comment: comment, At: m.Now()})
 		return nil
 	})
 }

@@ -726,3 +726,25 @@ func TestAuthorizerActions(t *testing.T) {
 		t.Errorf("mallory: %v", err)
 	}
 }
+
+// An approval counts against a rule's excluded roles by every role the
+// approver held when deciding, not only the role the decision was given
+// in: reassessed at a level whose rule excludes one of them, it stops
+// counting.
+func TestExcludedRolesHeldByApprover(t *testing.T) {
+	p := relman.ApprovalPolicy{Rules: []relman.Rule{{Model: relman.ModelNormal, Level: relman.LevelLow,
+		Requirements: []relman.Requirement{{Count: 1}}, ExcludedRoles: []string{"developer"}}}}
+	now := t0
+	r := newRelease("x")
+	r.Assessment = &relman.Assessment{Level: relman.LevelLow, At: now, Basis: relman.Fingerprint(r)}
+	for _, c := range []struct {
+		roles []string
+		ok    bool
+	}{{nil, true}, {[]string{"tester"}, true}, {[]string{"tester", "developer"}, false}} {
+		r.Approvals = []relman.Approval{{Approver: "dan", Role: "", Roles: c.roles, Decision: relman.DecisionApprove, At: now}}
+		err := p.Check(r, now)
+		if c.ok != (err == nil) || !c.ok && !errors.Is(err, relman.ErrApprovalsMissing) {
+			t.Errorf("approver holding %v: Check = %v, want ok=%v", c.roles, err, c.ok)
+		}
+	}
+}

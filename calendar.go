@@ -580,12 +580,6 @@ func checkSlot(after time.Time, d time.Duration, opt SlotOptions) error {
 	return nil
 }
 
-// invalidParam builds a one-field *ValidationError for a rule with a
-// parameter.
-func invalidParam(field, rule, param string) *ValidationError {
-	return &ValidationError{Fields: []FieldError{{Field: field, Rule: rule, Param: param}}}
-}
-
 func maxTime(a, b time.Time) time.Time {
 	if b.After(a) {
 		return b

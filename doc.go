@@ -80,7 +80,7 @@
 // excluded roles; self-approval is refused unless the policy allows it).
 // Manager.Approve and RejectApproval record decisions; the authorize gate
 // names exactly which approvals are still missing. Changing a release's
-// services, version, window or risks after approval voids the approvals,
+// services, version, change model, window or risks after approval voids the approvals,
 // and the voiding is audited. Standard changes skip approvals while their
 // risk is low; emergency changes go to the emergency board.
 //

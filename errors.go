@@ -156,6 +156,12 @@ func (e *ValidationError) Is(target error) bool { return target == ErrInvalid }
 // validator's own errors have.
 func invalid(field, rule string) *ValidationError {
 	rule, param, _ := strings.Cut(rule, "=")
+	return invalidParam(field, rule, param)
+}
+
+// invalidParam builds a one-field *ValidationError for a rule with a
+// parameter.
+func invalidParam(field, rule, param string) *ValidationError {
 	return &ValidationError{Fields: []FieldError{{Field: field, Rule: rule, Param: param}}}
 }
 

@@ -88,7 +88,11 @@ func Example_metrics() {
 	fmt.Printf("rollback after: %v\n", o.RollbackDuration.Mean)
 	fmt.Printf("user rating: %.2f from %d\n", o.Rating.Mean, o.Rating.Count)
 	for _, id := range []string{"inv-1", "inv-2"} {
-		r, _ := m.Get(ctx, id)
+		r, err := m.Get(ctx, id)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
 		score, ok := relman.SuccessScore(r)
 		fmt.Printf("%s: %s, success score %.0f (%v)\n", id, r.Stage, score, ok)
 	}

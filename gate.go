@@ -120,15 +120,7 @@ func FailedTestRecorded() Gate {
 // and the latest result of each suite run must have passed.
 func RequiredTestsPassed() Gate {
 	return GateFunc(func(_ context.Context, r *Release, _ Transition) error {
-		latest := make(map[string]TestResult)
-		for _, tr := range r.TestResults {
-			if tr.At.Before(r.EnteredAt) {
-				continue
-			}
-			if prev, ok := latest[tr.Suite]; !ok || !tr.At.Before(prev.At) {
-				latest[tr.Suite] = tr
-			}
-		}
+		latest := latestResults(r.TestResults, r.EnteredAt)
 		suites := r.RequiredSuites
 		if len(suites) == 0 {
 			if len(latest) == 0 {
@@ -154,6 +146,22 @@ func RequiredTestsPassed() Gate {
 		}
 		return nil
 	})
+}
+
+// latestResults returns the latest result of each suite among results at
+// or after since (zero since: all); of results at the same instant, the
+// later in the slice wins.
+func latestResults(results []TestResult, since time.Time) map[string]TestResult {
+	latest := make(map[string]TestResult)
+	for _, tr := range results {
+		if tr.At.Before(since) {
+			continue
+		}
+		if prev, ok := latest[tr.Suite]; !ok || !tr.At.Before(prev.At) {
+			latest[tr.Suite] = tr
+		}
+	}
+	return latest
 }
 
 // RollbackPlanPresent is an authorize gate: the release has a rollback

@@ -15,14 +15,36 @@ import (
 // data can no longer change.
 var ErrTerminal = errors.New("relman: release is in a terminal stage")
 
-// Authorizer decides whether an actor may act on a release. action is an
-// event name, or "create" or "edit", or "approval" (Approve,
-// RejectApproval) or "risk" (Assess, SetRisk, RemoveRisk). A non-nil
-// error refuses; Fire,
-// Check, Create and Edit then return a *ForbiddenError wrapping it.
+// Authorizer decides whether an actor may act on a release. action is the
+// name of the event being fired or checked, or one of the Auth* actions
+// below; r is the release as stored, or nil where the action concerns no
+// release (AuthWindow). A non-nil error refuses: the call then returns a
+// *ForbiddenError wrapping it. No lifecycle event may be named like an
+// Auth* action.
 type Authorizer interface {
 	Authorize(ctx context.Context, a Actor, action string, r *Release) error
 }
+
+// The actions the Manager asks its Authorizer about besides the
+// lifecycle's events.
+const (
+	// AuthCreate: Create; r is the release to be created.
+	AuthCreate = "create"
+	// AuthEdit: Edit, RecordTest, RecordReview, AddFeedback, OpenIncident
+	// and ResolveIncident; r is the stored release.
+	AuthEdit = "edit"
+	// AuthApproval: Approve and RejectApproval; r is the stored release.
+	AuthApproval = "approval"
+	// AuthRisk: Assess, SetRisk and RemoveRisk; r is the stored release.
+	AuthRisk = "risk"
+	// AuthWindow: PutWindow, DeleteWindow and ImportWindows, which change
+	// the calendar, not a release: r is nil.
+	AuthWindow = "window"
+	// AuthOverrideFreeze: a request to plan, replan or deploy an
+	// emergency release inside a freeze (see ParamOverride); r is the
+	// release the calendar gate is checking.
+	AuthOverrideFreeze = "override-freeze"
+)
 
 // AuthorizerFunc adapts a function to the Authorizer interface.
 type AuthorizerFunc func(ctx context.Context, a Actor, action string, r *Release) error
@@ -223,7 +245,7 @@ func (m *Manager) Create(ctx context.Context, r *Release, by Actor) (*Release, e
 	if err := m.validate(c); err != nil {
 		return nil, err
 	}
-	if err := m.authorize(ctx, by, "create", c); err != nil {
+	if err := m.authorize(ctx, by, AuthCreate, c); err != nil {
 		return nil, err
 	}
 	e := c.Record(AuditEntry{At: now, Actor: by.ID, Action: ActionCreate, To: c.Stage})
@@ -535,7 +557,7 @@ func (m *Manager) notify(ctx context.Context, ce *compiledEvent, r *Release, t T
 // so fn must be repeatable. An error from fn is returned as is and nothing
 // is saved.
 //
-// When the edit changes the release's services, version, window or risk
+// When the edit changes the release's services, version, change model, window or risk
 // register, every approval in force is voided in the same update, with a
 // second audit entry (action void) naming the approvers and what changed.
 func (m *Manager) Edit(ctx context.Context, id string, by Actor, reason string, fn func(r *Release) error) (*Release, error) {
@@ -630,7 +652,7 @@ func (m *Manager) editWith(ctx context.Context, id string, by Actor, o editOpts,
 		if err := allow(cur); err != nil {
 			return nil, err
 		}
-		if err := m.authorize(ctx, by, cmp.Or(o.authAction, "edit"), cur); err != nil {
+		if err := m.authorize(ctx, by, cmp.Or(o.authAction, AuthEdit), cur); err != nil {
 			return nil, err
 		}
 		r := cur.Clone()

@@ -102,10 +102,12 @@ const (
 )
 
 // Approval is one approver's decision on a release. Approvals become void
-// when the release's scope, window or risks change after they were given.
+// when the release's scope (services, version, change model), window or
+// risks change after they were given.
 type Approval struct {
 	Approver   string    `json:"approver" validate:"required,notblank"`
-	Role       string    `json:"role,omitempty"`
+	Role       string    `json:"role,omitempty"`  // the role the decision was given in
+	Roles      []string  `json:"roles,omitempty"` // every role the approver held then
 	Decision   Decision  `json:"decision" validate:"required,oneof=approve reject"`
 	Comment    string    `json:"comment,omitempty" validate:"max=4000"`
 	At         time.Time `json:"at"`
@@ -202,7 +204,13 @@ func (r *Release) Clone() *Release {
 	}
 	c.RequiredSuites = slices.Clone(r.RequiredSuites)
 	c.TestResults = slices.Clone(r.TestResults)
-	c.Approvals = slices.Clone(r.Approvals)
+	if r.Approvals != nil {
+		c.Approvals = make([]Approval, len(r.Approvals))
+		for i, a := range r.Approvals {
+			a.Roles = slices.Clone(a.Roles)
+			c.Approvals[i] = a
+		}
+	}
 	c.Risks = slices.Clone(r.Risks)
 	c.Assessment = r.Assessment.clone()
 	if r.Review != nil {

@@ -733,12 +733,7 @@ func (f FactorModel) Assess(ctx context.Context, r *Release, env Env) (Result, e
 		add("rollback", w.NoRollback, "no rollback plan")
 	}
 	// Test evidence: the latest result of each suite.
-	latest := make(map[string]TestResult)
-	for _, tr := range r.TestResults {
-		if prev, ok := latest[tr.Suite]; !ok || !tr.At.Before(prev.At) {
-			latest[tr.Suite] = tr
-		}
-	}
+	latest := latestResults(r.TestResults, time.Time{})
 	var missing, failing []string
 	for _, s := range r.RequiredSuites {
 		if _, ok := latest[s]; !ok {

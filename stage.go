@@ -330,6 +330,11 @@ func NewLifecycle(spec LifecycleSpec) (*Lifecycle, error) {
 			add("invalid event name %q (letters, digits, '.', '_', '-')", e.Name)
 			continue
 		}
+		switch e.Name {
+		case AuthCreate, AuthEdit, AuthApproval, AuthRisk, AuthWindow, AuthOverrideFreeze:
+			add("event name %q is reserved for an Authorizer action", e.Name)
+			continue
+		}
 		if _, dup := lc.events[e.Name]; dup {
 			add("duplicate event %q", e.Name)
 			continue
