@@ -307,8 +307,12 @@ func TestGateErrorCollectsEveryFailure(t *testing.T) {
 		t.Errorf("replan: stage %s window %v approvals %+v", r2.Stage, r2.Window, r2.Approvals)
 	}
 	h, _ := m.History(ctx, "r")
-	if last := h[len(h)-1]; last.Details["voided_approvals"] != "1" || last.Details["window"] == "" {
-		t.Errorf("replan audit details = %v", last.Details)
+	tr, void := h[len(h)-2], h[len(h)-1]
+	if tr.Event != relman.EventReplan || tr.Details["voided_approvals"] != "1" || tr.Details["window"] == "" {
+		t.Errorf("replan audit entry = %+v", tr)
+	}
+	if void.Action != relman.ActionVoid || void.Event != relman.EventReplan || void.Details["approvers"] != "alice" || void.Seq != tr.Seq+1 {
+		t.Errorf("void audit entry = %+v, want approvers alice, right after the replan entry", void)
 	}
 	if _, err := m.Fire(ctx, "r", relman.EventReplan, relman.Request{Actor: alice, Window: &relman.Span{Start: win2.End, End: win2.Start}}); !errors.Is(err, relman.ErrInvalid) {
 		t.Errorf("replan with inverted window: %v, want ErrInvalid", err)
@@ -475,7 +479,16 @@ func TestBadInput(t *testing.T) {
 			return err
 		}(), relman.ErrInvalid},
 		{"record bad test", func() error { _, err := m.RecordTest(ctx, "r", alice, relman.TestResult{}); return err }(), relman.ErrInvalid},
+		{"record future test", func() error {
+			_, err := m.RecordTest(ctx, "r", alice, relman.TestResult{Suite: "unit", Passed: true, At: t0.Add(time.Hour)})
+			return err
+		}(), relman.ErrInvalid},
 		{"record bad review", func() error { _, err := m.RecordReview(ctx, "r", alice, relman.Review{Outcome: "great"}); return err }(), relman.ErrInvalid},
+		{"list unknown stage", func() error { _, err := m.List(ctx, relman.Query{Stages: []relman.Stage{"nope"}}); return err }(), relman.ErrInvalid},
+		{"list unknown kind", func() error { _, err := m.List(ctx, relman.Query{Kind: "huge"}); return err }(), relman.ErrInvalid},
+		{"check inverted window", m.Check(ctx, "r", relman.EventApprove, relman.Request{Actor: alice, Window: &relman.Span{Start: t0, End: t0}}), relman.ErrInvalid},
+		{"create blank title", func() error { b := newRelease("blank"); b.Title = "  "; _, err := m.Create(ctx, b, alice); return err }(), relman.ErrInvalid},
+		{"nil option", func() error { _, err := relman.NewManager(memory.New(), nil); return err }(), relman.ErrInvalid},
 		{"nil store", func() error { _, err := relman.NewManager(nil); return err }(), relman.ErrInvalid},
 		{"negative retries", func() error { _, err := relman.NewManager(memory.New(), relman.WithRetries(-1)); return err }(), relman.ErrInvalid},
 		{"gate on unknown event", func() error {
@@ -590,5 +603,55 @@ func TestVerifyHistory(t *testing.T) {
 	}
 	if err := relman.VerifyHistory(nil, nil); err != nil {
 		t.Errorf("empty history: %v", err)
+	}
+}
+
+// Edit may set the window before it is booked; once planned, the window
+// moves only by replan, past the calendar and conflict gates. Evidence and
+// approvals have methods of their own, and Create refuses them pre-filled.
+func TestEditGuardsBookedWindowAndEvidence(t *testing.T) {
+	m, c := newManager(t)
+	ctx := context.Background()
+	pre := newRelease("pre")
+	pre.TestResults = []relman.TestResult{{Suite: "unit", Passed: true, At: t0}}
+	pre.Approvals = []relman.Approval{{Approver: "carl", Decision: relman.DecisionApprove}}
+	_, err := m.Create(ctx, pre, alice)
+	var ve *relman.ValidationError
+	if !errors.As(err, &ve) || len(ve.Fields) != 2 || ve.Fields[0].Field != "approvals" || ve.Fields[1].Field != "test_results" {
+		t.Fatalf("Create with evidence: %v, want readonly approvals and test_results", err)
+	}
+	if _, err := m.Get(ctx, "pre"); !errors.Is(err, relman.ErrNotFound) {
+		t.Fatalf("refused Create stored the release: %v", err)
+	}
+	if _, err := m.Create(ctx, newRelease("r"), alice); err != nil {
+		t.Fatal(err)
+	}
+	w1 := relman.Span{Start: c.now.Add(24 * time.Hour), End: c.now.Add(26 * time.Hour)}
+	setWindow := func(w relman.Span) error {
+		_, err := m.Edit(ctx, "r", alice, "move", func(r *relman.Release) error { r.Window = &w; return nil })
+		return err
+	}
+	if err := setWindow(w1); err != nil {
+		t.Fatalf("window edit while proposed: %v", err)
+	}
+	fire(t, m, "r", relman.EventApprove, relman.Request{})
+	if err := setWindow(relman.Span{Start: w1.Start.Add(time.Hour), End: w1.End.Add(time.Hour)}); err != nil {
+		t.Fatalf("window edit while approved: %v", err)
+	}
+	fire(t, m, "r", relman.EventPlan, relman.Request{})
+	err = setWindow(w1)
+	if !errors.As(err, &ve) || ve.Fields[0].Field != "window" || ve.Fields[0].Rule != "readonly" {
+		t.Fatalf("window edit while planned: %v, want window readonly", err)
+	}
+	_, err = m.Edit(ctx, "r", alice, "x", func(r *relman.Release) error {
+		r.TestResults = append(r.TestResults, relman.TestResult{Suite: "unit", Passed: true, At: t0})
+		return nil
+	})
+	if !errors.As(err, &ve) || ve.Fields[0].Field != "test_results" {
+		t.Errorf("test result through Edit: %v, want test_results readonly", err)
+	}
+	r := fire(t, m, "r", relman.EventReplan, relman.Request{Reason: "later", Window: &w1})
+	if !r.Window.Start.Equal(w1.Start) {
+		t.Errorf("replan did not move the window: %v", r.Window)
 	}
 }

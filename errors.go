@@ -125,6 +125,7 @@ type FieldError struct {
 	Param string // the rule's parameter, if any
 }
 
+// String returns "field: rule" or "field: rule=param".
 func (f FieldError) String() string {
 	if f.Param != "" {
 		return fmt.Sprintf("%s: %s=%s", f.Field, f.Rule, f.Param)
@@ -138,6 +139,7 @@ type ValidationError struct {
 	Fields []FieldError
 }
 
+// Error describes the failure in one line.
 func (e *ValidationError) Error() string {
 	parts := make([]string, len(e.Fields))
 	for i, f := range e.Fields {
@@ -150,8 +152,11 @@ func (e *ValidationError) Error() string {
 func (e *ValidationError) Is(target error) bool { return target == ErrInvalid }
 
 // invalid builds a one-field *ValidationError.
+// A rule written "rule=param" is split into Rule and Param, the shape the
+// validator's own errors have.
 func invalid(field, rule string) *ValidationError {
-	return &ValidationError{Fields: []FieldError{{Field: field, Rule: rule}}}
+	rule, param, _ := strings.Cut(rule, "=")
+	return &ValidationError{Fields: []FieldError{{Field: field, Rule: rule, Param: param}}}
 }
 
 // TransitionError reports an event that is not defined from the release's
@@ -164,6 +169,7 @@ type TransitionError struct {
 	Known     bool // whether the lifecycle defines the event at all
 }
 
+// Error describes the failure in one line.
 func (e *TransitionError) Error() string {
 	if !e.Known {
 		return fmt.Sprintf("relman: release %q: unknown event %q", e.ReleaseID, e.Event)
@@ -189,6 +195,7 @@ type GateError struct {
 	Failures  []GateFailure
 }
 
+// Error describes the failure in one line.
 func (e *GateError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "relman: release %q: %s refused by %d gate(s)", e.ReleaseID, e.Event, len(e.Failures))
@@ -231,6 +238,7 @@ type NotYetError struct {
 	Err   error
 }
 
+// Error describes the failure in one line.
 func (e *NotYetError) Error() string {
 	return fmt.Sprintf("not yet: %v (from %s)", e.Err, e.Until.Format(time.RFC3339))
 }
@@ -246,6 +254,7 @@ type VetoError struct {
 	Err       error
 }
 
+// Error describes the failure in one line.
 func (e *VetoError) Error() string {
 	return fmt.Sprintf("relman: release %q: %s vetoed: %v", e.ReleaseID, e.Event, e.Err)
 }
@@ -261,6 +270,7 @@ type ForbiddenError struct {
 	Err    error
 }
 
+// Error describes the failure in one line.
 func (e *ForbiddenError) Error() string {
 	return fmt.Sprintf("relman: %s may not %s: %v", e.Actor, e.Action, e.Err)
 }
@@ -277,6 +287,7 @@ type HistoryError struct {
 	Problem   string
 }
 
+// Error describes the failure in one line.
 func (e *HistoryError) Error() string {
 	return fmt.Sprintf("relman: history of %q: entry %d (seq %d): %s", e.ReleaseID, e.Index, e.Seq, e.Problem)
 }
@@ -290,6 +301,7 @@ type LifecycleError struct {
 	Problems []string
 }
 
+// Error describes the failure in one line.
 func (e *LifecycleError) Error() string {
 	return "relman: invalid lifecycle: " + strings.Join(e.Problems, "; ")
 }

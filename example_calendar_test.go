@@ -114,8 +114,10 @@ func Example_freezeOverride() {
 	}
 	fmt.Println("stage:", r.Stage)
 	h, _ := m.History(ctx, "fix-1")
-	last := h[len(h)-1]
-	fmt.Printf("audit: %s by %s, override=%s: %s\n", last.Event, last.Actor, last.Details["override"], last.Details["override_reason"])
+	// The transition's entry, then the override's own entry.
+	tr, ov := h[len(h)-2], h[len(h)-1]
+	fmt.Printf("audit: %s by %s, override=%s: %s\n", tr.Event, tr.Actor, tr.Details["override"], tr.Details["override_reason"])
+	fmt.Printf("audit: %s of %s by %s: %s\n", ov.Action, ov.Details["override"], ov.Actor, ov.Reason)
 	// Output:
 	// freeze: true
 	// Year-end freeze: closing the books
@@ -123,6 +125,7 @@ func Example_freezeOverride() {
 	// deploy without override: true
 	// stage: deploying
 	// audit: deploy by dora, override=freeze: customers billed twice
+	// audit: override of freeze by dora: customers billed twice
 }
 
 // NextSlot finds the earliest allowed start: here after another release

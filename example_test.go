@@ -47,14 +47,28 @@ func ExampleManager_Fire() {
 		}
 		fmt.Printf("%-8s -> %s\n", s.ev, r.Stage)
 	}
-	m.RecordTest(ctx, "inv-2.4", olga, relman.TestResult{Suite: "unit", Passed: true})
-	r, _ := m.Fire(ctx, "inv-2.4", relman.EventPass, relman.Request{Actor: olga})
+	if _, err := m.RecordTest(ctx, "inv-2.4", olga, relman.TestResult{Suite: "unit", Passed: true}); err != nil {
+		fmt.Println(err)
+		return
+	}
+	r, err := m.Fire(ctx, "inv-2.4", relman.EventPass, relman.Request{Actor: olga})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	fmt.Printf("%-8s -> %s\n", relman.EventPass, r.Stage)
 	// Authorization needs a risk assessment and the approvals its level
 	// calls for: one, from someone who is neither requester nor owner.
-	r, _ = m.Assess(ctx, "inv-2.4", olga)
+	if r, err = m.Assess(ctx, "inv-2.4", olga); err != nil {
+		fmt.Println(err)
+		return
+	}
 	fmt.Println("risk:", r.Assessment.Level)
-	m.Approve(ctx, "inv-2.4", relman.Actor{ID: "carl", Roles: []string{"cab"}}, "cab", "looks safe")
+	carl := relman.Actor{ID: "carl", Roles: []string{"cab"}}
+	if _, err := m.Approve(ctx, "inv-2.4", carl, "cab", "looks safe"); err != nil {
+		fmt.Println(err)
+		return
+	}
 	for _, ev := range []relman.Event{relman.EventAuthorize, relman.EventDeploy, relman.EventComplete} {
 		r, err := m.Fire(ctx, "inv-2.4", ev, relman.Request{Actor: olga})
 		if err != nil {
@@ -83,13 +97,17 @@ func ExampleGateError() {
 	ctx := context.Background()
 	m, _ := relman.NewManager(memory.New())
 	olga := relman.Actor{ID: "olga"}
-	m.Create(ctx, &relman.Release{
+	_, err := m.Create(ctx, &relman.Release{
 		ID: "pay-1", Title: "New payment provider", Version: "1.0.0", Kind: relman.KindMajor,
 		Model: relman.ModelNormal, Requester: "rita", Owner: "olga",
 		Case: relman.BusinessCase{Problem: "fees too high"},
 	}, olga)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 
-	err := m.Check(ctx, "pay-1", relman.EventApprove, relman.Request{Actor: olga})
+	err = m.Check(ctx, "pay-1", relman.EventApprove, relman.Request{Actor: olga})
 	var ge *relman.GateError
 	if errors.As(err, &ge) {
 		for _, f := range ge.Failures {

@@ -242,17 +242,17 @@ func SetWindow() Effect {
 // giving reason.
 func VoidApprovals(reason string) Effect {
 	return func(r *Release, _ Transition) (map[string]string, error) {
-		n := 0
+		var who []string
 		for i := range r.Approvals {
 			if !r.Approvals[i].Void {
 				r.Approvals[i].Void = true
 				r.Approvals[i].VoidReason = reason
-				n++
+				who = append(who, r.Approvals[i].Approver)
 			}
 		}
-		if n == 0 {
+		if len(who) == 0 {
 			return nil, nil
 		}
-		return map[string]string{"voided_approvals": fmt.Sprint(n)}, nil
+		return map[string]string{"voided_approvals": fmt.Sprint(len(who)), "approvers": strings.Join(who, ",")}, nil
 	}
 }

@@ -11,8 +11,8 @@ import (
 	"time"
 )
 
-// ErrTerminal: the release is in a terminal stage and its data can no
-// longer change.
+// ErrTerminal is returned when a release is in a terminal stage and its
+// data can no longer change.
 var ErrTerminal = errors.New("relman: release is in a terminal stage")
 
 // Authorizer decides whether an actor may act on a release. action is an
@@ -100,6 +100,7 @@ type Manager struct {
 	capacity    int
 	blocking    []ConflictKind
 	blockingSet bool
+	sched       chan struct{} // the schedule lock when the store is no Locker
 }
 
 // NewManager returns a Manager over store. It fails with a
@@ -108,9 +109,12 @@ func NewManager(store Store, opts ...Option) (*Manager, error) {
 	if store == nil {
 		return nil, invalid("store", "required")
 	}
-	m := &Manager{store: store, lc: DefaultLifecycle(), clock: time.Now, retries: 3,
+	m := &Manager{store: store, lc: DefaultLifecycle(), clock: time.Now, retries: 3, sched: make(chan struct{}, 1),
 		policy: DefaultPolicy(), matrix: DefaultMatrix()}
-	for _, o := range opts {
+	for i, o := range opts {
+		if o == nil {
+			return nil, &ValidationError{Fields: []FieldError{{Field: fmt.Sprintf("options[%d]", i), Rule: "required"}}}
+		}
 		o(m)
 	}
 	switch {
@@ -213,7 +217,9 @@ func (m *Manager) Create(ctx context.Context, r *Release, by Actor) (*Release, e
 	c.Revision = 0
 	c.Head = AuditHead{}
 	c.CreatedAt, c.UpdatedAt, c.EnteredAt = now, now, now
-	c.Approvals, c.Assessment = nil, nil
+	if err := evidenceEmpty(c); err != nil {
+		return nil, err
+	}
 	if err := m.validate(c); err != nil {
 		return nil, err
 	}
@@ -239,6 +245,15 @@ func (m *Manager) Get(ctx context.Context, id string) (*Release, error) {
 func (m *Manager) List(ctx context.Context, q Query) ([]*Release, error) {
 	if err := q.Validate(); err != nil {
 		return nil, err
+	}
+	var bad []FieldError
+	for i, st := range q.Stages {
+		if !m.lc.IsStage(st) {
+			bad = append(bad, FieldError{Field: fmt.Sprintf("stages[%d]", i), Rule: "stage", Param: string(st)})
+		}
+	}
+	if len(bad) > 0 {
+		return nil, &ValidationError{Fields: bad}
 	}
 	return m.store.List(ctx, q)
 }
@@ -345,6 +360,9 @@ func checkRequest(id string, ev Event, req Request) error {
 	if len(fields) > 0 {
 		return &ValidationError{Fields: fields}
 	}
+	if w := req.Window; w != nil && (w.Start.IsZero() || !w.End.After(w.Start)) {
+		return &ValidationError{Fields: []FieldError{{Field: "window.end", Rule: "gtfield", Param: "start"}}}
+	}
 	if len(req.Reason) > 4000 || len(req.Params) > 0 {
 		return validateStruct(req)
 	}
@@ -380,7 +398,11 @@ func (m *Manager) Check(ctx context.Context, id string, ev Event, req Request) e
 //
 // On ErrConflict (another writer got there first) Fire starts over from a
 // fresh read, up to the Manager's retry count, so gates always judge the
-// stored state; after that the conflict is returned. A cancelled context
+// stored state; after that the conflict is returned. Starting over runs
+// the effects, gates and before-hooks again, so they must be repeatable
+// (a before-hook that notifies someone may do so more than once). Events
+// guarded by the conflicts gate (plan, replan) run under the schedule lock
+// (see Locker), so that two releases cannot book one slot at once. A cancelled context
 // returns promptly with its error and nothing is written. Gates, effects
 // and before-hooks must not change the release they are checking: Fire
 // called from them on the same release returns ErrReentrant. After-hooks
@@ -392,39 +414,94 @@ func (m *Manager) Fire(ctx context.Context, id string, ev Event, req Request) (*
 	if err := m.guard(ctx, id); err != nil {
 		return nil, err
 	}
+	r, p, e, err := m.commit(ctx, id, ev, req)
+	if err != nil {
+		return nil, err
+	}
+	m.notify(ctx, p.ev, r, p.t, e)
+	return r, nil
+}
+
+// commit is Fire up to the store update: it holds the schedule lock for
+// events that book time, and retries on ErrConflict.
+func (m *Manager) commit(ctx context.Context, id string, ev Event, req Request) (*Release, *prepared, AuditEntry, error) {
+	if ce, ok := m.lc.events[ev]; ok && ce.books && ctx.Value(scheduleHeldKey{}) == nil {
+		unlock, err := m.lockSchedule(ctx)
+		if err != nil {
+			return nil, nil, AuditEntry{}, fmt.Errorf("relman: fire %s on %q: schedule lock: %w", ev, id, err)
+		}
+		defer unlock()
+		ctx = context.WithValue(ctx, scheduleHeldKey{}, true)
+	}
 	for attempt := 0; ; attempt++ {
 		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("relman: fire %s on %q: %w", ev, id, err)
+			return nil, nil, AuditEntry{}, fmt.Errorf("relman: fire %s on %q: %w", ev, id, err)
 		}
 		cur, err := m.store.Get(ctx, id)
 		if err != nil {
-			return nil, err
+			return nil, nil, AuditEntry{}, err
 		}
 		p, err := m.prepare(ctx, cur, ev, req, false)
 		if err != nil {
-			return nil, err
+			return nil, nil, AuditEntry{}, err
 		}
 		to, err := m.lc.step(id, cur.Stage, ev)
 		if err != nil {
-			return nil, err
+			return nil, nil, AuditEntry{}, err
 		}
 		r := p.cand
 		r.Stage = to
 		r.UpdatedAt, r.EnteredAt = p.t.Now, p.t.Now
 		e := r.Record(AuditEntry{At: p.t.Now, Actor: req.Actor.ID, Action: ActionTransition, Event: ev,
 			From: p.t.From, To: to, Reason: req.Reason, Details: p.details})
+		entries := append([]AuditEntry{e}, sideEntries(r, p.t, p.details)...)
 		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("relman: fire %s on %q: %w", ev, id, err)
+			return nil, nil, AuditEntry{}, fmt.Errorf("relman: fire %s on %q: %w", ev, id, err)
 		}
-		err = m.store.Update(ctx, r, e)
+		err = m.store.Update(ctx, r, entries...)
 		if errors.Is(err, ErrConflict) && attempt < m.retries {
 			continue
 		}
 		if err != nil {
-			return nil, err
+			return nil, nil, AuditEntry{}, err
 		}
-		m.notify(ctx, p.ev, r, p.t, e)
-		return r, nil
+		return r, p, e, nil
+	}
+}
+
+// sideEntries records, after a transition's own entry, what its effects
+// did that deserves an entry of its own: a gate override (ActionOverride)
+// and voided approvals (ActionVoid). They are saved in the same update.
+func sideEntries(r *Release, t Transition, details map[string]string) []AuditEntry {
+	var out []AuditEntry
+	if kind := details["override"]; kind != "" {
+		out = append(out, r.Record(AuditEntry{At: t.Now, Actor: t.Actor.ID, Action: ActionOverride, Event: t.Event,
+			Reason: t.Reason, Details: map[string]string{"override": kind}}))
+	}
+	if n := details["voided_approvals"]; n != "" && n != "0" {
+		d := map[string]string{"voided_approvals": n}
+		if who := details["approvers"]; who != "" {
+			d["approvers"] = who
+		}
+		out = append(out, r.Record(AuditEntry{At: t.Now, Actor: t.Actor.ID, Action: ActionVoid, Event: t.Event,
+			Reason: "voided by " + string(t.Event), Details: d}))
+	}
+	return out
+}
+
+type scheduleHeldKey struct{}
+
+// lockSchedule takes the schedule lock: through the store when it is a
+// Locker (so that it holds across processes), else within this Manager.
+func (m *Manager) lockSchedule(ctx context.Context) (func(), error) {
+	if l, ok := m.store.(Locker); ok {
+		return l.Lock(ctx, ScheduleLock)
+	}
+	select {
+	case m.sched <- struct{}{}:
+		return func() { <-m.sched }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
 }
 
@@ -462,7 +539,29 @@ func (m *Manager) notify(ctx context.Context, ce *compiledEvent, r *Release, t T
 // register, every approval in force is voided in the same update, with a
 // second audit entry (action void) naming the approvers and what changed.
 func (m *Manager) Edit(ctx context.Context, id string, by Actor, reason string, fn func(r *Release) error) (*Release, error) {
-	return m.edit(ctx, id, by, ActionEdit, reason, fn)
+	return m.editWith(ctx, id, by, editOpts{action: ActionEdit, reason: reason, host: true}, fn)
+}
+
+// evidenceEmpty refuses a new release that arrives with what only the
+// Manager's own methods may record.
+func evidenceEmpty(r *Release) error {
+	var fields []FieldError
+	for _, f := range []struct {
+		name  string
+		empty bool
+	}{
+		{"approvals", len(r.Approvals) == 0}, {"assessment", r.Assessment == nil},
+		{"test_results", len(r.TestResults) == 0}, {"review", r.Review == nil},
+		{"feedback", len(r.Feedback) == 0}, {"incidents", len(r.Incidents) == 0},
+	} {
+		if !f.empty {
+			fields = append(fields, FieldError{Field: f.name, Rule: "readonly"})
+		}
+	}
+	if len(fields) > 0 {
+		return &ValidationError{Fields: fields}
+	}
+	return nil
 }
 
 // editOpts describes a change made through editWith.
@@ -474,6 +573,7 @@ type editOpts struct {
 	managed    bool                               // fn may write approvals and assessment
 	authAction string                             // the action the Authorizer is asked about ("" = "edit")
 	allow      func(r *Release) error             // stage check of the stored release (nil = not terminal)
+	host       bool                               // Edit: evidence, and a booked window, are read-only
 }
 
 // validate checks r's fields and its risk register against the matrix.
@@ -537,7 +637,7 @@ func (m *Manager) editWith(ctx context.Context, id string, by Actor, o editOpts,
 		if err := fn(r); err != nil {
 			return nil, err
 		}
-		if err := ownedUnchanged(cur, r, o.managed); err != nil {
+		if err := m.ownedUnchanged(cur, r, o.managed, o.host); err != nil {
 			return nil, err
 		}
 		if err := m.validate(r); err != nil {
@@ -573,7 +673,7 @@ func (m *Manager) editWith(ctx context.Context, id string, by Actor, o editOpts,
 	}
 }
 
-func ownedUnchanged(old, r *Release, managed bool) error {
+func (m *Manager) ownedUnchanged(old, r *Release, managed, host bool) error {
 	var fields []FieldError
 	ro := func(name string, same bool) {
 		if !same {
@@ -590,6 +690,19 @@ func ownedUnchanged(old, r *Release, managed bool) error {
 	if !managed {
 		ro("approvals", reflect.DeepEqual(old.Approvals, r.Approvals))
 		ro("assessment", reflect.DeepEqual(old.Assessment, r.Assessment))
+	}
+	if host {
+		// Evidence has its own methods (RecordTest, RecordReview,
+		// AddFeedback, OpenIncident, ResolveIncident) with their checks.
+		ro("test_results", reflect.DeepEqual(old.TestResults, r.TestResults))
+		ro("review", reflect.DeepEqual(old.Review, r.Review))
+		ro("feedback", reflect.DeepEqual(old.Feedback, r.Feedback))
+		ro("incidents", reflect.DeepEqual(old.Incidents, r.Incidents))
+		if !m.lc.windowEditable(old.Stage) {
+			// A booked window moves only through the lifecycle (replan),
+			// past the calendar and conflict gates.
+			ro("window", reflect.DeepEqual(old.Window, r.Window))
+		}
 	}
 	if len(fields) > 0 {
 		return &ValidationError{Fields: fields}
@@ -610,14 +723,31 @@ func changedFields(a, b *Release) []string {
 	return out
 }
 
+// stamp fills in the time and author of a piece of evidence: a zero *at
+// becomes the Manager's clock and an empty *author the actor. Times are
+// kept in UTC to the microsecond. Evidence from the future is refused
+// (a *ValidationError for field, rule lte, param now): a runner with a
+// skewed clock must not make an old result outrank a newer one.
+func (m *Manager) stamp(at *time.Time, author *string, by Actor, field string) error {
+	now := m.Now()
+	if at.IsZero() {
+		*at = now
+	}
+	*at = at.UTC().Truncate(time.Microsecond)
+	if at.After(now) {
+		return &ValidationError{Fields: []FieldError{{Field: field, Rule: "lte", Param: "now"}}}
+	}
+	if author != nil && *author == "" {
+		*author = by.ID
+	}
+	return nil
+}
+
 // RecordTest adds a test result to a release (the evidence the fail and
 // pass gates read). A zero At is set to the Manager's clock.
 func (m *Manager) RecordTest(ctx context.Context, id string, by Actor, tr TestResult) (*Release, error) {
-	if tr.At.IsZero() {
-		tr.At = m.Now()
-	}
-	if tr.By == "" {
-		tr.By = by.ID
+	if err := m.stamp(&tr.At, &tr.By, by, "at"); err != nil {
+		return nil, err
 	}
 	if err := validateStruct(tr); err != nil {
 		return nil, err
@@ -634,11 +764,8 @@ func (m *Manager) RecordTest(ctx context.Context, id string, by Actor, tr TestRe
 // release gets its review too); otherwise the error matches
 // ErrWrongStage.
 func (m *Manager) RecordReview(ctx context.Context, id string, by Actor, rv Review) (*Release, error) {
-	if rv.At.IsZero() {
-		rv.At = m.Now()
-	}
-	if rv.By == "" {
-		rv.By = by.ID
+	if err := m.stamp(&rv.At, &rv.By, by, "at"); err != nil {
+		return nil, err
 	}
 	if err := validateStruct(rv); err != nil {
 		return nil, err

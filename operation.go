@@ -116,11 +116,6 @@ var (
 	reviewStages = []Stage{StageOperating, StageRolledBack}
 )
 
-// storeTime returns t as the Manager keeps times: in UTC, to the
-// microsecond (the precision every store keeps), so that what is stored
-// reads back equal.
-func storeTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
-
 // inStages returns an editIn stage check allowing only stages.
 func inStages(what string, stages []Stage) func(r *Release) error {
 	return func(r *Release) error {
@@ -143,12 +138,8 @@ func inStages(what string, stages []Stage) func(r *Release) error {
 // error matching ErrNotFound for an unknown release, ErrWrongStage before
 // the release is in operation. On error nothing is stored.
 func (m *Manager) AddFeedback(ctx context.Context, id string, by Actor, f Feedback) (*Release, error) {
-	if f.At.IsZero() {
-		f.At = m.Now()
-	}
-	f.At = storeTime(f.At)
-	if f.By == "" {
-		f.By = by.ID
+	if err := m.stamp(&f.At, &f.By, by, "at"); err != nil {
+		return nil, err
 	}
 	if err := validateStruct(f); err != nil {
 		return nil, err
@@ -175,19 +166,18 @@ func (m *Manager) AddFeedback(ctx context.Context, id string, by Actor, f Feedba
 // unknown release, ErrWrongStage before deployment. On error nothing is
 // stored.
 func (m *Manager) OpenIncident(ctx context.Context, id string, by Actor, inc Incident) (*Release, error) {
-	if inc.OpenedAt.IsZero() {
-		inc.OpenedAt = m.Now()
-	}
 	if inc.Relation == "" {
 		inc.Relation = RelationCaused
 	}
-	if inc.By == "" {
-		inc.By = by.ID
+	if err := m.stamp(&inc.OpenedAt, &inc.By, by, "opened_at"); err != nil {
+		return nil, err
 	}
-	inc.OpenedAt = storeTime(inc.OpenedAt)
 	if inc.ResolvedAt != nil {
-		t := storeTime(*inc.ResolvedAt)
-		inc.ResolvedAt = &t // not shared with the caller
+		t := *inc.ResolvedAt // not shared with the caller
+		if err := m.stamp(&t, nil, by, "resolved_at"); err != nil {
+			return nil, err
+		}
+		inc.ResolvedAt = &t
 	}
 	if err := validateStruct(inc); err != nil {
 		return nil, err
@@ -216,10 +206,9 @@ func (m *Manager) ResolveIncident(ctx context.Context, id string, by Actor, inci
 	if blank(incidentID) {
 		return nil, invalid("incident_id", "required")
 	}
-	if at.IsZero() {
-		at = m.Now()
+	if err := m.stamp(&at, nil, by, "resolved_at"); err != nil {
+		return nil, err
 	}
-	at = storeTime(at)
 	reason := fmt.Sprintf("incident %s resolved", incidentID)
 	return m.editIn(ctx, id, by, ActionFeedback, reason, inStages("resolve an incident", incidentStages), func(r *Release) error {
 		i := slices.IndexFunc(r.Incidents, func(i Incident) bool { return i.ID == incidentID })

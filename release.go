@@ -77,7 +77,7 @@ func (s Span) Duration() time.Duration { return s.End.Sub(s.Start) }
 
 // Task is one piece of the work of a release, owned by a team.
 type Task struct {
-	Name      string        `json:"name" validate:"required,max=200"`
+	Name      string        `json:"name" validate:"required,notblank,max=200"`
 	Team      string        `json:"team,omitempty" validate:"max=200"`
 	Duration  time.Duration `json:"duration,omitempty" validate:"gte=0"`
 	DependsOn []string      `json:"depends_on,omitempty" validate:"dive,required"`
@@ -85,7 +85,7 @@ type Task struct {
 
 // TestResult records one run of a test suite against the release.
 type TestResult struct {
-	Suite  string    `json:"suite" validate:"required,max=200"`
+	Suite  string    `json:"suite" validate:"required,notblank,max=200"`
 	Passed bool      `json:"passed"`
 	At     time.Time `json:"at"`
 	By     string    `json:"by,omitempty"`
@@ -104,7 +104,7 @@ const (
 // Approval is one approver's decision on a release. Approvals become void
 // when the release's scope, window or risks change after they were given.
 type Approval struct {
-	Approver   string    `json:"approver" validate:"required"`
+	Approver   string    `json:"approver" validate:"required,notblank"`
 	Role       string    `json:"role,omitempty"`
 	Decision   Decision  `json:"decision" validate:"required,oneof=approve reject"`
 	Comment    string    `json:"comment,omitempty" validate:"max=4000"`
@@ -150,14 +150,14 @@ type AuditHead struct {
 // data, validated on every write.
 type Release struct {
 	ID        string      `json:"id" validate:"required,max=128,id"`
-	Title     string      `json:"title" validate:"required,max=200"`
+	Title     string      `json:"title" validate:"required,notblank,max=200"`
 	Version   string      `json:"version" validate:"required,semver"`
 	Kind      Kind        `json:"kind" validate:"required,oneof=major minor patch emergency"`
 	Model     ChangeModel `json:"change_model" validate:"required,oneof=standard normal emergency"`
-	Requester string      `json:"requester" validate:"required,max=200"`
-	Owner     string      `json:"owner" validate:"required,max=200"`
-	Teams     []string    `json:"teams,omitempty" validate:"dive,required,max=200"`
-	Services  []string    `json:"services,omitempty" validate:"dive,required,max=200"`
+	Requester string      `json:"requester" validate:"required,notblank,max=200"`
+	Owner     string      `json:"owner" validate:"required,notblank,max=200"`
+	Teams     []string    `json:"teams,omitempty" validate:"dive,required,notblank,max=200"`
+	Services  []string    `json:"services,omitempty" validate:"dive,required,notblank,max=200"`
 
 	Case           BusinessCase      `json:"business_case"`
 	Window         *Span             `json:"window,omitempty"`
@@ -249,7 +249,7 @@ func (r *Release) HasTeam(team string) bool {
 
 // Actor is a person or a program acting on releases.
 type Actor struct {
-	ID    string   `json:"id" validate:"required,max=200"`
+	ID    string   `json:"id" validate:"required,notblank,max=200"`
 	Roles []string `json:"roles,omitempty"`
 }
 

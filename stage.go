@@ -52,7 +52,7 @@ const (
 	EventReplan    Event = "replan"
 )
 
-// AnyEvent, given where a hook takes an event, attaches the hook to every
+// AnyEvent is the wildcard event: a hook attached to it runs for every
 // event of the lifecycle.
 const AnyEvent Event = "*"
 
@@ -275,6 +275,7 @@ type compiledEvent struct {
 	effects []EffectSpec
 	before  []BeforeHookSpec
 	after   []AfterHook
+	books   bool // guarded by a GateConflicts gate: firing it books time
 }
 
 // Lifecycle is a checked, compiled lifecycle: stages, events, gates,
@@ -304,8 +305,8 @@ func NewLifecycle(spec LifecycleSpec) (*Lifecycle, error) {
 		leave:  make(map[Stage][]AfterHook),
 	}
 	for _, st := range spec.Stages {
-		if blank(string(st)) {
-			add("empty stage name")
+		if !validID(string(st)) {
+			add("invalid stage name %q (letters, digits, '.', '_', '-')", st)
 			continue
 		}
 		if _, dup := lc.stages[st]; dup {
@@ -325,8 +326,8 @@ func NewLifecycle(spec LifecycleSpec) (*Lifecycle, error) {
 	}
 	out := make(map[Stage][]Stage)
 	for _, e := range spec.Events {
-		if blank(string(e.Name)) || e.Name == AnyEvent {
-			add("invalid event name %q", e.Name)
+		if !validID(string(e.Name)) {
+			add("invalid event name %q (letters, digits, '.', '_', '-')", e.Name)
 			continue
 		}
 		if _, dup := lc.events[e.Name]; dup {
@@ -362,8 +363,11 @@ func NewLifecycle(spec LifecycleSpec) (*Lifecycle, error) {
 			add("gate %q on unknown event %q", g.Name, g.Event)
 		case g.Gate == nil || blank(g.Name):
 			add("gate on event %q needs a name and a gate", g.Event)
+		case slices.ContainsFunc(ce.gates, func(o GateSpec) bool { return o.Name == g.Name }):
+			add("duplicate gate %q on event %q", g.Name, g.Event)
 		default:
 			ce.gates = append(ce.gates, g)
+			ce.books = ce.books || g.Name == GateConflicts
 		}
 	}
 	for _, f := range spec.Effects {
@@ -567,6 +571,26 @@ func (lc *Lifecycle) step(id string, from Stage, ev Event) (Stage, error) {
 	default:
 		return from, fmt.Errorf("relman: release %q: state machine: %s", id, err.Error())
 	}
+}
+
+// windowEditable reports whether Edit may change the planned window of a
+// release at stage st: always when no event books time (no conflicts
+// gate); otherwise only before the window is booked, at the initial stage
+// and at the stages a booking event fires from, except those of a
+// re-booking event (one that may fire from its own target, like replan).
+func (lc *Lifecycle) windowEditable(st Stage) bool {
+	booking := false
+	for _, name := range lc.order {
+		ce := lc.events[name]
+		if !ce.books {
+			continue
+		}
+		booking = true
+		if ce.from[st] && !ce.from[ce.spec.To] {
+			return true
+		}
+	}
+	return !booking || st == lc.spec.Initial
 }
 
 // Mermaid renders the lifecycle as a Mermaid state diagram.

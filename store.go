@@ -55,7 +55,7 @@ type Query struct {
 	Stages  []Stage `json:"stages,omitempty"`
 	Service string  `json:"service,omitempty"`
 	Team    string  `json:"team,omitempty"` // in Teams or owning a task
-	Kind    Kind    `json:"kind,omitempty"`
+	Kind    Kind    `json:"kind,omitempty" validate:"omitempty,oneof=major minor patch emergency"`
 	OrderBy Order   `json:"order_by,omitempty" validate:"omitempty,oneof=created_at updated_at id"`
 	Desc    bool    `json:"desc,omitempty"`
 	Limit   int     `json:"limit,omitempty" validate:"gte=0,lte=1000"` // 0 means MaxPage

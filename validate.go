@@ -18,6 +18,10 @@ var validate = sync.OnceValue(func() *validator.Validate {
 	_ = v.RegisterValidation("id", func(fl validator.FieldLevel) bool {
 		return validID(fl.Field().String())
 	})
+	// notblank: not only white space.
+	_ = v.RegisterValidation("notblank", func(fl validator.FieldLevel) bool {
+		return !blank(fl.Field().String())
+	})
 	return v
 })
 

@@ -166,9 +166,8 @@ func TestMigrateFromV1(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, r := range []*relman.Release{storetest.Full("r1"), storetest.Full("r2"), storetest.Minimal("r3")} {
-		if _, err := m.Create(ctx, r, relman.Actor{ID: "rita"}); err != nil {
-			t.Fatal(err)
-		}
+		r.Stage = relman.StageProposed
+		storetest.Put(t, old, r)
 	}
 	if _, err := m.Fire(ctx, "r1", relman.EventApprove, relman.Request{Actor: relman.Actor{ID: "carl"}}); err != nil {
 		t.Fatal(err)

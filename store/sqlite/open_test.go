@@ -65,16 +65,10 @@ func seeded(t *testing.T, n int) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := relman.NewManager(s)
-	if err != nil {
-		t.Fatal(err)
-	}
 	for i := range n {
 		r := storetest.Full(string(rune('a'+i%26)) + "-" + string(rune('a'+i/26)))
 		r.RollbackPlan = string(bytes.Repeat([]byte("x"), 2000)) // fill pages
-		if _, err := m.Create(context.Background(), r, relman.Actor{ID: "t"}); err != nil {
-			t.Fatal(err)
-		}
+		storetest.Put(t, s, r)
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
@@ -304,9 +298,8 @@ func TestMigrateFromV1(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, r := range []*relman.Release{storetest.Full("r1"), storetest.Full("r2"), storetest.Minimal("r3")} {
-		if _, err := m.Create(ctx, r, relman.Actor{ID: "rita"}); err != nil {
-			t.Fatal(err)
-		}
+		r.Stage = relman.StageProposed
+		storetest.Put(t, old, r)
 	}
 	if _, err := m.Fire(ctx, "r1", relman.EventApprove, relman.Request{Actor: relman.Actor{ID: "carl"}}); err != nil {
 		t.Fatal(err)

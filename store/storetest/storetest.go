@@ -441,7 +441,13 @@ func Full(id string) *relman.Release {
 	return r
 }
 
-func create(t *testing.T, s relman.Store, r *relman.Release) *relman.Release {
+func create(t *testing.T, s relman.Store, r *relman.Release) *relman.Release { return Put(t, s, r) }
+
+// Put stores r straight into s, not through a Manager, with a first
+// (create) audit entry, and returns it at revision 1. It is for tests that
+// need a release holding every field, as Full's does, which a Manager
+// would refuse to create (evidence and approvals have their own methods).
+func Put(t testing.TB, s relman.Store, r *relman.Release) *relman.Release {
 	t.Helper()
 	e := r.Record(relman.AuditEntry{At: r.CreatedAt, Actor: "creator", Action: relman.ActionCreate, To: r.Stage})
 	if err := s.Create(context.Background(), r, e); err != nil {
