@@ -22,7 +22,7 @@ import (
 // re-executed with childEnv set runs TestChild, which does what the
 // variables ask and reports on stdout.
 const (
-	childEnv   = "RELMAN_POSTGRES_CHILD" // "writer", "endless" or "lock"
+	childEnv   = "RELMAN_POSTGRES_CHILD" // "writer", "endless", "lock" or "plan"
 	childDB    = "RELMAN_POSTGRES_CHILD_SCHEMA"
 	childProc  = "RELMAN_POSTGRES_CHILD_PROC"
 	childRels  = "RELMAN_POSTGRES_CHILD_RELEASES"
@@ -92,8 +92,12 @@ func TestChild(t *testing.T) {
 		t.Fatalf("child open: %v", err)
 	}
 	defer s.Close()
-	if mode == "lock" {
+	switch mode {
+	case "lock":
 		holdLock(t, s)
+		return
+	case "plan":
+		planChild(t, s)
 		return
 	}
 	m, err := relman.NewManager(s, relman.WithLifecycle(loopLifecycle(t)), relman.WithRetries(10))
