@@ -24,6 +24,23 @@ const (
 	RoleECAB = "ecab"
 )
 
+// Actions the Manager asks its Authorizer about besides the lifecycle
+// events, "create" and "edit". Where a method acts on no release, the
+// Authorizer is given a nil release.
+const (
+	// AuthApproval: Approve and RejectApproval; r is the stored release.
+	AuthApproval = "approval"
+	// AuthRisk: Assess, SetRisk and RemoveRisk; r is the stored release.
+	AuthRisk = "risk"
+	// AuthWindow: PutWindow, DeleteWindow and ImportWindows, which change
+	// the calendar, not a release: r is nil.
+	AuthWindow = "window"
+	// AuthOverrideFreeze: a request to plan, replan or deploy an
+	// emergency release inside a freeze (see ParamOverride); r is the
+	// release the calendar gate is checking.
+	AuthOverrideFreeze = "override-freeze"
+)
+
 // GateApprovals is the name of the authorize gate made by ApprovalGate in
 // DefaultSpec; WithPolicy replaces the gate of that name.
 const GateApprovals = "approvals"
@@ -220,13 +237,26 @@ func (p *ApprovalPolicy) excluded(ru Rule, roles ...string) (string, bool) {
 	return "", false
 }
 
-// Check reports whether r may be authorized at time now under p. It
-// returns nil, or an error listing every problem (errors.Join): no
-// assessment (ErrRiskNotAssessed), a stale one (ErrRiskStale), a change
-// model the policy does not allow at the level (ErrModelNotAllowed), a
-// rejection in force (ErrApprovalRejected), and the approvals still
-// missing (*ApprovalsMissingError).
-func (p *ApprovalPolicy) Check(r *Release, now time.Time) error {
+// excludedByRule returns a role among roles that a rule of change model
+// model excludes at some level, if there is one.
+func (p *ApprovalPolicy) excludedByRule(model ChangeModel, roles []string) (string, bool) {
+	for _, ru := range p.Rules {
+		if ru.Model != model {
+			continue
+		}
+		for _, role := range roles {
+			if slices.Contains(ru.ExcludedRoles, role) {
+				return role, true
+			}
+		}
+	}
+	return "", false
+}
+
+// current returns nil if r has an assessment that is neither stale nor
+// older than MaxAssessmentAge at now; otherwise an error matching
+// ErrRiskNotAssessed or ErrRiskStale.
+func (p *ApprovalPolicy) current(r *Release, now time.Time) error {
 	a := r.Assessment
 	switch {
 	case a == nil:
@@ -236,6 +266,23 @@ func (p *ApprovalPolicy) Check(r *Release, now time.Time) error {
 	case p.MaxAssessmentAge > 0 && now.Sub(a.At) > p.MaxAssessmentAge:
 		return fmt.Errorf("%w: assessed on %s, more than %s ago", ErrRiskStale, a.At.UTC().Format(time.RFC3339), p.MaxAssessmentAge)
 	}
+	return nil
+}
+
+// Check reports whether r may be authorized at time now under p. It
+// returns nil, or an error listing every problem (errors.Join): no
+// assessment (ErrRiskNotAssessed), a stale one (ErrRiskStale), a change
+// model the policy does not allow at the level (ErrModelNotAllowed), a
+// rejection in force (ErrApprovalRejected), and the approvals still
+// missing (*ApprovalsMissingError). A nil r is a *ValidationError.
+func (p *ApprovalPolicy) Check(r *Release, now time.Time) error {
+	if r == nil {
+		return invalid("release", "required")
+	}
+	if err := p.current(r, now); err != nil {
+		return err
+	}
+	a := r.Assessment
 	ru, ok := p.RuleFor(r.Model, a.Level)
 	if !ok {
 		return fmt.Errorf("%w: the policy has no rule for a %s-risk %s change", ErrModelNotAllowed, a.Level, r.Model)
@@ -388,7 +435,7 @@ func (m *Manager) Evaluate(ctx context.Context, r *Release) (*Assessment, error)
 // again whenever the release changes: the authorize gate refuses a stale
 // assessment.
 func (m *Manager) Assess(ctx context.Context, id string, by Actor) (*Release, error) {
-	return m.editWith(ctx, id, by, editOpts{action: ActionRisk, managed: true, authAction: "risk",
+	return m.editWith(ctx, id, by, editOpts{action: ActionRisk, managed: true, authAction: AuthRisk,
 		reasonf: func(r *Release) string { return "risk assessed: " + r.Assessment.Level.String() },
 		details: func(r *Release) map[string]string {
 			return map[string]string{"level": r.Assessment.Level.String(), "basis": r.Assessment.Basis}
@@ -421,7 +468,7 @@ func (m *Manager) SetRisk(ctx context.Context, id string, by Actor, rk Risk) (*R
 	if err := m.checkRisk(rk); err != nil {
 		return nil, err
 	}
-	return m.editWith(ctx, id, by, editOpts{action: ActionRisk, authAction: "risk", reason: "risk " + rk.ID + ": " + rk.Title,
+	return m.editWith(ctx, id, by, editOpts{action: ActionRisk, authAction: AuthRisk, reason: "risk " + rk.ID + ": " + rk.Title,
 		details: func(*Release) map[string]string {
 			return map[string]string{"risk": rk.ID, "op": "set", "status": string(rk.Status)}
 		},
@@ -435,11 +482,15 @@ func (m *Manager) SetRisk(ctx context.Context, id string, by Actor, rk Risk) (*R
 	})
 }
 
-// RemoveRisk deletes the register entry riskID (ErrNotFound if there is
-// none), with an audit entry (action risk). Prefer closing a risk
-// (status closed) to keep its record.
+// RemoveRisk deletes the register entry riskID (a *ValidationError on
+// field "risk_id" if it is blank, ErrNotFound if there is none), with an
+// audit entry (action risk). Prefer closing a risk (status closed) to
+// keep its record.
 func (m *Manager) RemoveRisk(ctx context.Context, id string, by Actor, riskID string) (*Release, error) {
-	return m.editWith(ctx, id, by, editOpts{action: ActionRisk, authAction: "risk", reason: "risk " + riskID + " removed",
+	if blank(riskID) {
+		return nil, invalid("risk_id", "required")
+	}
+	return m.editWith(ctx, id, by, editOpts{action: ActionRisk, authAction: AuthRisk, reason: "risk " + riskID + " removed",
 		details: func(*Release) map[string]string { return map[string]string{"risk": riskID, "op": "remove"} },
 	}, func(r *Release) error {
 		i := slices.IndexFunc(r.Risks, func(x Risk) bool { return x.ID == riskID })
@@ -453,16 +504,21 @@ func (m *Manager) RemoveRisk(ctx context.Context, id string, by Actor, riskID st
 
 // Approve records by's approval of the release, given in role (which by
 // must hold; "" approves without a role and counts only toward
-// requirements of anyone), with an audit entry (action approval). An
-// earlier decision of the same approver still in force is voided
-// ("superseded").
+// requirements of anyone), with an audit entry (action approval; its
+// details name the decision, the approver, the role and every role the
+// approver held, comma-separated, as "roles"). An earlier decision of
+// the same approver still in force is voided ("superseded").
 //
 // It refuses, saving nothing: a role by does not hold (*ValidationError
 // on field "role"), a comment over 4000 bytes, the requester or owner
 // approving their own release unless the policy allows it
 // (ErrSelfApproval), and an approver holding a role the policy excludes
-// (ErrExcludedRole; the rule's exclusions apply once the release is
-// assessed).
+// (ErrExcludedRole). The policy's ExcludedRoles are refused whatever the
+// release's state. A rule's exclusions depend on the assessed level, so an
+// approver holding a role that some rule of the release's change model
+// excludes is refused until the release has a current assessment
+// (ErrRiskNotAssessed, ErrRiskStale), then refused if the rule for its
+// level excludes that role. The same holds for RejectApproval.
 func (m *Manager) Approve(ctx context.Context, id string, by Actor, role, comment string) (*Release, error) {
 	return m.decide(ctx, id, by, role, comment, DecisionApprove)
 }
@@ -493,15 +549,23 @@ func (m *Manager) decide(ctx context.Context, id string, by Actor, role, comment
 	if ex, ok := p.excluded(Rule{}, by.Roles...); ok {
 		return nil, fmt.Errorf("relman: %s may not decide on %q: %w: %s", by.ID, id, ErrExcludedRole, ex)
 	}
-	return m.editWith(ctx, id, by, editOpts{action: ActionApproval, managed: true, authAction: "approval", reason: comment,
+	return m.editWith(ctx, id, by, editOpts{action: ActionApproval, managed: true, authAction: AuthApproval, reason: comment,
 		details: func(*Release) map[string]string {
-			return map[string]string{"decision": string(d), "approver": by.ID, "role": role}
+			return map[string]string{"decision": string(d), "approver": by.ID, "role": role, "roles": strings.Join(by.Roles, ",")}
 		},
 	}, func(r *Release) error {
 		if d == DecisionApprove && p.self(r, by.ID) {
 			return fmt.Errorf("relman: %s may not approve %q: %w (requester %s, owner %s)", by.ID, id, ErrSelfApproval, r.Requester, r.Owner)
 		}
-		if r.Assessment != nil {
+		// Whether a rule excludes one of by's roles depends on the level, so
+		// someone holding a role some rule of the model excludes may decide
+		// only on a current assessment. (The Approval records the role it
+		// was given in, not every role its approver holds, so the
+		// exclusion cannot be checked later.)
+		if role, ok := p.excludedByRule(r.Model, by.Roles); ok {
+			if err := p.current(r, m.Now()); err != nil {
+				return fmt.Errorf("relman: %s holds %s, excluded at some risk levels of a %s change, and may decide on %q only on a current assessment: %w", by.ID, role, r.Model, id, err)
+			}
 			if ru, ok := p.RuleFor(r.Model, r.Assessment.Level); ok {
 				if ex, bad := p.excluded(ru, by.Roles...); bad {
 					return fmt.Errorf("relman: %s may not decide on a %s-risk %s change: %w: %s", by.ID, r.Assessment.Level, r.Model, ErrExcludedRole, ex)
@@ -544,7 +608,8 @@ func VoidApprovalsOnWindowChange() Effect {
 
 // voidOnScopeChange voids the approvals in force that were given before
 // an edit (those already in old) when the edit changed the release's
-// scope (services, version), window or risk register. It returns the
+// scope (services, version), change model (which decides the rule, so
+// who may approve), window or risk register. It returns the
 // audit entry to record, or nil. Rejections stay in force: only a replan
 // lifts them.
 func voidOnScopeChange(old, r *Release, at time.Time, by string) *AuditEntry {
@@ -554,6 +619,9 @@ func voidOnScopeChange(old, r *Release, at time.Time, by string) *AuditEntry {
 	}
 	if old.Version != r.Version {
 		what = append(what, "version")
+	}
+	if old.Model != r.Model {
+		what = append(what, "change_model")
 	}
 	if !sameSpan(old.Window, r.Window) {
 		what = append(what, "window")

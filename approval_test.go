@@ -275,8 +275,15 @@ func TestApproveRefusals(t *testing.T) {
 		})
 	}
 
-	// A rule's exclusions apply once the release is assessed at its level.
+	// A rule's exclusions depend on the level: someone holding a role a
+	// rule excludes decides only on a current assessment.
 	dev := relman.Actor{ID: "dev1", Roles: []string{"dev", "ops"}}
+	if _, err := m.Approve(ctx, "x-1", dev, "ops", "unassessed"); !errors.Is(err, relman.ErrRiskNotAssessed) {
+		t.Errorf("dev approving an unassessed release: %v, want ErrRiskNotAssessed", err)
+	}
+	if _, err := m.Assess(ctx, "x-1", alice); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := m.Approve(ctx, "x-1", dev, "ops", "ok at low"); err != nil {
 		t.Fatalf("dev approving a low release: %v", err)
 	}
@@ -288,6 +295,63 @@ func TestApproveRefusals(t *testing.T) {
 	}
 	if _, err := m.Approve(ctx, "x-1", dev, "ops", "again"); !errors.Is(err, relman.ErrExcludedRole) {
 		t.Errorf("dev approving a high release: %v, want ErrExcludedRole", err)
+	}
+}
+
+// An approver holding a role a rule excludes never gets an approval
+// counted, whether they approve before or after the assessment.
+func TestExcludedRoleWhateverTheOrder(t *testing.T) {
+	ctx := context.Background()
+	p := relman.ApprovalPolicy{
+		Rules: []relman.Rule{{Model: relman.ModelNormal, Level: relman.LevelLow,
+			Requirements: []relman.Requirement{{Count: 1}}, ExcludedRoles: []string{"developer"}}},
+		ExcludedRoles: []string{"intern"},
+	}
+	dan := relman.Actor{ID: "dan", Roles: []string{"developer"}}
+	ian := relman.Actor{ID: "ian", Roles: []string{"intern"}}
+	for _, c := range []struct {
+		name   string
+		assess bool
+		by     relman.Actor
+		reject bool
+		want   error
+	}{
+		{"rule-excluded before assessment", false, dan, false, relman.ErrRiskNotAssessed},
+		{"rule-excluded after assessment", true, dan, false, relman.ErrExcludedRole},
+		{"rule-excluded rejects before assessment", false, dan, true, relman.ErrRiskNotAssessed},
+		{"policy-excluded before assessment", false, ian, false, relman.ErrExcludedRole},
+		{"policy-excluded after assessment", true, ian, false, relman.ErrExcludedRole},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			m, _ := newManager(t, relman.WithPolicy(p))
+			if _, err := m.Create(ctx, newRelease("x-1"), alice); err != nil {
+				t.Fatal(err)
+			}
+			if c.assess {
+				if _, err := m.Assess(ctx, "x-1", alice); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var err error
+			if c.reject {
+				_, err = m.RejectApproval(ctx, "x-1", c.by, "", "no")
+			} else {
+				_, err = m.Approve(ctx, "x-1", c.by, "", "ok")
+			}
+			if !errors.Is(err, c.want) {
+				t.Fatalf("decision: %v, want %v", err, c.want)
+			}
+			if _, err := m.Assess(ctx, "x-1", alice); err != nil {
+				t.Fatal(err)
+			}
+			r, _ := m.Get(ctx, "x-1")
+			if len(r.Approvals) != 0 {
+				t.Errorf("approvals recorded: %v", r.Approvals)
+			}
+			if err := p.Check(r, r.Assessment.At); !errors.Is(err, relman.ErrApprovalsMissing) {
+				t.Errorf("Check: %v, want ErrApprovalsMissing", err)
+			}
+		})
 	}
 }
 
@@ -328,10 +392,10 @@ func TestApprovalAudit(t *testing.T) {
 	var got []string
 	for _, e := range h {
 		if e.Action == relman.ActionApproval {
-			got = append(got, e.Details["approver"]+"/"+e.Details["role"]+"/"+e.Details["decision"]+"/"+e.Reason)
+			got = append(got, e.Details["approver"]+"/"+e.Details["role"]+"/"+e.Details["roles"]+"/"+e.Details["decision"]+"/"+e.Reason)
 		}
 	}
-	if want := []string{"carl/cab/approve/looks fine", "carl/cab/reject/on second thought"}; !slices.Equal(got, want) {
+	if want := []string{"carl/cab/cab/approve/looks fine", "carl/cab/cab/reject/on second thought"}; !slices.Equal(got, want) {
 		t.Errorf("approval entries %v, want %v", got, want)
 	}
 	if err := m.Verify(ctx, "au-1"); err != nil {
@@ -355,6 +419,7 @@ func TestVoidOnChange(t *testing.T) {
 		}, "risks"},
 		{"risk status", func(r *relman.Release) { r.Risks[0].Status = relman.RiskAccepted }, "risks"},
 		{"several", func(r *relman.Release) { r.Version, r.Services = "3.0.0", []string{"other"} }, "services,version"},
+		{"change model", func(r *relman.Release) { r.Model = relman.ModelEmergency }, "change_model"},
 		{"services reordered", func(r *relman.Release) { r.Services = []string{"mail", "invoices"} }, ""},
 		{"title", func(r *relman.Release) { r.Title = "renamed" }, ""},
 		{"labels", func(r *relman.Release) { r.Labels = map[string]string{"a": "b"} }, ""},
@@ -652,7 +717,7 @@ func TestAuthorizerActions(t *testing.T) {
 	if _, err := m.SetRisk(ctx, "az-1", alice, relman.Risk{ID: "x", Title: "x", Likelihood: 1, Impact: 1, Status: relman.RiskOpen}); err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"approval", "risk", "risk"}; !slices.Equal(asked, want) {
+	if want := []string{relman.AuthApproval, relman.AuthRisk, relman.AuthRisk}; !slices.Equal(asked, want) {
 		t.Errorf("actions %v, want %v", asked, want)
 	}
 	_, err := m.Approve(ctx, "az-1", relman.Actor{ID: "mallory"}, "", "ok")

@@ -200,9 +200,11 @@ func (c *Calendar) Windows() []Window {
 }
 
 // Occurrences returns, ordered by start, the occurrences overlapping span
-// of the windows that cover services (nil services: every window).
+// of the windows that cover services (nil services: every window). An
+// empty or inverted span (End not after Start, a zero End among them)
+// overlaps none.
 func (c *Calendar) Occurrences(span Span, services []string) []Occurrence {
-	if c == nil {
+	if c == nil || !span.End.After(span.Start) {
 		return nil
 	}
 	var out []Occurrence
@@ -303,12 +305,33 @@ func (c *Calendar) direct(i int, from, to time.Time) iter.Seq[Span] {
 // occurrence it overlaps, and each group of services whose maintenance
 // windows do not contain it. A service without any maintenance window is
 // not restricted by maintenance; a release without services is checked
-// against the windows for all services.
+// against the windows for all services. A span with a zero Start, or an
+// End not after its Start, is a *ValidationError ("span.start",
+// "span.end").
 func (c *Calendar) Allowed(span Span, services []string) error {
+	if err := checkSpan("span.", span); err != nil {
+		return err
+	}
 	if c == nil {
 		return nil
 	}
 	return c.allowed(span, services, c.direct, false)
+}
+
+// checkSpan checks s as the validator checks a Span, naming its fields
+// after prefix.
+func checkSpan(prefix string, s Span) error {
+	var fs []FieldError
+	if s.Start.IsZero() {
+		fs = append(fs, FieldError{Field: prefix + "start", Rule: "required"})
+	}
+	if !s.End.After(s.Start) {
+		fs = append(fs, FieldError{Field: prefix + "end", Rule: "gtfield", Param: "Start"})
+	}
+	if len(fs) > 0 {
+		return &ValidationError{Fields: fs}
+	}
+	return nil
 }
 
 func (c *Calendar) allowed(span Span, services []string, occ occSource, ignoreFreeze bool) error {
@@ -472,16 +495,15 @@ func (e *NoSlotError) Unwrap() []error {
 
 // NextSlot returns the earliest span of length d starting at or after
 // after (to the second) that the calendar allows for services and that
-// fits among opt.Planned, or a *NoSlotError.
+// fits among opt.Planned, or a *NoSlotError. A zero after ("after"), a d
+// that is not positive ("duration"), a negative opt.Horizon ("horizon")
+// or opt.Capacity ("capacity") is a *ValidationError naming them.
 func (c *Calendar) NextSlot(after time.Time, d time.Duration, services []string, opt SlotOptions) (Span, error) {
-	if d <= 0 {
-		return Span{}, invalid("duration", "gt=0")
+	if err := checkSlot(after, d, opt); err != nil {
+		return Span{}, err
 	}
-	if opt.Horizon <= 0 {
+	if opt.Horizon == 0 {
 		opt.Horizon = 90 * 24 * time.Hour
-	}
-	if opt.Capacity < 0 {
-		return Span{}, invalid("capacity", "gte=0")
 	}
 	t := after
 	if t.Nanosecond() != 0 {
@@ -503,24 +525,65 @@ func (c *Calendar) NextSlot(after time.Time, d time.Duration, services []string,
 			return cand, nil
 		}
 		noSlot.Last = err
-		next := t.Add(time.Second)
-		var ce *CalendarError
-		if errors.As(err, &ce) {
-			for _, r := range ce.Reasons {
-				switch r := r.(type) {
-				case *FreezeError:
-					next = maxTime(next, r.Occurrence.End)
-				case *OutsideMaintenanceError:
-					if r.Next.IsZero() {
-						return Span{}, noSlot
-					}
-					next = maxTime(next, r.Next)
-				}
-			}
+		next, ok := retryAt(t, err)
+		if !ok {
+			return Span{}, noSlot
 		}
 		t = next
 	}
 	return Span{}, noSlot
+}
+
+// retryAt returns when to try again after the calendar refused a span
+// starting at t with err: past every freeze occurrence in the way and no
+// sooner than the next maintenance window of each service outside one (at
+// least a second after t). ok is false if err is not a *CalendarError or
+// a service has no maintenance window ahead: waiting will not help.
+func retryAt(t time.Time, err error) (next time.Time, ok bool) {
+	var ce *CalendarError
+	if !errors.As(err, &ce) {
+		return time.Time{}, false
+	}
+	next = t.Add(time.Second)
+	for _, r := range ce.Reasons {
+		switch r := r.(type) {
+		case *FreezeError:
+			next = maxTime(next, r.Occurrence.End)
+		case *OutsideMaintenanceError:
+			if r.Next.IsZero() {
+				return time.Time{}, false
+			}
+			next = maxTime(next, r.Next)
+		}
+	}
+	return next, true
+}
+
+// checkSlot checks the arguments of NextSlot.
+func checkSlot(after time.Time, d time.Duration, opt SlotOptions) error {
+	var fs []FieldError
+	if after.IsZero() {
+		fs = append(fs, FieldError{Field: "after", Rule: "required"})
+	}
+	if d <= 0 {
+		fs = append(fs, FieldError{Field: "duration", Rule: "gt", Param: "0"})
+	}
+	if opt.Horizon < 0 {
+		fs = append(fs, FieldError{Field: "horizon", Rule: "gte", Param: "0"})
+	}
+	if opt.Capacity < 0 {
+		fs = append(fs, FieldError{Field: "capacity", Rule: "gte", Param: "0"})
+	}
+	if len(fs) > 0 {
+		return &ValidationError{Fields: fs}
+	}
+	return nil
+}
+
+// invalidParam builds a one-field *ValidationError for a rule with a
+// parameter.
+func invalidParam(field, rule, param string) *ValidationError {
+	return &ValidationError{Fields: []FieldError{{Field: field, Rule: rule, Param: param}}}
 }
 
 func maxTime(a, b time.Time) time.Time {
@@ -1052,8 +1115,22 @@ func (e *TaskPlanError) Unwrap() []error {
 
 // PlanTasks schedules tasks from start: each task starts when the last of
 // its dependencies finishes (critical path method). It returns a
-// *TaskPlanError for cycles, unknown dependencies or duplicate names.
+// *ValidationError for a blank name ("tasks[1].name") or a negative
+// duration ("tasks[1].duration"), and a *TaskPlanError for cycles,
+// unknown dependencies or duplicate names.
 func PlanTasks(start time.Time, tasks []Task) (*TaskPlan, error) {
+	var fs []FieldError
+	for i, t := range tasks {
+		if blank(t.Name) {
+			fs = append(fs, FieldError{Field: fmt.Sprintf("tasks[%d].name", i), Rule: "required"})
+		}
+		if t.Duration < 0 {
+			fs = append(fs, FieldError{Field: fmt.Sprintf("tasks[%d].duration", i), Rule: "gte", Param: "0"})
+		}
+	}
+	if len(fs) > 0 {
+		return nil, &ValidationError{Fields: fs}
+	}
 	idx := make(map[string]int, len(tasks))
 	perr := &TaskPlanError{}
 	for i, t := range tasks {

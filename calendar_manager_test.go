@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/relman-dev/relman"
+	"github.com/relman-dev/relman/store/memory"
 )
 
 func TestCalendarGatesThroughManager(t *testing.T) {
@@ -152,5 +154,137 @@ func TestManagerICSRoundTrip(t *testing.T) {
 	cal, _ := m2.Calendar(ctx)
 	if got := cal.Windows(); len(got) != 1 || got[0].Name != w.Name {
 		t.Fatalf("stored windows %+v", got)
+	}
+}
+
+// failingPuts is a memory store whose failAt-th PutWindow fails.
+type failingPuts struct {
+	*memory.Store
+	puts, failAt int
+}
+
+var errPutFailed = errors.New("disk full")
+
+func (s *failingPuts) PutWindow(ctx context.Context, w relman.Window) error {
+	s.puts++
+	if s.puts == s.failAt {
+		return errPutFailed
+	}
+	return s.Store.PutWindow(ctx, w)
+}
+
+func TestImportWindowsAllOrNone(t *testing.T) {
+	ctx := context.Background()
+	win := func(id, name string) relman.Window {
+		return relman.Window{ID: id, Name: name, Kind: relman.WindowFreeze, TimeZone: "UTC", Start: t0, End: t0.Add(time.Hour)}
+	}
+	var ics bytes.Buffer
+	if err := relman.ExportICS(&ics, []relman.Window{win("a", "new a"), win("b", "new b"), win("c", "new c")}, nil, relman.ICSOptions{Now: t0}); err != nil {
+		t.Fatal(err)
+	}
+	// "a" exists; the import puts a and b, then fails on c.
+	st := &failingPuts{Store: memory.New(), failAt: 3}
+	if err := st.Store.PutWindow(ctx, win("a", "old a")); err != nil {
+		t.Fatal(err)
+	}
+	m, err := relman.NewManager(st, relman.WithClock(func() time.Time { return t0 }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws, err := m.ImportWindows(ctx, alice, bytes.NewReader(ics.Bytes()), relman.ImportOptions{})
+	if !errors.Is(err, errPutFailed) || !strings.HasPrefix(err.Error(), "relman: import windows: ") || ws != nil {
+		t.Fatalf("ImportWindows = %v, %v; want the put error with context", ws, err)
+	}
+	stored, err := st.ListWindows(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stored) != 1 || stored[0].ID != "a" || stored[0].Name != "old a" {
+		t.Errorf("stored after a failed import: %+v, want only the old a", stored)
+	}
+
+	// Bad input stores nothing, and neither does the id of a fixed window.
+	m2, err := relman.NewManager(memory.New(), relman.WithWindows(win("b", "fixed b")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = m2.ImportWindows(ctx, alice, bytes.NewReader(ics.Bytes()), relman.ImportOptions{})
+	if got := fields(t, err); !slices.Equal(got, []string{"windows[1].id:unique"}) {
+		t.Errorf("importing a fixed window's id: %v", err)
+	}
+	if err := m2.PutWindow(ctx, alice, win("b", "stored b")); !errors.Is(err, relman.ErrInvalid) {
+		t.Errorf("PutWindow with a fixed window's id: %v", err)
+	}
+	if cal, err := m2.Calendar(ctx); err != nil || len(cal.Windows()) != 1 {
+		t.Errorf("calendar after refused imports: %v, %v", cal, err)
+	}
+}
+
+// The window methods ask the Authorizer for AuthWindow, with no release.
+func TestWindowAuthorization(t *testing.T) {
+	ctx := context.Background()
+	type ask struct {
+		action string
+		nilRel bool
+	}
+	var asked []ask
+	m, _ := newManager(t, relman.WithAuthorizer(relman.AuthorizerFunc(func(_ context.Context, _ relman.Actor, action string, r *relman.Release) error {
+		asked = append(asked, ask{action, r == nil})
+		return nil
+	})))
+	w := relman.Window{ID: "w", Name: "w", Kind: relman.WindowFreeze, TimeZone: "UTC", Start: t0, End: t0.Add(time.Hour)}
+	if err := m.PutWindow(ctx, alice, w); err != nil {
+		t.Fatal(err)
+	}
+	var ics bytes.Buffer
+	if err := relman.ExportICS(&ics, []relman.Window{w}, nil, relman.ICSOptions{Now: t0}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.ImportWindows(ctx, alice, &ics, relman.ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.DeleteWindow(ctx, alice, "w"); err != nil {
+		t.Fatal(err)
+	}
+	want := []ask{{relman.AuthWindow, true}, {relman.AuthWindow, true}, {relman.AuthWindow, true}}
+	if !slices.Equal(asked, want) {
+		t.Errorf("asked %v, want %v", asked, want)
+	}
+}
+
+// A freeze override asks the Authorizer for AuthOverrideFreeze, with the
+// release; refusing it refuses the override.
+func TestFreezeOverrideAuthorization(t *testing.T) {
+	ctx := context.Background()
+	var got *relman.Release
+	c := &clock{now: t0}
+	freeze := relman.Window{ID: "f", Name: "freeze", Kind: relman.WindowFreeze, TimeZone: "UTC", Start: t0, End: t0.Add(48 * time.Hour)}
+	m, err := relman.NewManager(memory.New(), relman.WithClock(c.Now), relman.WithWindows(freeze),
+		relman.WithAuthorizer(relman.AuthorizerFunc(func(_ context.Context, _ relman.Actor, action string, r *relman.Release) error {
+			if action == relman.AuthOverrideFreeze {
+				got = r
+				return errors.New("not today")
+			}
+			return nil
+		})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newRelease("em-1")
+	r.Kind, r.Model = relman.KindEmergency, relman.ModelEmergency
+	if _, err := m.Create(ctx, r, alice); err != nil {
+		t.Fatal(err)
+	}
+	fire(t, m, "em-1", relman.EventApprove, relman.Request{})
+	duty := relman.Actor{ID: "dora", Roles: []string{relman.RoleFreezeOverride}}
+	win := relman.Span{Start: t0.Add(time.Hour), End: t0.Add(2 * time.Hour)}
+	_, err = m.Fire(ctx, "em-1", relman.EventPlan, relman.Request{Actor: duty, Window: &win, Reason: "outage",
+		Params: map[string]string{relman.ParamOverride: relman.OverrideFreeze}})
+	var fe *relman.ForbiddenError
+	if !errors.Is(err, relman.ErrOverrideRefused) || !errors.As(err, &fe) || fe.Action != relman.AuthOverrideFreeze {
+		t.Errorf("plan with a refused override: %v", err)
+	}
+	if got == nil || got.ID != "em-1" {
+		t.Errorf("the Authorizer got release %v, want em-1", got)
 	}
 }

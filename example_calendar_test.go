@@ -14,7 +14,11 @@ import (
 // 22:00 local time across the change to summer time on 29 March 2026, so
 // it opens an hour earlier in UTC.
 func ExampleCalendar_Allowed_weeklyMaintenance() {
-	paris, _ := time.LoadLocation("Europe/Paris")
+	paris, err := time.LoadLocation("Europe/Paris")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	cal, err := relman.NewCalendar(relman.Window{
 		ID: "sunday-night", Name: "Sunday night", Kind: relman.WindowMaintenance,
 		TimeZone: "Europe/Paris",
@@ -52,7 +56,11 @@ func ExampleCalendar_Allowed_weeklyMaintenance() {
 // and the audit trail records it.
 func Example_freezeOverride() {
 	ctx := context.Background()
-	paris, _ := time.LoadLocation("Europe/Paris")
+	paris, err := time.LoadLocation("Europe/Paris")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	now := time.Date(2026, 12, 22, 10, 0, 0, 0, paris)
 	freeze := relman.Window{
 		ID: "year-end", Name: "Year-end freeze", Kind: relman.WindowFreeze, Reason: "closing the books",
@@ -61,9 +69,13 @@ func Example_freezeOverride() {
 		End:      time.Date(2027, 1, 4, 0, 0, 0, 0, paris),
 		RRule:    "FREQ=YEARLY",
 	}
-	m, _ := relman.NewManager(memory.New(), relman.WithClock(func() time.Time { return now }), relman.WithWindows(freeze))
+	m, err := relman.NewManager(memory.New(), relman.WithClock(func() time.Time { return now }), relman.WithWindows(freeze))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	olga := relman.Actor{ID: "olga"}
-	m.Create(ctx, &relman.Release{
+	_, err = m.Create(ctx, &relman.Release{
 		ID: "fix-1", Title: "Stop double invoices", Version: "2.4.1",
 		Kind: relman.KindEmergency, Model: relman.ModelEmergency, Requester: "rita", Owner: "olga",
 		Services: []string{"invoices"},
@@ -71,11 +83,18 @@ func Example_freezeOverride() {
 			Cost: 2000, Feasibility: relman.FeasibilityHigh},
 		RollbackPlan: "redeploy 2.4.0",
 	}, olga)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	if _, err := m.Fire(ctx, "fix-1", relman.EventApprove, relman.Request{Actor: olga}); err != nil {
+		fmt.Println(err)
+		return
+	}
 	window := relman.Span{Start: now, End: now.Add(2 * time.Hour)}
-	m.Fire(ctx, "fix-1", relman.EventApprove, relman.Request{Actor: olga})
 
 	// Planning inside the freeze is refused, with the freeze named.
-	_, err := m.Fire(ctx, "fix-1", relman.EventPlan, relman.Request{Actor: olga, Window: &window})
+	_, err = m.Fire(ctx, "fix-1", relman.EventPlan, relman.Request{Actor: olga, Window: &window})
 	fmt.Println("freeze:", errors.Is(err, relman.ErrFreeze))
 	var fe *relman.FreezeError
 	if errors.As(err, &fe) {
@@ -93,14 +112,39 @@ func Example_freezeOverride() {
 		fmt.Println(err)
 		return
 	}
-	m.Fire(ctx, "fix-1", relman.EventStart, relman.Request{Actor: olga})
-	m.Fire(ctx, "fix-1", relman.EventSubmit, relman.Request{Actor: olga})
-	m.RecordTest(ctx, "fix-1", olga, relman.TestResult{Suite: "unit", Passed: true})
-	m.Fire(ctx, "fix-1", relman.EventPass, relman.Request{Actor: olga})
-	m.Assess(ctx, "fix-1", olga)
-	m.Approve(ctx, "fix-1", relman.Actor{ID: "eve", Roles: []string{relman.RoleECAB}}, relman.RoleECAB, "go")
-	m.Approve(ctx, "fix-1", relman.Actor{ID: "ed", Roles: []string{relman.RoleECAB}}, relman.RoleECAB, "go")
-	if _, err := m.Fire(ctx, "fix-1", relman.EventAuthorize, relman.Request{Actor: olga}); err != nil {
+	// Build, test, assess and approve it.
+	fire := func(ev relman.Event) error {
+		_, err := m.Fire(ctx, "fix-1", ev, relman.Request{Actor: olga})
+		return err
+	}
+	if err := fire(relman.EventStart); err != nil {
+		fmt.Println(err)
+		return
+	}
+	if err := fire(relman.EventSubmit); err != nil {
+		fmt.Println(err)
+		return
+	}
+	if _, err := m.RecordTest(ctx, "fix-1", olga, relman.TestResult{Suite: "unit", Passed: true}); err != nil {
+		fmt.Println(err)
+		return
+	}
+	if err := fire(relman.EventPass); err != nil {
+		fmt.Println(err)
+		return
+	}
+	if _, err := m.Assess(ctx, "fix-1", olga); err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, id := range []string{"eve", "ed"} {
+		ecab := relman.Actor{ID: id, Roles: []string{relman.RoleECAB}}
+		if _, err := m.Approve(ctx, "fix-1", ecab, relman.RoleECAB, "go"); err != nil {
+			fmt.Println(err)
+			return
+		}
+	}
+	if err := fire(relman.EventAuthorize); err != nil {
 		fmt.Println(err)
 		return
 	}
@@ -113,7 +157,11 @@ func Example_freezeOverride() {
 		return
 	}
 	fmt.Println("stage:", r.Stage)
-	h, _ := m.History(ctx, "fix-1")
+	h, err := m.History(ctx, "fix-1")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	// The transition's entry, then the override's own entry.
 	tr, ov := h[len(h)-2], h[len(h)-1]
 	fmt.Printf("audit: %s by %s, override=%s: %s\n", tr.Event, tr.Actor, tr.Details["override"], tr.Details["override_reason"])
@@ -131,12 +179,20 @@ func Example_freezeOverride() {
 // NextSlot finds the earliest allowed start: here after another release
 // that already holds the start of the Sunday window on the same service.
 func ExampleCalendar_NextSlot() {
-	paris, _ := time.LoadLocation("Europe/Paris")
-	cal, _ := relman.NewCalendar(relman.Window{
+	paris, err := time.LoadLocation("Europe/Paris")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	cal, err := relman.NewCalendar(relman.Window{
 		ID: "sunday-night", Name: "Sunday night", Kind: relman.WindowMaintenance, TimeZone: "Europe/Paris",
 		Start: time.Date(2026, 3, 1, 22, 0, 0, 0, paris), End: time.Date(2026, 3, 2, 2, 0, 0, 0, paris),
 		RRule: "FREQ=WEEKLY;BYDAY=SU",
 	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	other := &relman.Release{ID: "search-7", Services: []string{"search"}, Stage: relman.StagePlanned,
 		Window: &relman.Span{Start: time.Date(2026, 5, 10, 22, 0, 0, 0, paris), End: time.Date(2026, 5, 11, 0, 0, 0, 0, paris)}}
 	after := time.Date(2026, 5, 6, 9, 0, 0, 0, paris)
@@ -147,7 +203,11 @@ func ExampleCalendar_NextSlot() {
 	}
 	fmt.Println(slot.Start.In(paris).Format("Mon 02 Jan 15:04"), "–", slot.End.In(paris).Format("15:04"))
 	// Three hours do not fit before 02:00: the next Sunday.
-	slot, _ = cal.NextSlot(after, 3*time.Hour, []string{"search"}, relman.SlotOptions{Planned: []*relman.Release{other}})
+	slot, err = cal.NextSlot(after, 3*time.Hour, []string{"search"}, relman.SlotOptions{Planned: []*relman.Release{other}})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	fmt.Println(slot.Start.In(paris).Format("Mon 02 Jan 15:04"), "–", slot.End.In(paris).Format("15:04"))
 	// Output:
 	// Mon 11 May 00:00 – 01:30
@@ -169,8 +229,12 @@ func ExampleFindConflicts() {
 		rel("invoices-2.5", at(21, 15), at(23, 0), []string{"payments"}, "invoices"),
 		rel("mail-9", at(23, 0), at(23, 45), nil, "mail"),
 	}
-	freeze, _ := relman.NewCalendar(relman.Window{ID: "vote", Name: "Election night", Kind: relman.WindowFreeze,
+	freeze, err := relman.NewCalendar(relman.Window{ID: "vote", Name: "Election night", Kind: relman.WindowFreeze,
 		TimeZone: "UTC", Start: at(22, 30), End: at(23, 59), Services: []string{"mail"}})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	graph := relman.NewDependencyGraph(map[string][]string{"invoices": {"billing"}})
 	for _, c := range relman.FindConflicts(releases, relman.ConflictOptions{Graph: graph, Calendar: freeze}) {
 		fmt.Println(c)

@@ -26,23 +26,29 @@ func exampleRelease(id string) *relman.Release {
 }
 
 // exampleToVerified drives a release from proposed to verified.
-func exampleToVerified(ctx context.Context, m *relman.Manager, id string) {
+func exampleToVerified(ctx context.Context, m *relman.Manager, id string) error {
 	pm := relman.Actor{ID: "pat", Roles: []string{"release-manager"}}
-	do := func(ev relman.Event, req relman.Request) {
-		req.Actor = pm
-		if _, err := m.Fire(ctx, id, ev, req); err != nil {
-			panic(err)
+	now := m.Now()
+	steps := []struct {
+		ev  relman.Event
+		req relman.Request
+	}{
+		{relman.EventApprove, relman.Request{}},
+		{relman.EventPlan, relman.Request{Window: &relman.Span{Start: now.Add(24 * time.Hour), End: now.Add(26 * time.Hour)}}},
+		{relman.EventStart, relman.Request{}},
+		{relman.EventSubmit, relman.Request{}},
+	}
+	for _, st := range steps {
+		st.req.Actor = pm
+		if _, err := m.Fire(ctx, id, st.ev, st.req); err != nil {
+			return err
 		}
 	}
-	now := m.Now()
-	do(relman.EventApprove, relman.Request{})
-	do(relman.EventPlan, relman.Request{Window: &relman.Span{Start: now.Add(24 * time.Hour), End: now.Add(26 * time.Hour)}})
-	do(relman.EventStart, relman.Request{})
-	do(relman.EventSubmit, relman.Request{})
 	if _, err := m.RecordTest(ctx, id, pm, relman.TestResult{Suite: "unit", Passed: true}); err != nil {
-		panic(err)
+		return err
 	}
-	do(relman.EventPass, relman.Request{})
+	_, err := m.Fire(ctx, id, relman.EventPass, relman.Request{Actor: pm})
+	return err
 }
 
 // Assess a release and print why it is as risky as it is: every
@@ -50,20 +56,26 @@ func exampleToVerified(ctx context.Context, m *relman.Manager, id string) {
 func ExampleManager_Assess() {
 	ctx := context.Background()
 	fixed := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
-	m, _ := relman.NewManager(memory.New(),
+	m, err := relman.NewManager(memory.New(),
 		relman.WithClock(func() time.Time { return fixed }),
 		relman.WithDependencies(map[string][]string{
 			"checkout": {"payments"}, "payments": {"invoices"}, "reports": {"invoices"},
 		}))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	r := exampleRelease("rel-1")
 	r.Services = append(r.Services, "mail")
 	r.RollbackPlan = ""
 	if _, err := m.Create(ctx, r, relman.Actor{ID: "rita"}); err != nil {
-		panic(err)
+		fmt.Println(err)
+		return
 	}
-	r, err := m.Assess(ctx, "rel-1", relman.Actor{ID: "rita"})
+	r, err = m.Assess(ctx, "rel-1", relman.Actor{ID: "rita"})
 	if err != nil {
-		panic(err)
+		fmt.Println(err)
+		return
 	}
 	fmt.Println("level:", r.Assessment.Level)
 	for _, res := range r.Assessment.Results {
@@ -90,12 +102,24 @@ func ExampleManager_Assess() {
 func Example_advisoryBoard() {
 	ctx := context.Background()
 	fixed := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
-	m, _ := relman.NewManager(memory.New(), relman.WithClock(func() time.Time { return fixed }))
-	if _, err := m.Create(ctx, exampleRelease("rel-2"), relman.Actor{ID: "rita"}); err != nil {
-		panic(err)
+	m, err := relman.NewManager(memory.New(), relman.WithClock(func() time.Time { return fixed }))
+	if err != nil {
+		fmt.Println(err)
+		return
 	}
-	exampleToVerified(ctx, m, "rel-2")
-	r, _ := m.Assess(ctx, "rel-2", relman.Actor{ID: "pat"})
+	if _, err := m.Create(ctx, exampleRelease("rel-2"), relman.Actor{ID: "rita"}); err != nil {
+		fmt.Println(err)
+		return
+	}
+	if err := exampleToVerified(ctx, m, "rel-2"); err != nil {
+		fmt.Println(err)
+		return
+	}
+	r, err := m.Assess(ctx, "rel-2", relman.Actor{ID: "pat"})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	fmt.Println("assessed:", r.Assessment.Level)
 
 	authorize := func() {
@@ -113,7 +137,8 @@ func Example_advisoryBoard() {
 	authorize()
 	for _, who := range []string{"carl", "dana"} {
 		if _, err := m.Approve(ctx, "rel-2", relman.Actor{ID: who, Roles: []string{relman.RoleCAB}}, relman.RoleCAB, "reviewed"); err != nil {
-			panic(err)
+			fmt.Println(err)
+			return
 		}
 		fmt.Println("approved by", who)
 		authorize()
@@ -131,14 +156,23 @@ func Example_advisoryBoard() {
 // roles they hold, unless the policy sets AllowSelfApproval.
 func ExampleManager_Approve_selfApproval() {
 	ctx := context.Background()
-	m, _ := relman.NewManager(memory.New())
+	m, err := relman.NewManager(memory.New())
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	if _, err := m.Create(ctx, exampleRelease("rel-3"), relman.Actor{ID: "rita"}); err != nil {
-		panic(err)
+		fmt.Println(err)
+		return
 	}
 	rita := relman.Actor{ID: "rita", Roles: []string{relman.RoleCAB}}
-	_, err := m.Approve(ctx, "rel-3", rita, relman.RoleCAB, "my own change, looks good")
+	_, err = m.Approve(ctx, "rel-3", rita, relman.RoleCAB, "my own change, looks good")
 	fmt.Println(errors.Is(err, relman.ErrSelfApproval))
-	r, _ := m.Get(ctx, "rel-3")
+	r, err := m.Get(ctx, "rel-3")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	fmt.Println("approvals stored:", len(r.Approvals))
 	// Output:
 	// true

@@ -681,6 +681,9 @@ type ICSOptions struct {
 // escaped; every component has a UID and DTSTAMP. Relman's own fields
 // travel as X-RELMAN- properties, so ImportICS gives back the same windows.
 func ExportICS(out io.Writer, windows []Window, releases []*Release, opt ICSOptions) error {
+	if out == nil {
+		return invalid("out", "required")
+	}
 	if opt.Now.IsZero() {
 		opt.Now = time.Now()
 	}
@@ -825,8 +828,11 @@ type ImportOptions struct {
 // zone. All-day events span whole local days. Errors are *ICalError,
 // *RRuleError or *ValidationError, all matching ErrInvalid.
 func ImportICS(in io.Reader, opt ImportOptions) ([]Window, error) {
+	if in == nil {
+		return nil, invalid("in", "required")
+	}
 	if opt.Kind != "" && opt.Kind != WindowFreeze && opt.Kind != WindowMaintenance {
-		return nil, invalid("kind", "oneof=maintenance freeze")
+		return nil, invalidParam("kind", "oneof", "maintenance freeze")
 	}
 	if opt.TimeZone == "" {
 		opt.TimeZone = "UTC"

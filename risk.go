@@ -415,6 +415,9 @@ func Assess(ctx context.Context, r *Release, env Env, assessors ...Assessor) (*A
 	env.Matrix = env.Matrix.orDefault()
 	a := &Assessment{Level: LevelLow, At: env.Now, Basis: Fingerprint(r), Results: make([]Result, 0, len(assessors))}
 	for i, as := range assessors {
+		if as == nil {
+			return nil, invalid(fmt.Sprintf("assessors[%d]", i), "required")
+		}
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("relman: assess %q: %w", r.ID, err)
 		}

@@ -14,8 +14,9 @@ import (
 	"github.com/relman-dev/relman/store/memory"
 )
 
-// fields returns "field:rule" of every failure of a *ValidationError.
-func fields(t *testing.T, err error) []string {
+// validationFields returns the failures of err, which must be a
+// *ValidationError matching ErrInvalid.
+func validationFields(t *testing.T, err error) []relman.FieldError {
 	t.Helper()
 	var ve *relman.ValidationError
 	if !errors.As(err, &ve) {
@@ -24,8 +25,15 @@ func fields(t *testing.T, err error) []string {
 	if !errors.Is(err, relman.ErrInvalid) {
 		t.Errorf("%v does not match ErrInvalid", err)
 	}
-	out := make([]string, len(ve.Fields))
-	for i, f := range ve.Fields {
+	return ve.Fields
+}
+
+// fields returns "field:rule" of every failure of a *ValidationError.
+func fields(t *testing.T, err error) []string {
+	t.Helper()
+	fs := validationFields(t, err)
+	out := make([]string, len(fs))
+	for i, f := range fs {
 		out[i] = f.Field + ":" + f.Rule
 	}
 	return out

@@ -36,14 +36,19 @@ const (
 // Freeze overrides. An emergency release may plan or deploy inside a
 // freeze when the request carries Params[ParamOverride] = OverrideFreeze
 // and a reason, and the actor holds RoleFreezeOverride and the Authorizer
-// allows the action ActionOverrideFreeze. The override is recorded in the
+// allows the action AuthOverrideFreeze. The override is recorded in the
 // transition's audit entry.
 const (
-	ParamOverride        = "override"
-	OverrideFreeze       = "freeze"
-	RoleFreezeOverride   = "freeze-override"
-	ActionOverrideFreeze = "override-freeze"
+	ParamOverride      = "override"
+	OverrideFreeze     = "freeze"
+	RoleFreezeOverride = "freeze-override"
 )
+
+// ActionOverrideFreeze is the former name of AuthOverrideFreeze.
+//
+// Deprecated: use AuthOverrideFreeze (Action is the type of audit
+// actions; this is an Authorizer action).
+const ActionOverrideFreeze = AuthOverrideFreeze
 
 // PlannedStages are the stages in which a release holds its window: the
 // releases conflicts are looked for among.
@@ -121,7 +126,7 @@ func (m *Manager) bindCalendar(spec *LifecycleSpec) {
 // setupCalendar checks the calendar options in NewManager.
 func (m *Manager) setupCalendar() error {
 	if m.capacity < 0 {
-		return invalid("capacity", "gte=0")
+		return invalidParam("capacity", "gte", "0")
 	}
 	if !m.blockingSet {
 		m.blocking = defaultBlocking
@@ -155,8 +160,9 @@ func (m *Manager) windowStore() (WindowStore, error) {
 }
 
 // PutWindow validates w and saves it in the store (a WindowStore), adding
-// or replacing the window with its id. The Authorizer is asked for the
-// action "window". Errors: *ValidationError, *RRuleError, *ForbiddenError,
+// or replacing the window with its id. The Authorizer is asked for
+// AuthWindow with a nil release. Errors: *ValidationError (also for the id
+// of a WithWindows window), *RRuleError, *ForbiddenError,
 // errors.ErrUnsupported for a store without windows.
 func (m *Manager) PutWindow(ctx context.Context, by Actor, w Window) error {
 	if err := checkActor(by); err != nil {
@@ -165,26 +171,43 @@ func (m *Manager) PutWindow(ctx context.Context, by Actor, w Window) error {
 	if err := w.Validate(); err != nil {
 		return err
 	}
+	if err := m.notFixed("id", w.ID); err != nil {
+		return err
+	}
 	s, err := m.windowStore()
 	if err != nil {
 		return err
 	}
-	if err := m.authorize(ctx, by, "window", nil); err != nil {
+	if err := m.authorize(ctx, by, AuthWindow, nil); err != nil {
 		return err
 	}
 	return s.PutWindow(ctx, w.Clone())
 }
 
-// DeleteWindow removes a stored window (ErrNotFound if there is none).
+// notFixed refuses to store a window with the id of a WithWindows window:
+// the calendar could not be built with both.
+func (m *Manager) notFixed(field, id string) error {
+	if slices.ContainsFunc(m.windows, func(w Window) bool { return w.ID == id }) {
+		return invalid(field, "unique")
+	}
+	return nil
+}
+
+// DeleteWindow removes a stored window: a *ValidationError for a blank
+// id, ErrNotFound if there is none. The Authorizer is asked for AuthWindow
+// with a nil release.
 func (m *Manager) DeleteWindow(ctx context.Context, by Actor, id string) error {
 	if err := checkActor(by); err != nil {
 		return err
+	}
+	if blank(id) {
+		return invalid("id", "required")
 	}
 	s, err := m.windowStore()
 	if err != nil {
 		return err
 	}
-	if err := m.authorize(ctx, by, "window", nil); err != nil {
+	if err := m.authorize(ctx, by, AuthWindow, nil); err != nil {
 		return err
 	}
 	return s.DeleteWindow(ctx, id)
@@ -238,8 +261,13 @@ func (m *Manager) Conflicts(ctx context.Context) ([]Conflict, error) {
 // NextSlot returns the earliest span of length d from after that the
 // calendar allows for services and that fits among the planned releases
 // (other than exclude) and the capacity, searching up to horizon ahead
-// (0: 90 days). It returns a *NoSlotError when there is none.
+// (0: 90 days). It returns a *NoSlotError when there is none, and a
+// *ValidationError for a zero after ("after"), a d that is not positive
+// ("duration") or a negative horizon ("horizon").
 func (m *Manager) NextSlot(ctx context.Context, after time.Time, d time.Duration, services []string, exclude string, horizon time.Duration) (Span, error) {
+	if err := checkSlot(after, d, SlotOptions{Horizon: horizon}); err != nil {
+		return Span{}, err
+	}
 	cal, err := m.Calendar(ctx)
 	if err != nil {
 		return Span{}, err
@@ -270,7 +298,7 @@ func (m *Manager) freezeOverride(ctx context.Context, r *Release, t Transition) 
 	if len(why) > 0 {
 		return false, fmt.Errorf("%w: %s", ErrOverrideRefused, strings.Join(why, "; "))
 	}
-	if err := m.authorize(ctx, t.Actor, ActionOverrideFreeze, r); err != nil {
+	if err := m.authorize(ctx, t.Actor, AuthOverrideFreeze, r); err != nil {
 		return false, fmt.Errorf("%w: %w", ErrOverrideRefused, err)
 	}
 	return true, nil
@@ -320,23 +348,8 @@ func (c *Calendar) opensAt(span Span, services []string, override bool) (time.Ti
 		if err == nil {
 			return t, t.After(span.Start)
 		}
-		var ce *CalendarError
-		if !errors.As(err, &ce) {
-			return time.Time{}, false
-		}
-		next := t.Add(time.Second)
-		for _, r := range ce.Reasons {
-			switch r := r.(type) {
-			case *FreezeError:
-				next = maxTime(next, r.Occurrence.End)
-			case *OutsideMaintenanceError:
-				if r.Next.IsZero() {
-					return time.Time{}, false
-				}
-				next = maxTime(next, r.Next)
-			}
-		}
-		if !next.Before(span.End) {
+		next, ok := retryAt(t, err)
+		if !ok || !next.Before(span.End) {
 			return time.Time{}, false
 		}
 		t = next
@@ -397,11 +410,18 @@ func (m *Manager) ExportICS(ctx context.Context, w io.Writer) error {
 }
 
 // ImportWindows reads windows from an iCalendar stream (see ImportICS)
-// and stores them all, or none if one is invalid. It returns the windows
-// stored.
+// and stores them all, or none: every window is checked first (a
+// *ValidationError or *RRuleError, and nothing is stored), and if the
+// store fails part way, each window already written is put back as it
+// was (or deleted, if it is new) and the write error is returned. It
+// returns the windows stored. The Authorizer is asked for AuthWindow with
+// a nil release.
 func (m *Manager) ImportWindows(ctx context.Context, by Actor, r io.Reader, opt ImportOptions) ([]Window, error) {
 	if err := checkActor(by); err != nil {
 		return nil, err
+	}
+	if r == nil {
+		return nil, invalid("r", "required")
 	}
 	s, err := m.windowStore()
 	if err != nil {
@@ -411,13 +431,64 @@ func (m *Manager) ImportWindows(ctx context.Context, by Actor, r io.Reader, opt 
 	if err != nil {
 		return nil, err
 	}
-	if err := m.authorize(ctx, by, "window", nil); err != nil {
+	if _, err := NewCalendar(ws...); err != nil {
 		return nil, err
 	}
-	for _, w := range ws {
-		if err := s.PutWindow(ctx, w); err != nil {
+	for i, w := range ws {
+		if err := m.notFixed(fmt.Sprintf("windows[%d].id", i), w.ID); err != nil {
 			return nil, err
 		}
 	}
+	if err := m.authorize(ctx, by, AuthWindow, nil); err != nil {
+		return nil, err
+	}
+	if err := putAll(ctx, s, ws); err != nil {
+		return nil, fmt.Errorf("relman: import windows: %w", err)
+	}
 	return ws, nil
+}
+
+// putAll puts every window of ws in s, or, if a put fails, restores what
+// was there before each window it tried to write and returns the error
+// (joined with any error restoring).
+func putAll(ctx context.Context, s WindowStore, ws []Window) error {
+	type prior struct {
+		id  string
+		old Window
+		had bool
+	}
+	var touched []prior
+	undo := func(cause error) error {
+		// Restore even if ctx was cancelled (the cause, perhaps): a
+		// half-written import is worse than a late one.
+		ctx := context.WithoutCancel(ctx)
+		errs := []error{cause}
+		for _, p := range slices.Backward(touched) {
+			var err error
+			if p.had {
+				err = s.PutWindow(ctx, p.old)
+			} else if err = s.DeleteWindow(ctx, p.id); errors.Is(err, ErrNotFound) {
+				err = nil // the failed put wrote nothing
+			}
+			if err != nil {
+				errs = append(errs, fmt.Errorf("restore window %q: %w", p.id, err))
+			}
+		}
+		if len(errs) == 1 {
+			return cause
+		}
+		return errors.Join(errs...)
+	}
+	for _, w := range ws {
+		old, err := s.GetWindow(ctx, w.ID)
+		had := err == nil
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return undo(fmt.Errorf("get window %q: %w", w.ID, err))
+		}
+		touched = append(touched, prior{id: w.ID, old: old, had: had})
+		if err := s.PutWindow(ctx, w.Clone()); err != nil {
+			return undo(fmt.Errorf("put window %q: %w", w.ID, err))
+		}
+	}
+	return nil
 }
