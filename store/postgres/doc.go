@@ -58,6 +58,26 @@
 // instances writing the same window at once do not fail with
 // serialization errors under a stricter default isolation.
 //
+// # Schedule lock
+//
+// A Store is a relman.Locker, so that Managers in many instances do not
+// book the same slot at once. Lock takes a session-level advisory lock
+// (pg_advisory_lock) whose bigint id is a 64-bit FNV-1a hash of the key
+// and the schema (stores in different schemas do not share locks; the
+// hashed string is prefixed differently from the migration lock's). The
+// lock holds a connection from the pool until unlock, which runs
+// pg_advisory_unlock and returns the connection, or closes it if that
+// fails; give the pool at least two connections, as the holder needs
+// another one to work. Callers of one Store queue in the process before
+// they take a connection, so waiting does not drain the pool. Lock waits
+// until its context ends; pgx then cancels the statement on the server
+// too.
+//
+// The lock is only as good as its connection. If the holder's process
+// dies, or its connection is lost or terminated, the server releases the
+// lock, and another instance may take it while the holder still runs; the
+// holder's next write is still checked against the stored revision.
+//
 // # Change notifications
 //
 // Every Create and Update sends a notification (pg_notify) in its own

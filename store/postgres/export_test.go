@@ -12,3 +12,6 @@ import (
 func NewAt(ctx context.Context, pool *pgxpool.Pool, opts Options, v int) (*Store, error) {
 	return newStore(ctx, pool, opts, v)
 }
+
+// LockID returns the advisory lock id that Lock takes for key.
+func (s *Store) LockID(key string) int64 { return s.lockID(key) }

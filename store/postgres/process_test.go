@@ -22,7 +22,7 @@ import (
 // re-executed with childEnv set runs TestChild, which does what the
 // variables ask and reports on stdout.
 const (
-	childEnv   = "RELMAN_POSTGRES_CHILD" // "writer" or "endless"
+	childEnv   = "RELMAN_POSTGRES_CHILD" // "writer", "endless", "lock" or "plan"
 	childDB    = "RELMAN_POSTGRES_CHILD_SCHEMA"
 	childProc  = "RELMAN_POSTGRES_CHILD_PROC"
 	childRels  = "RELMAN_POSTGRES_CHILD_RELEASES"
@@ -92,6 +92,14 @@ func TestChild(t *testing.T) {
 		t.Fatalf("child open: %v", err)
 	}
 	defer s.Close()
+	switch mode {
+	case "lock":
+		holdLock(t, s)
+		return
+	case "plan":
+		planChild(t, s)
+		return
+	}
 	m, err := relman.NewManager(s, relman.WithLifecycle(loopLifecycle(t)), relman.WithRetries(10))
 	if err != nil {
 		t.Fatal(err)

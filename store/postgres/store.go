@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -49,12 +50,16 @@ type Store struct {
 	tWindows                   string
 
 	sqlGet, sqlHead, sqlHistory, sqlRange, sqlExists, sqlCreate, sqlUpdate string
+
+	locksMu sync.Mutex
+	locks   map[string]chan struct{} // Lock's queues in this process, by key
 }
 
 var (
 	_ relman.Store       = (*Store)(nil)
 	_ relman.Scanner     = (*Store)(nil)
 	_ relman.WindowStore = (*Store)(nil)
+	_ relman.Locker      = (*Store)(nil)
 )
 
 // Open connects to the database named by dsn (a URL or key=value string,

@@ -65,6 +65,22 @@
 // revision (Options.CacheSize); it still reads the stored revision every
 // time, so it always sees other processes' writes.
 //
+// # Schedule lock
+//
+// A Store is a relman.Locker, so that Managers in several processes do
+// not book the same slot at once. Lock takes an exclusive lock on a file
+// beside the database, one per key: releases.db-relman.schedule-<hash>.lock
+// for relman.ScheduleLock (see Store.LockPath). The file is created, mode
+// 0600, on first use and never removed; if processes of several users
+// share the database, create the file beforehand with a mode that lets
+// them all read it (Lock then fails with a permission error). Every Lock call opens the file
+// anew and locks its own open file (flock on Unix, LockFileEx on Windows),
+// so the lock excludes other goroutines of the process as well as other
+// processes, and Lock waits by polling, with a short backoff, until its
+// context ends. The operating system releases the lock when the holding
+// process exits or is killed; a crash cannot leave it held.
+//
 // The file must be on a local file system: SQLite's locking, and WAL's
-// shared memory, do not work across network file systems.
+// shared memory, do not work across network file systems, and neither
+// does the schedule lock.
 package sqlite

@@ -25,7 +25,7 @@ import (
 // re-executed with childEnv set runs TestChild, which does what the
 // variables ask and reports on stdout.
 const (
-	childEnv   = "RELMAN_SQLITE_CHILD" // "writer" or "endless"
+	childEnv   = "RELMAN_SQLITE_CHILD" // "writer", "endless", "lock" or "plan"
 	childDB    = "RELMAN_SQLITE_CHILD_DB"
 	childProc  = "RELMAN_SQLITE_CHILD_PROC"
 	childRels  = "RELMAN_SQLITE_CHILD_RELEASES"
@@ -95,6 +95,14 @@ func TestChild(t *testing.T) {
 		t.Fatalf("child open: %v", err)
 	}
 	defer s.Close()
+	switch mode {
+	case "lock":
+		holdLock(t, s)
+		return
+	case "plan":
+		planChild(t, s)
+		return
+	}
 	m, err := relman.NewManager(s, relman.WithLifecycle(loopLifecycle(t)), relman.WithRetries(10))
 	if err != nil {
 		t.Fatal(err)

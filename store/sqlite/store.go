@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/relman-dev/relman"
@@ -55,13 +56,15 @@ type Store struct {
 	headStmt, updateStmt, updateAll, insertStmt, insertAudit *sql.Stmt
 	deleteTags, insertTag                                    *sql.Stmt
 
-	cache *cache
+	cache  *cache
+	closed atomic.Bool // set by Close; Lock checks it
 }
 
 var (
 	_ relman.Store       = (*Store)(nil)
 	_ relman.Scanner     = (*Store)(nil)
 	_ relman.WindowStore = (*Store)(nil)
+	_ relman.Locker      = (*Store)(nil)
 )
 
 // Open opens the relman database at path, creating the file if it does not
@@ -352,6 +355,7 @@ func (s *Store) prepare() error {
 
 // Close closes the database. Calls after Close fail.
 func (s *Store) Close() error {
+	s.closed.Store(true)
 	for _, st := range []*sql.Stmt{s.getStmt, s.historyStmt, s.existsStmt, s.headStmt, s.updateStmt, s.updateAll, s.insertStmt, s.insertAudit, s.deleteTags, s.insertTag} {
 		if st != nil {
 			st.Close()
