@@ -298,14 +298,14 @@ func TestConnectionLoss(t *testing.T) {
 	}
 	defer pool.Close()
 	s := newStore(t, pool, postgres.Options{Schema: freshSchema(t, admin)})
-	m, _ := relman.NewManager(s, relman.WithLifecycle(loopLifecycle(t)))
+	m, _ := relman.NewManager(s, relman.WithLifecycle(storetest.LoopLifecycle(t)))
 	if _, err := m.Create(ctx, storetest.Minimal("r1"), relman.Actor{ID: "t"}); err != nil {
 		t.Fatal(err)
 	}
 	fired := 0
 	for round := range 3 {
 		for range 5 {
-			if r, err := fireNext(ctx, m, "r1", "t"); err != nil || r == nil {
+			if r, err := storetest.FireNext(ctx, m, "r1", "t"); err != nil || r == nil {
 				t.Fatalf("fire: %v", err)
 			}
 			fired++
@@ -319,7 +319,7 @@ func TestConnectionLoss(t *testing.T) {
 		}
 		// The pool may hand out a dead connection once.
 		for attempt := 0; ; attempt++ {
-			r, err := fireNext(ctx, m, "r1", "t")
+			r, err := storetest.FireNext(ctx, m, "r1", "t")
 			if err == nil && r != nil {
 				fired++
 				break

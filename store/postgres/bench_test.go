@@ -66,7 +66,7 @@ func interleave(i int, mgr, raw func(), tm, tr time.Duration) (time.Duration, ti
 // stage "a", and its manager.
 func benchStore(b testing.TB, pool *pgxpool.Pool, noNotify bool) (*postgres.Store, *relman.Manager, *relman.Release) {
 	s := newStore(b, pool, postgres.Options{NoNotify: noNotify})
-	m, err := relman.NewManager(s, relman.WithLifecycle(loopLifecycle(b)))
+	m, err := relman.NewManager(s, relman.WithLifecycle(storetest.LoopLifecycle(b)))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -84,7 +84,7 @@ func managerStep(b testing.TB, pool *pgxpool.Pool, noNotify bool) func() {
 	req := relman.Request{Actor: relman.Actor{ID: "bench"}}
 	st := relman.Stage("a")
 	return func() {
-		r, err := m.Fire(ctx, "bench", nextEvent(st), req)
+		r, err := m.Fire(ctx, "bench", storetest.NextEvent(st), req)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -80,7 +80,7 @@ func managerStep(b testing.TB, relaxed bool) func() {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { s.Close() })
-	m, err := relman.NewManager(s, relman.WithLifecycle(loopLifecycle(b)))
+	m, err := relman.NewManager(s, relman.WithLifecycle(storetest.LoopLifecycle(b)))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -88,7 +88,7 @@ func managerStep(b testing.TB, relaxed bool) func() {
 	req := relman.Request{Actor: relman.Actor{ID: "bench"}}
 	st := relman.Stage("a")
 	return func() {
-		r, err := m.Fire(ctx, "bench", nextEvent(st), req)
+		r, err := m.Fire(ctx, "bench", storetest.NextEvent(st), req)
 		if err != nil {
 			b.Fatal(err)
 		}

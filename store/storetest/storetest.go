@@ -3,6 +3,12 @@
 //	func TestConformance(t *testing.T) {
 //		storetest.Run(t, func(t *testing.T) relman.Store { return memory.New() })
 //	}
+//
+// Beside Run, it holds scenarios that need more than an empty store, which
+// each backend calls from tests of its own: several handles and processes
+// on one database (Processes, Child, MultiProcessWriters, KilledWriter,
+// PlanRaceTwoHandles, PlanRaceProcesses, CrossProcessLock), and helpers
+// those backends' own tests share (LoopLifecycle, FireNext, LockFails).
 package storetest
 
 import (
