@@ -45,20 +45,8 @@ type lockHolder struct {
 // once it holds it.
 func (p Processes) startLockHolder(t *testing.T, ctx context.Context, db string) *lockHolder {
 	t.Helper()
-	cmd := p.child(t, ctx, "lock", p.env(envDB, db))
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, stdin, stdout := p.start(t, ctx, "lock", p.env(envDB, db))
 	h := &lockHolder{cmd: cmd, stdin: stdin, out: bufio.NewScanner(stdout)}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	h.expect(t, "LOCKED")
 	return h
 }

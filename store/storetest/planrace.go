@@ -184,20 +184,8 @@ func PlanRaceProcesses(t *testing.T, p Processes) {
 	events := make(chan event)
 	stdins := make([]io.WriteCloser, 2)
 	for i := range 2 {
-		cmd := p.child(t, ctx, "plan", p.env(envDB, db), p.env(envRelease, fmt.Sprintf("r%d", i+1)),
+		_, stdin, stdout := p.start(t, ctx, "plan", p.env(envDB, db), p.env(envRelease, fmt.Sprintf("r%d", i+1)),
 			p.env(envWindow, win.Start.Format(time.RFC3339)+"/"+win.End.Format(time.RFC3339)))
-		stdin, err := cmd.StdinPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		stdout, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 		stdins[i] = stdin
 		go func() {
 			sc := bufio.NewScanner(stdout)

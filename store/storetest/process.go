@@ -104,6 +104,26 @@ func (p Processes) child(t *testing.T, ctx context.Context, mode string, env ...
 	return cmd
 }
 
+// start starts a child as child does, with pipes to its stdin and from
+// its stdout, and kills it when the test ends if it is still running.
+func (p Processes) start(t *testing.T, ctx context.Context, mode string, env ...string) (*exec.Cmd, io.WriteCloser, io.Reader) {
+	t.Helper()
+	cmd := p.child(t, ctx, mode, env...)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	return cmd, stdin, stdout
+}
+
 // LoopLifecycle returns a lifecycle with two stages, "a" and "b", and an
 // event each way ("go" and "back"), so a release can take any number of
 // transitions. See FireNext.
