@@ -268,16 +268,8 @@ func invalid(op, field, rule string) error {
 }
 
 func checkWrite(op string, r *relman.Release, entries []relman.AuditEntry) error {
-	if r == nil {
-		return invalid(op, "release", "required")
-	}
-	if r.ID == "" {
-		return invalid(op, "id", "required")
-	}
-	for i, e := range entries {
-		if e.ReleaseID != r.ID {
-			return invalid(op, fmt.Sprintf("entries[%d].release_id", i), "eqfield=id")
-		}
+	if err := storedoc.CheckWrite(r, entries); err != nil {
+		return fmt.Errorf("postgres: %s: %w", op, err)
 	}
 	return nil
 }

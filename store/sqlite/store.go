@@ -378,21 +378,9 @@ const timeLayout = "2006-01-02T15:04:05.000000000Z"
 
 func timeKey(t time.Time) string { return t.UTC().Format(timeLayout) }
 
-func invalid(op, field, rule string) error {
-	return fmt.Errorf("sqlite: %s: %w", op, &relman.ValidationError{Fields: []relman.FieldError{{Field: field, Rule: rule}}})
-}
-
 func checkWrite(op string, r *relman.Release, entries []relman.AuditEntry) error {
-	if r == nil {
-		return invalid(op, "release", "required")
-	}
-	if r.ID == "" {
-		return invalid(op, "id", "required")
-	}
-	for i, e := range entries {
-		if e.ReleaseID != r.ID {
-			return invalid(op, fmt.Sprintf("entries[%d].release_id", i), "eqfield=id")
-		}
+	if err := storedoc.CheckWrite(r, entries); err != nil {
+		return fmt.Errorf("sqlite: %s: %w", op, err)
 	}
 	return nil
 }

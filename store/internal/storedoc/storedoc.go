@@ -28,6 +28,28 @@ func Decode(doc []byte, v any) (newer bool, err error) {
 	return false, nil
 }
 
+// CheckWrite checks what Create and Update need before they touch the
+// database: a release with an id, and entries that all belong to it. It
+// returns a *relman.ValidationError (which matches relman.ErrInvalid) or
+// nil.
+func CheckWrite(r *relman.Release, entries []relman.AuditEntry) error {
+	invalid := func(field, rule string) error {
+		return &relman.ValidationError{Fields: []relman.FieldError{{Field: field, Rule: rule}}}
+	}
+	if r == nil {
+		return invalid("release", "required")
+	}
+	if r.ID == "" {
+		return invalid("id", "required")
+	}
+	for i, e := range entries {
+		if e.ReleaseID != r.ID {
+			return invalid(fmt.Sprintf("entries[%d].release_id", i), "eqfield=id")
+		}
+	}
+	return nil
+}
+
 // Rows is a result set being read: *sql.Rows and pgx.Rows both are one.
 type Rows interface {
 	Next() bool

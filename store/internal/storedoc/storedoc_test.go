@@ -58,3 +58,27 @@ func TestScanBatches(t *testing.T) {
 		t.Errorf("ScanBatches after fn failed: visited %v, err %v", seen, err)
 	}
 }
+
+func TestCheckWrite(t *testing.T) {
+	r := &relman.Release{ID: "r1"}
+	for name, c := range map[string]struct {
+		r       *relman.Release
+		entries []relman.AuditEntry
+		field   string
+	}{
+		"no release":   {nil, nil, "release"},
+		"no id":        {&relman.Release{}, nil, "id"},
+		"other entry":  {r, []relman.AuditEntry{{ReleaseID: "r1"}, {ReleaseID: "r2"}}, "entries[1].release_id"},
+		"valid":        {r, []relman.AuditEntry{{ReleaseID: "r1"}}, ""},
+		"valid, empty": {r, nil, ""},
+	} {
+		err := storedoc.CheckWrite(c.r, c.entries)
+		var ve *relman.ValidationError
+		switch {
+		case c.field == "" && err != nil:
+			t.Errorf("%s: %v", name, err)
+		case c.field != "" && (!errors.Is(err, relman.ErrInvalid) || !errors.As(err, &ve) || ve.Fields[0].Field != c.field):
+			t.Errorf("%s: err = %v, want ErrInvalid on field %s", name, err, c.field)
+		}
+	}
+}
