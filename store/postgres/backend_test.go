@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/relman-dev/relman"
@@ -161,27 +160,6 @@ func TestMigrateFromV1(t *testing.T) {
 	if err != nil {
 		t.Fatalf("NewAt version 1: %v", err)
 	}
-	m, err := relman.NewManager(old)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range []*relman.Release{storetest.Full("r1"), storetest.Full("r2"), storetest.Minimal("r3")} {
-		r.Stage = relman.StageProposed
-		storetest.Put(t, old, r)
-	}
-	if _, err := m.Fire(ctx, "r1", relman.EventApprove, relman.Request{Actor: relman.Actor{ID: "carl"}}); err != nil {
-		t.Fatal(err)
-	}
-	want, err := old.List(ctx, relman.Query{OrderBy: relman.OrderID})
-	if err != nil {
-		t.Fatal(err)
-	}
-	history := map[string][]relman.AuditEntry{}
-	for _, r := range want {
-		if history[r.ID], err = old.History(ctx, r.ID); err != nil {
-			t.Fatal(err)
-		}
-	}
 	versions := func() (n, max int) {
 		t.Helper()
 		if err := pool.QueryRow(ctx, "SELECT count(*), max(version) FROM "+pgx.Identifier{schema, "relman_schema"}.Sanitize()).Scan(&n, &max); err != nil {
@@ -197,44 +175,19 @@ func TestMigrateFromV1(t *testing.T) {
 		}
 		return ok
 	}
-	if n, v := versions(); n != 1 || v != 1 || windowsTable() {
-		t.Fatalf("the version 1 schema has %d migrations, version %d, windows table %v", n, v, windowsTable())
-	}
-
-	s, err := postgres.New(ctx, pool, postgres.Options{Schema: schema})
-	if err != nil {
-		t.Fatalf("New on the version 1 schema: %v", err)
-	}
-	if n, v := versions(); n != postgres.SchemaVersion || v != postgres.SchemaVersion || !windowsTable() {
-		t.Errorf("after New: %d migrations, version %d, windows table %v; want %d, %[4]d, true", n, v, windowsTable(), postgres.SchemaVersion)
-	}
-	got, err := s.List(ctx, relman.Query{OrderBy: relman.OrderID})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d := cmp.Diff(want, got); d != "" {
-		t.Errorf("releases changed by the upgrade (-before +after):\n%s", d)
-	}
-	for _, r := range want {
-		h, err := s.History(ctx, r.ID)
+	storetest.Upgrade(t, old, func(t *testing.T) relman.Store {
+		if n, v := versions(); n != 1 || v != 1 || windowsTable() {
+			t.Fatalf("the version 1 schema has %d migrations, version %d, windows table %v", n, v, windowsTable())
+		}
+		s, err := postgres.New(ctx, pool, postgres.Options{Schema: schema})
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("New on the version 1 schema: %v", err)
 		}
-		if d := cmp.Diff(history[r.ID], h); d != "" {
-			t.Errorf("history of %s changed by the upgrade (-before +after):\n%s", r.ID, d)
+		if n, v := versions(); n != postgres.SchemaVersion || v != postgres.SchemaVersion || !windowsTable() {
+			t.Errorf("after New: %d migrations, version %d, windows table %v; want %d, %[4]d, true", n, v, windowsTable(), postgres.SchemaVersion)
 		}
-		if err := relman.VerifyHistory(h, &r.Head); err != nil {
-			t.Errorf("history of %s no longer verifies: %v", r.ID, err)
-		}
-	}
-	// The upgraded schema works as a new one: windows, and transitions.
-	if err := s.PutWindow(ctx, storetest.Window("sunday")); err != nil {
-		t.Fatalf("PutWindow after upgrade: %v", err)
-	}
-	m, _ = relman.NewManager(s)
-	if _, err := m.Fire(ctx, "r2", relman.EventApprove, relman.Request{Actor: relman.Actor{ID: "carl"}}); err != nil {
-		t.Errorf("Fire after upgrade: %v", err)
-	}
+		return s
+	})
 	// Another instance starting later applies nothing again.
 	again, err := postgres.New(ctx, pool, postgres.Options{Schema: schema})
 	if err != nil {
@@ -298,14 +251,14 @@ func TestConnectionLoss(t *testing.T) {
 	}
 	defer pool.Close()
 	s := newStore(t, pool, postgres.Options{Schema: freshSchema(t, admin)})
-	m, _ := relman.NewManager(s, relman.WithLifecycle(loopLifecycle(t)))
+	m, _ := relman.NewManager(s, relman.WithLifecycle(storetest.LoopLifecycle(t)))
 	if _, err := m.Create(ctx, storetest.Minimal("r1"), relman.Actor{ID: "t"}); err != nil {
 		t.Fatal(err)
 	}
 	fired := 0
 	for round := range 3 {
 		for range 5 {
-			if r, err := fireNext(ctx, m, "r1", "t"); err != nil || r == nil {
+			if r, err := storetest.FireNext(ctx, m, "r1", "t"); err != nil || r == nil {
 				t.Fatalf("fire: %v", err)
 			}
 			fired++
@@ -319,7 +272,7 @@ func TestConnectionLoss(t *testing.T) {
 		}
 		// The pool may hand out a dead connection once.
 		for attempt := 0; ; attempt++ {
-			r, err := fireNext(ctx, m, "r1", "t")
+			r, err := storetest.FireNext(ctx, m, "r1", "t")
 			if err == nil && r != nil {
 				fired++
 				break

@@ -31,42 +31,16 @@ func BenchmarkFire(b *testing.B) {
 		}
 		b.Run(name, func(b *testing.B) {
 			pool := testPool(b)
-			mgr, raw := managerStep(b, pool, noNotify), rawStep(b, pool)
-			var tm, tr time.Duration
-			i := 0
-			b.ReportAllocs()
-			for b.Loop() {
-				tm, tr = interleave(i, mgr, raw, tm, tr)
-				i++
-			}
-			b.ReportMetric(float64(tm.Nanoseconds())/float64(i), "manager-ns/op")
-			b.ReportMetric(float64(tr.Nanoseconds())/float64(i), "raw-ns/op")
-			b.ReportMetric(100*float64(tr)/float64(tm), "manager/raw-%")
+			storetest.CompareFire(b, managerStep(b, pool, noNotify), rawStep(b, pool))
 		})
 	}
-}
-
-// interleave runs one manager and one raw operation, in alternating
-// order, and adds their times.
-func interleave(i int, mgr, raw func(), tm, tr time.Duration) (time.Duration, time.Duration) {
-	t0 := time.Now()
-	if i%2 == 0 {
-		mgr()
-		t1 := time.Now()
-		raw()
-		return tm + t1.Sub(t0), tr + time.Since(t1)
-	}
-	raw()
-	t1 := time.Now()
-	mgr()
-	return tm + time.Since(t1), tr + t1.Sub(t0)
 }
 
 // benchStore makes a store in a fresh schema holding one release in
 // stage "a", and its manager.
 func benchStore(b testing.TB, pool *pgxpool.Pool, noNotify bool) (*postgres.Store, *relman.Manager, *relman.Release) {
 	s := newStore(b, pool, postgres.Options{NoNotify: noNotify})
-	m, err := relman.NewManager(s, relman.WithLifecycle(loopLifecycle(b)))
+	m, err := relman.NewManager(s, relman.WithLifecycle(storetest.LoopLifecycle(b)))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -80,16 +54,7 @@ func benchStore(b testing.TB, pool *pgxpool.Pool, noNotify bool) (*postgres.Stor
 // Manager.
 func managerStep(b testing.TB, pool *pgxpool.Pool, noNotify bool) func() {
 	_, m, _ := benchStore(b, pool, noNotify)
-	ctx := context.Background()
-	req := relman.Request{Actor: relman.Actor{ID: "bench"}}
-	st := relman.Stage("a")
-	return func() {
-		r, err := m.Fire(ctx, "bench", nextEvent(st), req)
-		if err != nil {
-			b.Fatal(err)
-		}
-		st = r.Stage
-	}
+	return storetest.FireStep(b, m, "bench")
 }
 
 // rawStep returns a function that does, by hand with pgx, the SQL of one

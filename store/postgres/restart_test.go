@@ -49,7 +49,7 @@ func TestServerRestart(t *testing.T) {
 	if _, err := s.Pool().Exec(ctx, "DELETE FROM relman_restart_test.relman_audit; DELETE FROM relman_restart_test.relman_releases"); err != nil {
 		t.Fatal(err)
 	}
-	m, _ := relman.NewManager(s, relman.WithLifecycle(loopLifecycle(t)))
+	m, _ := relman.NewManager(s, relman.WithLifecycle(storetest.LoopLifecycle(t)))
 	if _, err := m.Create(ctx, storetest.Minimal("r1"), relman.Actor{ID: "t"}); err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +74,7 @@ func TestServerRestart(t *testing.T) {
 			default:
 			}
 			cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			r, err := fireNext(cctx, m, "r1", "t")
+			r, err := storetest.FireNext(cctx, m, "r1", "t")
 			cancel()
 			mu.Lock()
 			switch {

@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/relman-dev/relman"
+	"github.com/relman-dev/relman/store/internal/storedoc"
 )
 
 // Options configures a Store. The zero value means the defaults.
@@ -268,16 +268,8 @@ func invalid(op, field, rule string) error {
 }
 
 func checkWrite(op string, r *relman.Release, entries []relman.AuditEntry) error {
-	if r == nil {
-		return invalid(op, "release", "required")
-	}
-	if r.ID == "" {
-		return invalid(op, "id", "required")
-	}
-	for i, e := range entries {
-		if e.ReleaseID != r.ID {
-			return invalid(op, fmt.Sprintf("entries[%d].release_id", i), "eqfield=id")
-		}
+	if err := storedoc.CheckWrite(r, entries); err != nil {
+		return fmt.Errorf("postgres: %s: %w", op, err)
 	}
 	return nil
 }
@@ -413,12 +405,9 @@ func (s *Store) Update(ctx context.Context, r *relman.Release, entries ...relman
 // know mean a newer writer, and are refused rather than dropped.
 func decode(id string, doc []byte, rev int64) (*relman.Release, error) {
 	var r relman.Release
-	d := json.NewDecoder(bytes.NewReader(doc))
-	d.DisallowUnknownFields()
-	if err := d.Decode(&r); err != nil {
-		if strings.Contains(err.Error(), "unknown field") {
-			return nil, fmt.Errorf("postgres: release %q: %w: %v", id, ErrNewerSchema, err)
-		}
+	if newer, err := storedoc.Decode(doc, &r); newer {
+		return nil, fmt.Errorf("postgres: release %q: %w: %v", id, ErrNewerSchema, err)
+	} else if err != nil {
 		return nil, fmt.Errorf("postgres: release %q: stored document: %w", id, err)
 	}
 	r.Revision = rev
@@ -514,21 +503,7 @@ func (s *Store) query(ctx context.Context, query string, args []any) ([]*relman.
 		return nil, err
 	}
 	defer rows.Close()
-	var out []*relman.Release
-	for rows.Next() {
-		var id string
-		var rev int64
-		var doc []byte
-		if err := rows.Scan(&id, &rev, &doc); err != nil {
-			return nil, err
-		}
-		r, err := decode(id, doc, rev)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return storedoc.Releases(rows, decode)
 }
 
 // scanBatch is how many releases Scan reads at a time.
@@ -547,24 +522,17 @@ func (s *Store) Scan(ctx context.Context, q relman.Query, fn func(r *relman.Rele
 	args := where(&b, q, []any{""})
 	b.WriteString(fmt.Sprintf(" ORDER BY id LIMIT %d", scanBatch))
 	query := b.String()
-	for {
+	return storedoc.ScanBatches(scanBatch, func(after string) ([]*relman.Release, error) {
 		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("postgres: scan: %w", err)
+			return nil, fmt.Errorf("postgres: scan: %w", err)
 		}
+		args[0] = after
 		batch, err := s.query(ctx, query, args)
 		if err != nil {
-			return wrap("scan", err)
+			return nil, wrap("scan", err)
 		}
-		for _, r := range batch {
-			if err := fn(r); err != nil {
-				return err
-			}
-		}
-		if len(batch) < scanBatch {
-			return nil
-		}
-		args[0] = batch[len(batch)-1].ID
-	}
+		return batch, nil
+	}, fn)
 }
 
 // History implements relman.Store.

@@ -39,7 +39,7 @@ func newInstance(t *testing.T, schema string, opts postgres.Options) *instance {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	m, err := relman.NewManager(s, relman.WithLifecycle(loopLifecycle(t)))
+	m, err := relman.NewManager(s, relman.WithLifecycle(storetest.LoopLifecycle(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,11 +98,11 @@ func TestSubscribeAcrossInstances(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 3 {
-		if r, err := fireNext(ctx, a.m, "r1", "alice"); err != nil || r == nil {
+		if r, err := storetest.FireNext(ctx, a.m, "r1", "alice"); err != nil || r == nil {
 			t.Fatalf("fire in A: %v", err)
 		}
 	}
-	if r, err := fireNext(ctx, b.m, "r1", "bob"); err != nil || r == nil { // B's own change too
+	if r, err := storetest.FireNext(ctx, b.m, "r1", "bob"); err != nil || r == nil { // B's own change too
 		t.Fatalf("fire in B: %v", err)
 	}
 	want, err := a.store.History(ctx, "r1")
@@ -152,7 +152,7 @@ func TestSubscribeChangeFields(t *testing.T) {
 	if c.ReleaseID != "r1" || c.Revision != 1 || c.Stage != "a" || len(c.Entries) != 1 || c.Entries[0].Action != relman.ActionCreate || c.Resync {
 		t.Errorf("create change = %+v", c)
 	}
-	if _, err := fireNext(ctx, a.m, "r1", "alice"); err != nil {
+	if _, err := storetest.FireNext(ctx, a.m, "r1", "alice"); err != nil {
 		t.Fatal(err)
 	}
 	c = next(t, sub)
@@ -219,7 +219,7 @@ func TestSubscribeResync(t *testing.T) {
 	if c := next(t, sub); !c.Resync || c.ReleaseID != "" {
 		t.Fatalf("after connection loss: change = %+v, want Resync", c)
 	}
-	if _, err := fireNext(ctx, a.m, "r1", "alice"); err != nil {
+	if _, err := storetest.FireNext(ctx, a.m, "r1", "alice"); err != nil {
 		t.Fatal(err)
 	}
 	if c := next(t, sub); c.ReleaseID != "r1" || c.Revision != 2 {

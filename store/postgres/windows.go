@@ -1,18 +1,14 @@
 package postgres
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
-	"time"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/relman-dev/relman"
+	"github.com/relman-dev/relman/store/internal/storedoc"
 )
 
 // PutWindow implements relman.WindowStore: it creates or replaces the
@@ -27,7 +23,7 @@ import (
 // more, and at repeatable read or serializable PostgreSQL would fail
 // writes of a window another instance wrote meanwhile.
 func (s *Store) PutWindow(ctx context.Context, w relman.Window) error {
-	doc, err := encodeWindow(&w)
+	doc, err := storedoc.EncodeWindow(&w)
 	if err != nil {
 		return fmt.Errorf("postgres: put window %q: %w", w.ID, err)
 	}
@@ -112,68 +108,18 @@ func (s *Store) ListWindows(ctx context.Context) ([]relman.Window, error) {
 	return out, nil
 }
 
-// encodeWindow validates w and returns it as stored: JSON, with its times
-// in UTC. RFC 3339 offsets have no seconds, so a time in a zone whose
-// offset then had some (local mean time before 1900 or so) would move.
-func encodeWindow(w *relman.Window) ([]byte, error) {
-	if err := w.Validate(); err != nil {
-		return nil, err
-	}
-	bad := func(field, rule, param string) error {
-		return &relman.ValidationError{Fields: []relman.FieldError{{Field: field, Rule: rule, Param: param}}}
-	}
-	for _, f := range []struct{ name, v string }{{"name", w.Name}, {"reason", w.Reason}, {"time_zone", w.TimeZone}, {"rrule", w.RRule}} {
-		if !utf8.ValidString(f.v) {
-			return nil, bad(f.name, "utf8", "")
-		}
-	}
-	for i, v := range w.Services {
-		if !utf8.ValidString(v) {
-			return nil, bad(fmt.Sprintf("services[%d]", i), "utf8", "")
-		}
-	}
-	c := w.Clone()
-	utc := func(field string, t *time.Time) error {
-		*t = t.UTC()
-		if y := t.Year(); y < 0 || y > 9999 {
-			return bad(field, "year", "0-9999")
-		}
-		return nil
-	}
-	if err := utc("start", &c.Start); err != nil {
-		return nil, err
-	}
-	if err := utc("end", &c.End); err != nil {
-		return nil, err
-	}
-	for i := range c.ExDates {
-		if err := utc(fmt.Sprintf("exdates[%d]", i), &c.ExDates[i]); err != nil {
-			return nil, err
-		}
-	}
-	return json.Marshal(&c)
-}
-
 // decodeWindow reads a stored window strictly, like decode, and puts its
 // times in its time zone (in UTC if this system does not know the zone).
 func decodeWindow(id string, doc []byte) (relman.Window, error) {
 	var w relman.Window
-	d := json.NewDecoder(bytes.NewReader(doc))
-	d.DisallowUnknownFields()
-	if err := d.Decode(&w); err != nil {
-		if strings.Contains(err.Error(), "unknown field") {
-			return relman.Window{}, fmt.Errorf("postgres: window %q: %w: %v", id, ErrNewerSchema, err)
-		}
+	if newer, err := storedoc.Decode(doc, &w); newer {
+		return relman.Window{}, fmt.Errorf("postgres: window %q: %w: %v", id, ErrNewerSchema, err)
+	} else if err != nil {
 		return relman.Window{}, fmt.Errorf("postgres: window %q: stored document: %w", id, err)
 	}
 	if w.ID != id {
 		return relman.Window{}, fmt.Errorf("postgres: window %q: stored document holds id %q", id, w.ID)
 	}
-	if loc, err := w.Location(); err == nil {
-		w.Start, w.End = w.Start.In(loc), w.End.In(loc)
-		for i, t := range w.ExDates {
-			w.ExDates[i] = t.In(loc)
-		}
-	}
+	storedoc.WindowInZone(&w)
 	return w, nil
 }

@@ -1,7 +1,6 @@
 package sqlite_test
 
 import (
-	"context"
 	"database/sql"
 	"encoding/json"
 	"path/filepath"
@@ -31,28 +30,7 @@ func BenchmarkFire(b *testing.B) {
 			name = "sync=normal"
 		}
 		b.Run(name, func(b *testing.B) {
-			mgr, raw := managerStep(b, relaxed), rawStep(b, relaxed)
-			var tm, tr time.Duration
-			i := 0
-			b.ReportAllocs()
-			for b.Loop() {
-				t0 := time.Now()
-				if i%2 == 0 {
-					mgr()
-					t1 := time.Now()
-					raw()
-					tm, tr = tm+t1.Sub(t0), tr+time.Since(t1)
-				} else {
-					raw()
-					t1 := time.Now()
-					mgr()
-					tr, tm = tr+t1.Sub(t0), tm+time.Since(t1)
-				}
-				i++
-			}
-			b.ReportMetric(float64(tm.Nanoseconds())/float64(i), "manager-ns/op")
-			b.ReportMetric(float64(tr.Nanoseconds())/float64(i), "raw-ns/op")
-			b.ReportMetric(100*float64(tr)/float64(tm), "manager/raw-%")
+			storetest.CompareFire(b, managerStep(b, relaxed), rawStep(b, relaxed))
 		})
 	}
 }
@@ -80,20 +58,11 @@ func managerStep(b testing.TB, relaxed bool) func() {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { s.Close() })
-	m, err := relman.NewManager(s, relman.WithLifecycle(loopLifecycle(b)))
+	m, err := relman.NewManager(s, relman.WithLifecycle(storetest.LoopLifecycle(b)))
 	if err != nil {
 		b.Fatal(err)
 	}
-	ctx := context.Background()
-	req := relman.Request{Actor: relman.Actor{ID: "bench"}}
-	st := relman.Stage("a")
-	return func() {
-		r, err := m.Fire(ctx, "bench", nextEvent(st), req)
-		if err != nil {
-			b.Fatal(err)
-		}
-		st = r.Stage
-	}
+	return storetest.FireStep(b, m, "bench")
 }
 
 // rawStep returns a function that does, by hand on the raw driver, the SQL

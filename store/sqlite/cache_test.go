@@ -25,8 +25,8 @@ func TestCacheSeesOtherWriters(t *testing.T) {
 		return s
 	}
 	a, b := open(0), open(2) // b caches two releases at most
-	ma, _ := relman.NewManager(a, relman.WithLifecycle(loopLifecycle(t)))
-	mb, _ := relman.NewManager(b, relman.WithLifecycle(loopLifecycle(t)))
+	ma, _ := relman.NewManager(a, relman.WithLifecycle(storetest.LoopLifecycle(t)))
+	mb, _ := relman.NewManager(b, relman.WithLifecycle(storetest.LoopLifecycle(t)))
 	const n = 5
 	for i := range n {
 		if _, err := ma.Create(ctx, storetest.Minimal(fmt.Sprint("r", i)), relman.Actor{ID: "a"}); err != nil {
@@ -40,7 +40,7 @@ func TestCacheSeesOtherWriters(t *testing.T) {
 		}
 		for i := range n {
 			id := fmt.Sprint("r", i)
-			want, err := fireNext(ctx, m, id, "x")
+			want, err := storetest.FireNext(ctx, m, id, "x")
 			if err != nil || want == nil {
 				t.Fatalf("fire: %v", err)
 			}

@@ -12,7 +12,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
 	"github.com/relman-dev/relman"
 	"github.com/relman-dev/relman/store/sqlite"
 	"github.com/relman-dev/relman/store/storetest"
@@ -293,75 +292,29 @@ func TestMigrateFromV1(t *testing.T) {
 	if err != nil {
 		t.Fatalf("OpenAt version 1: %v", err)
 	}
-	m, err := relman.NewManager(old)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range []*relman.Release{storetest.Full("r1"), storetest.Full("r2"), storetest.Minimal("r3")} {
-		r.Stage = relman.StageProposed
-		storetest.Put(t, old, r)
-	}
-	if _, err := m.Fire(ctx, "r1", relman.EventApprove, relman.Request{Actor: relman.Actor{ID: "carl"}}); err != nil {
-		t.Fatal(err)
-	}
-	want, err := old.List(ctx, relman.Query{OrderBy: relman.OrderID})
-	if err != nil {
-		t.Fatal(err)
-	}
-	history := map[string][]relman.AuditEntry{}
-	for _, r := range want {
-		if history[r.ID], err = old.History(ctx, r.ID); err != nil {
+	var s *sqlite.Store
+	storetest.Upgrade(t, old, func(t *testing.T) relman.Store {
+		if err := old.Close(); err != nil {
 			t.Fatal(err)
 		}
-	}
-	if err := old.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if v := rawInt(t, path, "PRAGMA user_version"); v != 1 {
-		t.Fatalf("the version 1 file has user_version %d", v)
-	}
-	if n := rawInt(t, path, "SELECT count(*) FROM sqlite_schema WHERE name = 'windows'"); n != 0 {
-		t.Fatalf("the version 1 file has a windows table")
-	}
-
-	s, err := sqlite.Open(path, sqlite.Options{})
-	if err != nil {
-		t.Fatalf("Open the version 1 file: %v", err)
-	}
-	if v := rawInt(t, path, "PRAGMA user_version"); v != sqlite.SchemaVersion {
-		t.Errorf("after Open user_version = %d, want %d", v, sqlite.SchemaVersion)
-	}
-	if n := rawInt(t, path, "SELECT count(*) FROM schema_migrations"); n != sqlite.SchemaVersion {
-		t.Errorf("after Open schema_migrations has %d rows, want %d", n, sqlite.SchemaVersion)
-	}
-	got, err := s.List(ctx, relman.Query{OrderBy: relman.OrderID})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d := cmp.Diff(want, got); d != "" {
-		t.Errorf("releases changed by the upgrade (-before +after):\n%s", d)
-	}
-	for _, r := range want {
-		h, err := s.History(ctx, r.ID)
+		if v := rawInt(t, path, "PRAGMA user_version"); v != 1 {
+			t.Fatalf("the version 1 file has user_version %d", v)
+		}
+		if n := rawInt(t, path, "SELECT count(*) FROM sqlite_schema WHERE name = 'windows'"); n != 0 {
+			t.Fatalf("the version 1 file has a windows table")
+		}
+		s, err = sqlite.Open(path, sqlite.Options{})
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("Open the version 1 file: %v", err)
 		}
-		if d := cmp.Diff(history[r.ID], h); d != "" {
-			t.Errorf("history of %s changed by the upgrade (-before +after):\n%s", r.ID, d)
+		if v := rawInt(t, path, "PRAGMA user_version"); v != sqlite.SchemaVersion {
+			t.Errorf("after Open user_version = %d, want %d", v, sqlite.SchemaVersion)
 		}
-		if err := relman.VerifyHistory(h, &r.Head); err != nil {
-			t.Errorf("history of %s no longer verifies: %v", r.ID, err)
+		if n := rawInt(t, path, "SELECT count(*) FROM schema_migrations"); n != sqlite.SchemaVersion {
+			t.Errorf("after Open schema_migrations has %d rows, want %d", n, sqlite.SchemaVersion)
 		}
-	}
-	// The upgraded file works as a new one: windows, and transitions.
-	w := storetest.Window("sunday")
-	if err := s.PutWindow(ctx, w); err != nil {
-		t.Fatalf("PutWindow after upgrade: %v", err)
-	}
-	m, _ = relman.NewManager(s)
-	if _, err := m.Fire(ctx, "r2", relman.EventApprove, relman.Request{Actor: relman.Actor{ID: "carl"}}); err != nil {
-		t.Errorf("Fire after upgrade: %v", err)
-	}
+		return s
+	})
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/relman-dev/relman"
+	"github.com/relman-dev/relman/store/internal/storedoc"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -377,21 +378,9 @@ const timeLayout = "2006-01-02T15:04:05.000000000Z"
 
 func timeKey(t time.Time) string { return t.UTC().Format(timeLayout) }
 
-func invalid(op, field, rule string) error {
-	return fmt.Errorf("sqlite: %s: %w", op, &relman.ValidationError{Fields: []relman.FieldError{{Field: field, Rule: rule}}})
-}
-
 func checkWrite(op string, r *relman.Release, entries []relman.AuditEntry) error {
-	if r == nil {
-		return invalid(op, "release", "required")
-	}
-	if r.ID == "" {
-		return invalid(op, "id", "required")
-	}
-	for i, e := range entries {
-		if e.ReleaseID != r.ID {
-			return invalid(op, fmt.Sprintf("entries[%d].release_id", i), "eqfield=id")
-		}
+	if err := storedoc.CheckWrite(r, entries); err != nil {
+		return fmt.Errorf("sqlite: %s: %w", op, err)
 	}
 	return nil
 }
@@ -425,12 +414,9 @@ func encode(r *relman.Release, rev int64) ([]byte, error) {
 // know mean a newer writer, and are refused rather than dropped.
 func decode(id string, doc []byte, rev int64) (*relman.Release, error) {
 	var r relman.Release
-	d := json.NewDecoder(bytes.NewReader(doc))
-	d.DisallowUnknownFields()
-	if err := d.Decode(&r); err != nil {
-		if strings.Contains(err.Error(), "unknown field") {
-			return nil, fmt.Errorf("sqlite: release %q: %w: %v", id, ErrNewerSchema, err)
-		}
+	if newer, err := storedoc.Decode(doc, &r); newer {
+		return nil, fmt.Errorf("sqlite: release %q: %w: %v", id, ErrNewerSchema, err)
+	} else if err != nil {
 		return nil, fmt.Errorf("sqlite: release %q: %w: %v", id, ErrCorrupt, err)
 	}
 	r.Revision = rev
@@ -715,21 +701,7 @@ func (s *Store) query(ctx context.Context, query string, args []any) ([]*relman.
 		return nil, err
 	}
 	defer rows.Close()
-	var out []*relman.Release
-	for rows.Next() {
-		var id string
-		var rev int64
-		var doc []byte
-		if err := rows.Scan(&id, &rev, &doc); err != nil {
-			return nil, err
-		}
-		r, err := decode(id, doc, rev)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return storedoc.Releases(rows, decode)
 }
 
 // scanBatch is how many releases Scan reads at a time.
@@ -748,24 +720,17 @@ func (s *Store) Scan(ctx context.Context, q relman.Query, fn func(r *relman.Rele
 	args := append([]any{""}, where(&b, q)...)
 	b.WriteString(fmt.Sprintf(" ORDER BY id LIMIT %d", scanBatch))
 	query := b.String()
-	for {
+	return storedoc.ScanBatches(scanBatch, func(after string) ([]*relman.Release, error) {
 		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("sqlite: scan: %w", err)
+			return nil, fmt.Errorf("sqlite: scan: %w", err)
 		}
+		args[0] = after
 		batch, err := s.query(ctx, query, args)
 		if err != nil {
-			return fmt.Errorf("sqlite: scan: %w", err)
+			return nil, fmt.Errorf("sqlite: scan: %w", err)
 		}
-		for _, r := range batch {
-			if err := fn(r); err != nil {
-				return err
-			}
-		}
-		if len(batch) < scanBatch {
-			return nil
-		}
-		args[0] = batch[len(batch)-1].ID
-	}
+		return batch, nil
+	}, fn)
 }
 
 // History implements relman.Store.

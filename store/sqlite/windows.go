@@ -1,17 +1,13 @@
 package sqlite
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
-	"time"
-	"unicode/utf8"
 
 	"github.com/relman-dev/relman"
+	"github.com/relman-dev/relman/store/internal/storedoc"
 )
 
 // PutWindow implements relman.WindowStore: it creates or replaces the
@@ -20,7 +16,7 @@ import (
 // UTC year is outside 0-9999 (JSON cannot carry them), is an error
 // matching relman.ErrInvalid, and nothing is written.
 func (s *Store) PutWindow(ctx context.Context, w relman.Window) error {
-	doc, err := encodeWindow(&w)
+	doc, err := storedoc.EncodeWindow(&w)
 	if err != nil {
 		return fmt.Errorf("sqlite: put window %q: %w", w.ID, err)
 	}
@@ -30,7 +26,7 @@ func (s *Store) PutWindow(ctx context.Context, w relman.Window) error {
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO windows (id, name, kind, doc) VALUES (?, ?, ?, ?)
 			ON CONFLICT (id) DO UPDATE SET name = excluded.name, kind = excluded.kind, doc = excluded.doc`,
-			w.ID, w.Name, string(w.Kind), doc)
+			w.ID, w.Name, string(w.Kind), string(doc))
 		return err
 	})
 	if err != nil {
@@ -107,72 +103,18 @@ func (s *Store) ListWindows(ctx context.Context) ([]relman.Window, error) {
 	return out, nil
 }
 
-// encodeWindow validates w and returns it as stored: JSON, with its times
-// in UTC. RFC 3339 offsets have no seconds, so a time in a zone whose
-// offset then had some (local mean time before 1900 or so) would move.
-func encodeWindow(w *relman.Window) (string, error) {
-	if err := w.Validate(); err != nil {
-		return "", err
-	}
-	bad := func(field, rule, param string) error {
-		return &relman.ValidationError{Fields: []relman.FieldError{{Field: field, Rule: rule, Param: param}}}
-	}
-	for _, f := range []struct{ name, v string }{{"name", w.Name}, {"reason", w.Reason}, {"time_zone", w.TimeZone}, {"rrule", w.RRule}} {
-		if !utf8.ValidString(f.v) {
-			return "", bad(f.name, "utf8", "")
-		}
-	}
-	for i, v := range w.Services {
-		if !utf8.ValidString(v) {
-			return "", bad(fmt.Sprintf("services[%d]", i), "utf8", "")
-		}
-	}
-	c := w.Clone()
-	utc := func(field string, t *time.Time) error {
-		*t = t.UTC()
-		if y := t.Year(); y < 0 || y > 9999 {
-			return bad(field, "year", "0-9999")
-		}
-		return nil
-	}
-	if err := utc("start", &c.Start); err != nil {
-		return "", err
-	}
-	if err := utc("end", &c.End); err != nil {
-		return "", err
-	}
-	for i := range c.ExDates {
-		if err := utc(fmt.Sprintf("exdates[%d]", i), &c.ExDates[i]); err != nil {
-			return "", err
-		}
-	}
-	b, err := json.Marshal(&c)
-	if err != nil {
-		return "", err
-	}
-	return string(b), nil
-}
-
 // decodeWindow reads a stored window strictly, like decode, and puts its
 // times in its time zone (in UTC if this system does not know the zone).
 func decodeWindow(id string, doc []byte) (relman.Window, error) {
 	var w relman.Window
-	d := json.NewDecoder(bytes.NewReader(doc))
-	d.DisallowUnknownFields()
-	if err := d.Decode(&w); err != nil {
-		if strings.Contains(err.Error(), "unknown field") {
-			return relman.Window{}, fmt.Errorf("sqlite: window %q: %w: %v", id, ErrNewerSchema, err)
-		}
+	if newer, err := storedoc.Decode(doc, &w); newer {
+		return relman.Window{}, fmt.Errorf("sqlite: window %q: %w: %v", id, ErrNewerSchema, err)
+	} else if err != nil {
 		return relman.Window{}, fmt.Errorf("sqlite: window %q: %w: %v", id, ErrCorrupt, err)
 	}
 	if w.ID != id {
 		return relman.Window{}, fmt.Errorf("sqlite: window %q: %w: document holds id %q", id, ErrCorrupt, w.ID)
 	}
-	if loc, err := w.Location(); err == nil {
-		w.Start, w.End = w.Start.In(loc), w.End.In(loc)
-		for i, t := range w.ExDates {
-			w.ExDates[i] = t.In(loc)
-		}
-	}
+	storedoc.WindowInZone(&w)
 	return w, nil
 }

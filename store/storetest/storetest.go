@@ -3,6 +3,12 @@
 //	func TestConformance(t *testing.T) {
 //		storetest.Run(t, func(t *testing.T) relman.Store { return memory.New() })
 //	}
+//
+// Beside Run, it holds scenarios that need more than an empty store, which
+// each backend calls from tests of its own: several handles and processes
+// on one database (Processes, Child, MultiProcessWriters, KilledWriter,
+// PlanRaceTwoHandles, PlanRaceProcesses, CrossProcessLock), and helpers
+// those backends' own tests share (LoopLifecycle, FireNext, LockFails).
 package storetest
 
 import (
@@ -225,11 +231,7 @@ func Run(t *testing.T, newStore func(t *testing.T) relman.Store) {
 	t.Run("List/Filters", func(t *testing.T) {
 		s := newStore(t)
 		seedList(t, s)
-		cases := []struct {
-			name string
-			q    relman.Query
-			want []string
-		}{
+		checkList(t, s, []listCase{
 			{"all", relman.Query{}, []string{"r1", "r2", "r3", "r4"}},
 			{"stage", relman.Query{Stages: []relman.Stage{relman.StagePlanned}}, []string{"r2", "r4"}},
 			{"stages", relman.Query{Stages: []relman.Stage{relman.StageProposed, relman.StageClosed}}, []string{"r1", "r3"}},
@@ -239,28 +241,13 @@ func Run(t *testing.T, newStore func(t *testing.T) relman.Store) {
 			{"kind", relman.Query{Kind: relman.KindEmergency}, []string{"r4"}},
 			{"combined", relman.Query{Service: "billing", Team: "ops"}, []string{"r3"}},
 			{"none", relman.Query{Service: "nothing"}, nil},
-		}
-		for _, c := range cases {
-			t.Run(c.name, func(t *testing.T) {
-				got, err := s.List(ctx, c.q)
-				if err != nil {
-					t.Fatalf("List: %v", err)
-				}
-				if diff := cmp.Diff(c.want, ids(got)); diff != "" {
-					t.Errorf("List(%+v) (-want +got):\n%s", c.q, diff)
-				}
-			})
-		}
+		})
 	})
 
 	t.Run("List/OrderAndPaging", func(t *testing.T) {
 		s := newStore(t)
 		seedList(t, s)
-		cases := []struct {
-			name string
-			q    relman.Query
-			want []string
-		}{
+		checkList(t, s, []listCase{
 			{"created desc", relman.Query{Desc: true}, []string{"r4", "r3", "r2", "r1"}},
 			{"updated", relman.Query{OrderBy: relman.OrderUpdated}, []string{"r3", "r1", "r4", "r2"}},
 			{"id desc", relman.Query{OrderBy: relman.OrderID, Desc: true}, []string{"r4", "r3", "r2", "r1"}},
@@ -268,18 +255,7 @@ func Run(t *testing.T, newStore func(t *testing.T) relman.Store) {
 			{"page 2", relman.Query{Limit: 2, Offset: 2}, []string{"r3", "r4"}},
 			{"past end", relman.Query{Limit: 2, Offset: 10}, nil},
 			{"filtered page", relman.Query{Stages: []relman.Stage{relman.StagePlanned}, Limit: 1, Offset: 1}, []string{"r4"}},
-		}
-		for _, c := range cases {
-			t.Run(c.name, func(t *testing.T) {
-				got, err := s.List(ctx, c.q)
-				if err != nil {
-					t.Fatalf("List: %v", err)
-				}
-				if diff := cmp.Diff(c.want, ids(got)); diff != "" {
-					t.Errorf("List(%+v) (-want +got):\n%s", c.q, diff)
-				}
-			})
-		}
+		})
 	})
 
 	t.Run("List/HostileFilters", func(t *testing.T) {
@@ -471,6 +447,28 @@ func seedList(t *testing.T, s relman.Store) {
 	mk("r2", relman.StagePlanned, relman.KindMajor, 2, 8, []string{"api"}, []string{"ops"}, nil)
 	mk("r3", relman.StageClosed, relman.KindPatch, 3, 5, []string{"billing", "api"}, []string{"web", "ops"}, nil)
 	mk("r4", relman.StagePlanned, relman.KindEmergency, 4, 7, []string{"search"}, nil, []relman.Task{{Name: "migrate", Team: "dba"}})
+}
+
+// listCase is a query and the ids List must return for it, in order.
+type listCase struct {
+	name string
+	q    relman.Query
+	want []string
+}
+
+// checkList runs each case as a subtest of its name.
+func checkList(t *testing.T, s relman.Store, cases []listCase) {
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := s.List(context.Background(), c.q)
+			if err != nil {
+				t.Fatalf("List: %v", err)
+			}
+			if diff := cmp.Diff(c.want, ids(got)); diff != "" {
+				t.Errorf("List(%+v) (-want +got):\n%s", c.q, diff)
+			}
+		})
+	}
 }
 
 func ids(rs []*relman.Release) []string {

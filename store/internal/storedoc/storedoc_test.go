@@ -1,0 +1,84 @@
+package storedoc_test
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/relman-dev/relman"
+	"github.com/relman-dev/relman/store/internal/storedoc"
+)
+
+func TestDecode(t *testing.T) {
+	var v struct{ A int }
+	if newer, err := storedoc.Decode([]byte(`{"A": 1}`), &v); newer || err != nil || v.A != 1 {
+		t.Errorf("Decode of a known document: %v, %v, %+v", newer, err, v)
+	}
+	if newer, err := storedoc.Decode([]byte(`{"A": 1, "B": 2}`), &v); !newer || err == nil {
+		t.Errorf("Decode of a document with an unknown field: %v, %v; want newer and an error", newer, err)
+	}
+	if newer, err := storedoc.Decode([]byte(`{"A": "x"}`), &v); newer || err == nil {
+		t.Errorf("Decode of a damaged document: %v, %v; want an error, not newer", newer, err)
+	}
+}
+
+func TestScanBatches(t *testing.T) {
+	var ids []string
+	for i := range 7 {
+		ids = append(ids, fmt.Sprintf("r%d", i))
+	}
+	read := func(after string) ([]*relman.Release, error) {
+		var out []*relman.Release
+		for _, id := range ids {
+			if id > after && len(out) < 3 {
+				out = append(out, &relman.Release{ID: id})
+			}
+		}
+		return out, nil
+	}
+	var seen []string
+	err := storedoc.ScanBatches(3, read, func(r *relman.Release) error {
+		seen = append(seen, r.ID)
+		return nil
+	})
+	if err != nil || !slices.Equal(seen, ids) {
+		t.Errorf("ScanBatches visited %v, %v; want %v", seen, err, ids)
+	}
+	stop := errors.New("stop")
+	seen = nil
+	err = storedoc.ScanBatches(3, read, func(r *relman.Release) error {
+		seen = append(seen, r.ID)
+		if len(seen) == 4 {
+			return stop
+		}
+		return nil
+	})
+	if err != stop || len(seen) != 4 {
+		t.Errorf("ScanBatches after fn failed: visited %v, err %v", seen, err)
+	}
+}
+
+func TestCheckWrite(t *testing.T) {
+	r := &relman.Release{ID: "r1"}
+	for name, c := range map[string]struct {
+		r       *relman.Release
+		entries []relman.AuditEntry
+		field   string
+	}{
+		"no release":   {nil, nil, "release"},
+		"no id":        {&relman.Release{}, nil, "id"},
+		"other entry":  {r, []relman.AuditEntry{{ReleaseID: "r1"}, {ReleaseID: "r2"}}, "entries[1].release_id"},
+		"valid":        {r, []relman.AuditEntry{{ReleaseID: "r1"}}, ""},
+		"valid, empty": {r, nil, ""},
+	} {
+		err := storedoc.CheckWrite(c.r, c.entries)
+		var ve *relman.ValidationError
+		switch {
+		case c.field == "" && err != nil:
+			t.Errorf("%s: %v", name, err)
+		case c.field != "" && (!errors.Is(err, relman.ErrInvalid) || !errors.As(err, &ve) || ve.Fields[0].Field != c.field):
+			t.Errorf("%s: err = %v, want ErrInvalid on field %s", name, err, c.field)
+		}
+	}
+}
