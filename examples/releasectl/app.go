@@ -269,6 +269,21 @@ type session struct {
 	close func() error
 }
 
+// openRelease opens the store and reads release id. On error nothing is
+// left open, and a failed read is already explained.
+func (a *app) openRelease(ctx context.Context, cl *cmdline, id string) (*session, *relman.Release, error) {
+	s, err := a.open(ctx, cl)
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := s.m.Get(ctx, id)
+	if err != nil {
+		_ = s.close()
+		return nil, nil, explain(cl, id, err)
+	}
+	return s, r, nil
+}
+
 // open opens the store named on the command line and builds a Manager
 // over it. The caller must call s.close.
 func (a *app) open(ctx context.Context, cl *cmdline, opts ...relman.Option) (*session, error) {

@@ -108,15 +108,11 @@ recorded in the audit trail:
 		if err != nil {
 			return err
 		}
-		s, err := a.open(ctx, cl)
+		s, before, err := a.openRelease(ctx, cl, id)
 		if err != nil {
 			return err
 		}
 		defer s.close()
-		before, err := s.m.Get(ctx, id)
-		if err != nil {
-			return explain(cl, id, err)
-		}
 		r, err := s.m.Fire(ctx, id, ev, req)
 		if err != nil {
 			return explain(cl, id, err)
@@ -176,15 +172,11 @@ would get (--reason, --window) to ask exactly the same question.`,
 		if err != nil {
 			return err
 		}
-		s, err := a.open(ctx, cl)
+		s, r, err := a.openRelease(ctx, cl, id)
 		if err != nil {
 			return err
 		}
 		defer s.close()
-		r, err := s.m.Get(ctx, id)
-		if err != nil {
-			return explain(cl, id, err)
-		}
 		res := checkResult{ID: id, Event: ev, From: r.Stage}
 		for _, e := range s.m.Lifecycle().Events() {
 			if e.Name == ev {

@@ -39,15 +39,11 @@ edited, dropped, inserted or reordered entry makes the command exit 1.`,
 			return err
 		}
 		id := cl.args[0]
-		s, err := a.open(ctx, cl)
+		s, r, err := a.openRelease(ctx, cl, id)
 		if err != nil {
 			return err
 		}
 		defer s.close()
-		r, err := s.m.Get(ctx, id)
-		if err != nil {
-			return explain(cl, id, err)
-		}
 		h, err := s.m.History(ctx, id)
 		if err != nil {
 			return explain(cl, id, err)

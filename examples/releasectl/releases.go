@@ -372,15 +372,11 @@ and the events it may take next, each with the gates that will judge it.`,
 			return err
 		}
 		id := cl.args[0]
-		s, err := a.open(ctx, cl)
+		s, r, err := a.openRelease(ctx, cl, id)
 		if err != nil {
 			return err
 		}
 		defer s.close()
-		r, err := s.m.Get(ctx, id)
-		if err != nil {
-			return explain(cl, id, err)
-		}
 		if cl.json() {
 			return writeJSON(a.stdout, r)
 		}
@@ -516,15 +512,11 @@ edited; releases in a terminal stage cannot be edited at all.
 				return usageErrorf("edit: %v", err)
 			}
 		}
-		s, err := a.open(ctx, cl)
+		s, before, err := a.openRelease(ctx, cl, id)
 		if err != nil {
 			return err
 		}
 		defer s.close()
-		before, err := s.m.Get(ctx, id)
-		if err != nil {
-			return explain(cl, id, err)
-		}
 		r, err := s.m.Edit(ctx, id, cl.actorValue(), reason, func(r *relman.Release) error {
 			if data != nil {
 				if err := decodeStrict(data, r); err != nil {
