@@ -606,10 +606,6 @@ func (m *Manager) validate(r *Release) error {
 	return m.matrix.CheckRisks(r.Risks)
 }
 
-func (m *Manager) edit(ctx context.Context, id string, by Actor, action Action, reason string, fn func(r *Release) error) (*Release, error) {
-	return m.editWith(ctx, id, by, editOpts{action: action, reason: reason}, fn)
-}
-
 // notTerminal is the stage check of Edit: terminal releases are frozen.
 func (m *Manager) notTerminal(r *Release) error {
 	if m.lc.Terminal(r.Stage) {
@@ -618,12 +614,10 @@ func (m *Manager) notTerminal(r *Release) error {
 	return nil
 }
 
-// editIn is edit with its own stage check: allow judges the stored release
-// on every attempt and refuses with an error.
-func (m *Manager) editIn(ctx context.Context, id string, by Actor, action Action, reason string, allow func(r *Release) error, fn func(r *Release) error) (*Release, error) {
-	return m.editWith(ctx, id, by, editOpts{action: action, reason: reason, allow: allow}, fn)
-}
-
+// editWith is the one write path of Edit and the evidence, risk and
+// approval methods: read, stage check (o.allow, on every attempt), fn on a
+// copy, read-only and validation checks, one revision-checked update with
+// its audit entries, retried on ErrConflict.
 func (m *Manager) editWith(ctx context.Context, id string, by Actor, o editOpts, fn func(r *Release) error) (*Release, error) {
 	switch {
 	case blank(id):
@@ -774,7 +768,7 @@ func (m *Manager) RecordTest(ctx context.Context, id string, by Actor, tr TestRe
 	if err := validateStruct(tr); err != nil {
 		return nil, err
 	}
-	return m.edit(ctx, id, by, ActionEdit, "test result: "+tr.Suite, func(r *Release) error {
+	return m.editWith(ctx, id, by, editOpts{action: ActionEdit, reason: "test result: " + tr.Suite}, func(r *Release) error {
 		r.TestResults = append(r.TestResults, tr)
 		return nil
 	})
@@ -792,7 +786,7 @@ func (m *Manager) RecordReview(ctx context.Context, id string, by Actor, rv Revi
 	if err := validateStruct(rv); err != nil {
 		return nil, err
 	}
-	return m.editIn(ctx, id, by, ActionFeedback, "post-implementation review", inStages("record a review", reviewStages), func(r *Release) error {
+	return m.editWith(ctx, id, by, editOpts{action: ActionFeedback, reason: "post-implementation review", allow: inStages("record a review", reviewStages)}, func(r *Release) error {
 		r.Review = &rv
 		return nil
 	})

@@ -116,7 +116,7 @@ var (
 	reviewStages = []Stage{StageOperating, StageRolledBack}
 )
 
-// inStages returns an editIn stage check allowing only stages.
+// inStages returns an editWith stage check allowing only stages.
 func inStages(what string, stages []Stage) func(r *Release) error {
 	return func(r *Release) error {
 		if slices.Contains(stages, r.Stage) {
@@ -148,7 +148,7 @@ func (m *Manager) AddFeedback(ctx context.Context, id string, by Actor, f Feedba
 	if f.Source != "" {
 		reason += " from " + f.Source
 	}
-	return m.editIn(ctx, id, by, ActionFeedback, reason, inStages("add feedback", feedbackStages), func(r *Release) error {
+	return m.editWith(ctx, id, by, editOpts{action: ActionFeedback, reason: reason, allow: inStages("add feedback", feedbackStages)}, func(r *Release) error {
 		r.Feedback = append(r.Feedback, f)
 		return nil
 	})
@@ -183,7 +183,7 @@ func (m *Manager) OpenIncident(ctx context.Context, id string, by Actor, inc Inc
 		return nil, err
 	}
 	reason := fmt.Sprintf("incident %s opened (%s, %s)", inc.ID, inc.Severity, inc.Relation)
-	return m.editIn(ctx, id, by, ActionFeedback, reason, inStages("open an incident", incidentStages), func(r *Release) error {
+	return m.editWith(ctx, id, by, editOpts{action: ActionFeedback, reason: reason, allow: inStages("open an incident", incidentStages)}, func(r *Release) error {
 		if slices.ContainsFunc(r.Incidents, func(i Incident) bool { return i.ID == inc.ID }) {
 			return fmt.Errorf("%w: incident %q on release %q", ErrExists, inc.ID, r.ID)
 		}
@@ -210,7 +210,7 @@ func (m *Manager) ResolveIncident(ctx context.Context, id string, by Actor, inci
 		return nil, err
 	}
 	reason := fmt.Sprintf("incident %s resolved", incidentID)
-	return m.editIn(ctx, id, by, ActionFeedback, reason, inStages("resolve an incident", incidentStages), func(r *Release) error {
+	return m.editWith(ctx, id, by, editOpts{action: ActionFeedback, reason: reason, allow: inStages("resolve an incident", incidentStages)}, func(r *Release) error {
 		i := slices.IndexFunc(r.Incidents, func(i Incident) bool { return i.ID == incidentID })
 		switch {
 		case i < 0:
