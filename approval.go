@@ -49,6 +49,9 @@ type Rule struct {
 	Requirements  []Requirement `json:"requirements,omitempty"`
 	ExcludedRoles []string      `json:"excluded_roles,omitempty"`
 	Forbidden     bool          `json:"forbidden,omitempty"`
+	// Validity, when set, is how long an approval given under this rule
+	// counts (overriding ApprovalPolicy.Validity).
+	Validity time.Duration `json:"validity,omitempty"`
 }
 
 // ApprovalPolicy maps a release's change model and assessed risk level
@@ -73,6 +76,28 @@ type ApprovalPolicy struct {
 	// MaxAssessmentAge makes an assessment older than this stale
 	// (0: no limit; a changed release always makes it stale).
 	MaxAssessmentAge time.Duration `json:"max_assessment_age,omitempty"`
+	// Validity, when set, is how long an approval counts after it was
+	// given (0: for ever), unless the rule for the release's change model
+	// and assessed level sets its own. The validity is fixed when the
+	// approval is given (Approval.ExpiresAt): an approval given before
+	// the release was assessed gets the policy's. An expired approval
+	// stops counting, the authorize gate names it (ErrApprovalExpired),
+	// and the runner voids it with an audit entry when it passes.
+	Validity time.Duration `json:"validity,omitempty"`
+}
+
+// voidExpired is the VoidReason of an approval whose validity ran out.
+const voidExpired = "expired"
+
+// validityFor returns how long an approval given now on r counts
+// (0: for ever).
+func (p *ApprovalPolicy) validityFor(r *Release, now time.Time) time.Duration {
+	if p.current(r, now) == nil {
+		if ru, ok := p.RuleFor(r.Model, r.Assessment.Level); ok && ru.Validity > 0 {
+			return ru.Validity
+		}
+	}
+	return p.Validity
 }
 
 // DefaultPolicy returns the default approval policy:
@@ -106,7 +131,7 @@ func DefaultPolicy() ApprovalPolicy {
 // a requirement with neither or both of count and percent, a negative
 // count, a percentage over 100 ("rules[1].requirements[0].percent"), a
 // percentage of a group that is not listed or is empty ("groups.cab"),
-// and a negative MaxAssessmentAge.
+// and a negative MaxAssessmentAge or Validity.
 func (p *ApprovalPolicy) Validate() error {
 	var fs []FieldError
 	add := func(field, rule, param string) { fs = append(fs, FieldError{Field: field, Rule: rule, Param: param}) }
@@ -151,6 +176,9 @@ func (p *ApprovalPolicy) Validate() error {
 				add(fmt.Sprintf("%sexcluded_roles[%d]", at, j), "required", "")
 			}
 		}
+		if ru.Validity < 0 {
+			add(at+"validity", "gte", "0")
+		}
 	}
 	for _, g := range slices.Sorted(maps.Keys(p.Groups)) {
 		if blank(g) {
@@ -173,6 +201,9 @@ func (p *ApprovalPolicy) Validate() error {
 	}
 	if p.MaxAssessmentAge < 0 {
 		add("max_assessment_age", "gte", "0")
+	}
+	if p.Validity < 0 {
+		add("validity", "gte", "0")
 	}
 	if len(fs) > 0 {
 		return &ValidationError{Fields: fs}
@@ -280,6 +311,9 @@ func (p *ApprovalPolicy) Check(r *Release, now time.Time) error {
 		}
 	}
 	var missing []MissingApproval
+	expired := func(ap Approval) bool {
+		return (!ap.Void && !ap.ExpiresAt.IsZero() && !now.Before(ap.ExpiresAt)) || (ap.Void && ap.VoidReason == voidExpired)
+	}
 	for _, rq := range ru.Requirements {
 		need := rq.Count
 		var members []string
@@ -289,7 +323,7 @@ func (p *ApprovalPolicy) Check(r *Release, now time.Time) error {
 		}
 		have := make(map[string]bool)
 		for _, ap := range r.Approvals {
-			if ap.Void || ap.Decision != DecisionApprove || p.self(r, ap.Approver) {
+			if ap.Void || ap.Decision != DecisionApprove || p.self(r, ap.Approver) || expired(ap) {
 				continue
 			}
 			// Exclusion is about who approved: the role given and every
@@ -310,6 +344,15 @@ func (p *ApprovalPolicy) Check(r *Release, now time.Time) error {
 		}
 	}
 	if len(missing) > 0 {
+		// Name the approvals that would have counted but expired, unless
+		// their approver has decided again since.
+		for i, ap := range r.Approvals {
+			if ap.Decision != DecisionApprove || !expired(ap) || slices.ContainsFunc(r.Approvals[i+1:], func(b Approval) bool { return b.Approver == ap.Approver }) {
+				continue
+			}
+			errs = append(errs, fmt.Errorf("%w: %s (%s) approved on %s; it counted until %s", ErrApprovalExpired,
+				ap.Approver, cmp.Or(ap.Role, "no role"), ap.At.UTC().Format(time.RFC3339), ap.ExpiresAt.UTC().Format(time.RFC3339)))
+		}
 		errs = append(errs, &ApprovalsMissingError{ReleaseID: r.ID, Model: r.Model, Level: a.Level, Missing: missing})
 	}
 	switch len(errs) {
@@ -562,7 +605,12 @@ func (m *Manager) decide(ctx context.Context, id string, by Actor, role, comment
 				ap.Void, ap.VoidReason = true, "superseded"
 			}
 		}
-		r.Approvals = append(r.Approvals, Approval{Approver: by.ID, Role: role, Roles: slices.Clone(by.Roles), Decision: d, Comment: comment, At: m.Now()})
+		now := m.Now()
+		ap := Approval{Approver: by.ID, Role: role, Roles: slices.Clone(by.Roles), Decision: d, Comment: comment, At: now}
+		if v := p.validityFor(r, now); v > 0 && d == DecisionApprove {
+			ap.ExpiresAt = now.Add(v)
+		}
+		r.Approvals = append(r.Approvals, ap)
 		return nil
 	})
 }

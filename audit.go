@@ -23,7 +23,14 @@ const (
 	ActionOverride   Action = "override"   // a gate was overridden
 	ActionRisk       Action = "risk"       // the risk register changed
 	ActionFeedback   Action = "feedback"   // operation data was recorded
+	ActionSchedule   Action = "schedule"   // an event was scheduled, cancelled, deferred, failed or expired
 )
+
+// RunnerActor is the actor id of the audit entries the Manager writes on
+// its own behalf when something falls due (RunDue): an approval's expiry,
+// a scheduled event deferred, failed or expired. A scheduled event that
+// fires is recorded under the actor who scheduled it.
+const RunnerActor = "relman.runner"
 
 // AuditEntry is one entry of a release's history. Entries are
 // hash-chained: Hash covers every other field and PrevHash, so an edited,

@@ -35,6 +35,13 @@ var (
 	// ErrNotYet: a gate refused for now but will allow the transition later
 	// (a window that has not opened yet). *NotYetError matches it.
 	ErrNotYet = errors.New("relman: not yet")
+	// ErrUnavailable: the store cannot be reached or did not answer; the
+	// call may succeed later. Stores wrap it (store/postgres returns it for
+	// a lost connection).
+	ErrUnavailable = errors.New("relman: store unavailable")
+	// ErrScheduleDone: the scheduled event has already fired, failed,
+	// expired or been cancelled.
+	ErrScheduleDone = errors.New("relman: scheduled event is no longer pending")
 )
 
 // Sentinels of the built-in gates.
@@ -73,6 +80,9 @@ var (
 	// ErrModelNotAllowed: the change model may not be used at the assessed
 	// level (a standard change above low), or the policy has no rule for it.
 	ErrModelNotAllowed = errors.New("change model not allowed at this risk level")
+	// ErrApprovalExpired: an approval that would count has outlived the
+	// validity the policy gives it (ApprovalPolicy.Validity, Rule.Validity).
+	ErrApprovalExpired = errors.New("approval expired")
 )
 
 // MissingApproval is one requirement of the policy that is not met yet.

@@ -103,7 +103,8 @@ const (
 
 // Approval is one approver's decision on a release. Approvals become void
 // when the release's scope (services, version, change model), window or
-// risks change after they were given.
+// risks change after they were given, and stop counting when their
+// validity runs out (ExpiresAt).
 type Approval struct {
 	Approver   string    `json:"approver" validate:"required,notblank"`
 	Role       string    `json:"role,omitempty"`  // the role the decision was given in
@@ -113,6 +114,10 @@ type Approval struct {
 	At         time.Time `json:"at"`
 	Void       bool      `json:"void,omitempty"`
 	VoidReason string    `json:"void_reason,omitempty"`
+	// ExpiresAt, when set, is when the approval stops counting: At plus
+	// the validity the policy gave it (ApprovalPolicy.Validity). RunDue
+	// then voids it with VoidReason "expired".
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
 }
 
 // Outcome is the verdict of a post-implementation review.
@@ -174,6 +179,10 @@ type Release struct {
 	Feedback       []Feedback        `json:"feedback,omitempty" validate:"dive"`
 	Incidents      []Incident        `json:"incidents,omitempty" validate:"unique=ID,dive"`
 	Labels         map[string]string `json:"labels,omitempty" validate:"dive,keys,required,max=100,endkeys,max=1000"`
+	// Scheduled holds the events the runner will fire, and the last ones
+	// it fired, failed or abandoned; written only by Schedule,
+	// CancelScheduled and RunDue.
+	Scheduled []ScheduledEvent `json:"scheduled,omitempty"`
 
 	Stage     Stage     `json:"stage"`
 	EnteredAt time.Time `json:"entered_at"` // when the release entered its current stage
@@ -231,6 +240,12 @@ func (r *Release) Clone() *Release {
 		}
 	}
 	c.Labels = maps.Clone(r.Labels)
+	if r.Scheduled != nil {
+		c.Scheduled = make([]ScheduledEvent, len(r.Scheduled))
+		for i, s := range r.Scheduled {
+			c.Scheduled[i] = s.clone()
+		}
+	}
 	return &c
 }
 

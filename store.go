@@ -3,7 +3,9 @@ package relman
 import (
 	"context"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // Store persists releases and their audit history. Implementations must
@@ -129,3 +131,88 @@ type Locker interface {
 // ScheduleLock is the key of the lock the Manager takes through Locker
 // while it checks and books a planned window.
 const ScheduleLock = "relman.schedule"
+
+// DueStore is an optional Store ability that the runner needs: an index of
+// the time at which each release next has something due (see
+// Release.NextDue), and leases on releases so that, of several runners
+// sharing the store, one at a time works on a release. The store
+// recomputes a release's due time on every Create and Update from the
+// release itself, in the same transaction.
+//
+// Leases only spread the work: correctness never depends on them. The
+// Manager fires a scheduled event in the same revision-checked update that
+// marks it done, so a second runner that works on a release after a lease
+// expired finds nothing left to do.
+type DueStore interface {
+	// ClaimDue leases to owner, until the time until, up to n releases
+	// whose due time is at or before now and on which no other owner holds
+	// a lease that is still running at now, and returns their ids, earliest
+	// due first. Releases leased to owner itself may be claimed again.
+	ClaimDue(ctx context.Context, owner string, now, until time.Time, n int) ([]string, error)
+
+	// ReleaseDue drops owner's leases on ids. Ids that owner does not hold
+	// are ignored.
+	ReleaseDue(ctx context.Context, owner string, ids ...string) error
+
+	// DueBefore returns the ids of up to n releases whose due time is
+	// before t, earliest due first, whatever their leases.
+	DueBefore(ctx context.Context, t time.Time, n int) ([]string, error)
+}
+
+// Notification is a committed audit entry waiting in an Outbox to be
+// delivered. Its idempotency key (Key) is the release id and the entry's
+// sequence number: a receiver that sees a key twice has seen the same
+// change twice.
+type Notification struct {
+	Entry     AuditEntry `json:"entry"`
+	Attempts  int        `json:"attempts"`             // failed deliveries so far
+	NextAt    time.Time  `json:"next_at"`              // not delivered before this time
+	LastError string     `json:"last_error,omitempty"` // why the last attempt failed
+	Dead      bool       `json:"dead,omitempty"`       // dead-lettered: no more attempts until replayed
+}
+
+// Key returns n's idempotency key, "<release id>/<seq>". Release ids
+// never contain a slash, so the key is unambiguous.
+func (n Notification) Key() string {
+	return n.Entry.ReleaseID + "/" + strconv.FormatInt(n.Entry.Seq, 10)
+}
+
+// Outbox is an optional Store ability: a transactional outbox. With its
+// outbox enabled (OutboxEnabled), the store writes one Notification for
+// every audit entry it saves, in the same transaction as the change, so
+// that a change is never committed without its notification nor the other
+// way round. The runner delivers them to sinks at least once, in order per
+// release (runner.Options.Sink). Delivered notifications are deleted;
+// without a runner draining it the outbox grows by one row per audit entry,
+// so enable it only where one runs.
+type Outbox interface {
+	// OutboxEnabled reports whether the store writes notifications.
+	OutboxEnabled() bool
+
+	// ClaimNotifications leases to owner, until the time until, up to n
+	// notifications that are not dead, are due (NextAt at or before now),
+	// and are the oldest undelivered, not dead notification of their
+	// release (so that a release's notifications go out in order), skipping
+	// those another owner holds a lease on that is still running at now.
+	// They come oldest first: by entry time, then release id and seq.
+	ClaimNotifications(ctx context.Context, owner string, now, until time.Time, n int) ([]Notification, error)
+
+	// AckNotification deletes a delivered notification. Deleting one that
+	// is already gone is not an error (delivery is at least once).
+	AckNotification(ctx context.Context, releaseID string, seq int64) error
+
+	// FailNotification records a failed delivery: Attempts grows by one,
+	// LastError becomes lastErr, NextAt becomes next, the lease is dropped,
+	// and dead dead-letters it. It returns an error matching ErrNotFound
+	// if the notification is gone.
+	FailNotification(ctx context.Context, releaseID string, seq int64, next time.Time, lastErr string, dead bool) error
+
+	// ListNotifications returns up to n notifications, oldest first: the
+	// dead-lettered ones when dead is true, else the pending ones.
+	ListNotifications(ctx context.Context, dead bool, n int) ([]Notification, error)
+
+	// ReplayNotification makes a dead-lettered notification pending
+	// again: due at now, with no attempts. It returns an error matching
+	// ErrNotFound if there is no such dead notification.
+	ReplayNotification(ctx context.Context, releaseID string, seq int64, now time.Time) error
+}

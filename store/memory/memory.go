@@ -9,6 +9,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/relman-dev/relman"
 )
@@ -21,21 +22,45 @@ type Store struct {
 	history  map[string][]relman.AuditEntry
 	locks    map[string]chan struct{} // Lock's named locks, made on first use
 	windows  map[string]relman.Window
+
+	due    map[string]time.Time // release id → Release.NextDue, for releases with something due
+	leases map[string]lease     // release id → the runner working on it (DueStore)
+	outbox *outbox              // nil unless Options.Outbox
+}
+
+// Options configures a Store. The zero value means the defaults.
+type Options struct {
+	// Outbox makes the store write a relman.Notification for every audit
+	// entry it saves, in the same critical section as the change, for a
+	// runner to deliver (see relman.Outbox).
+	Outbox bool
 }
 
 var (
 	_ relman.Store       = (*Store)(nil)
 	_ relman.Scanner     = (*Store)(nil)
 	_ relman.WindowStore = (*Store)(nil)
+	_ relman.Locker      = (*Store)(nil)
+	_ relman.DueStore    = (*Store)(nil)
+	_ relman.Outbox      = (*Store)(nil)
 )
 
-// New returns an empty Store.
-func New() *Store {
-	return &Store{
+// New returns an empty Store with the default options.
+func New() *Store { return NewWithOptions(Options{}) }
+
+// NewWithOptions returns an empty Store configured by o.
+func NewWithOptions(o Options) *Store {
+	s := &Store{
 		releases: make(map[string]*relman.Release),
 		history:  make(map[string][]relman.AuditEntry),
 		windows:  make(map[string]relman.Window),
+		due:      make(map[string]time.Time),
+		leases:   make(map[string]lease),
 	}
+	if o.Outbox {
+		s.outbox = newOutbox()
+	}
+	return s
 }
 
 func checkRelease(op string, r *relman.Release) error {
@@ -73,6 +98,7 @@ func (s *Store) Create(ctx context.Context, r *relman.Release, entries ...relman
 	}
 	s.releases[r.ID] = c
 	s.history[r.ID] = cloneEntries(entries)
+	s.saved(c, entries)
 	r.Revision = 1
 	return nil
 }
@@ -113,6 +139,7 @@ func (s *Store) Update(ctx context.Context, r *relman.Release, entries ...relman
 	c.Revision = r.Revision + 1
 	s.releases[r.ID] = c
 	s.history[r.ID] = append(s.history[r.ID], added...)
+	s.saved(c, added)
 	r.Revision = c.Revision
 	return nil
 }

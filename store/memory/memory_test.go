@@ -11,3 +11,7 @@ import (
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) relman.Store { return memory.New() })
 }
+
+func TestConformanceOutbox(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) relman.Store { return memory.NewWithOptions(memory.Options{Outbox: true}) })
+}

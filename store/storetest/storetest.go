@@ -32,6 +32,8 @@ func Run(t *testing.T, newStore func(t *testing.T) relman.Store) {
 	ctx := context.Background()
 	runWindows(t, newStore)
 	runLocker(t, newStore)
+	runDue(t, newStore)
+	runOutbox(t, newStore)
 
 	t.Run("Create/RoundTrip", func(t *testing.T) {
 		s := newStore(t)
@@ -411,6 +413,13 @@ func Full(id string) *relman.Release {
 		{ID: "INC-2", Severity: relman.SeverityLow, Relation: relman.RelationRelated, OpenedAt: base.Add(76 * time.Hour)}, // still open
 	}
 	r.Labels = map[string]string{"env": "prod", "quote": `it's "quoted"`}
+	r.Scheduled = []relman.ScheduledEvent{
+		{ID: "s7", Event: relman.EventClose, Timing: relman.TimingAt, At: base.Add(90 * time.Hour), Expires: base.Add(96 * time.Hour),
+			Actor: relman.Actor{ID: "olga", Roles: []string{"owner"}}, Reason: "close after a week", Params: map[string]string{"k": "v"},
+			State: relman.SchedulePending, ScheduledAt: base.Add(3 * time.Hour)},
+		{ID: "s5", Event: relman.EventComplete, Timing: relman.TimingWindow, At: base.Add(2 * time.Hour), Actor: relman.Actor{ID: "bot"},
+			State: relman.ScheduleFired, Deferrals: 1, Result: "", ScheduledAt: base.Add(time.Hour), DoneAt: base.Add(3 * time.Hour)},
+	}
 	r.Stage = relman.StageOperating
 	r.EnteredAt = base.Add(3 * time.Hour)
 	r.UpdatedAt = base.Add(4 * time.Hour)
