@@ -133,7 +133,9 @@ func New(m *relman.Manager, o Options) (*Runner, error) {
 		return nil, invalid("manager", "required", "")
 	}
 	var fs []relman.FieldError
-	add := func(field, rule, param string) { fs = append(fs, relman.FieldError{Field: field, Rule: rule, Param: param}) }
+	add := func(field, rule, param string) {
+		fs = append(fs, relman.FieldError{Field: field, Rule: rule, Param: param})
+	}
 	for _, d := range []struct {
 		name string
 		v    time.Duration

@@ -4,16 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"encoding/json"
 
 	"github.com/relman-dev/relman"
 	"github.com/relman-dev/relman/runner"
@@ -204,81 +199,13 @@ func TestVerifySignature(t *testing.T) {
 	}
 }
 
-// receiver is a webhook endpoint on 127.0.0.1 that checks every request
-// and remembers what it accepted.
-type receiver struct {
-	t      *testing.T
-	secret []byte
-	clock  func() time.Time
-
-	mu       sync.Mutex
-	failures int  // answer 500 to this many more requests
-	down     bool // drop connections
-	bodies   map[string]string
-	order    map[string][]int64 // release → seqs first seen, in order
-	requests int
-	problems []string
-}
-
-func newReceiver(t *testing.T, secret []byte, clock func() time.Time) (*receiver, *httptest.Server) {
-	rc := &receiver{t: t, secret: secret, clock: clock, bodies: map[string]string{}, order: map[string][]int64{}}
-	srv := httptest.NewServer(rc)
-	t.Cleanup(srv.Close)
-	return rc, srv
-}
-
-func (rc *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	rc.requests++
-	if rc.down {
-		hj, _ := w.(http.Hijacker)
-		conn, _, _ := hj.Hijack()
-		conn.Close()
-		return
-	}
-	if rc.failures > 0 {
-		rc.failures--
-		http.Error(w, "try later", http.StatusInternalServerError)
-		return
-	}
-	body, _ := io.ReadAll(req.Body)
-	if err := runner.VerifySignature(rc.secret, req.Header.Get(runner.HeaderSignature), body, rc.clock(), 0); err != nil {
-		rc.problems = append(rc.problems, "signature: "+err.Error())
-		http.Error(w, "bad signature", http.StatusUnauthorized)
-		return
-	}
-	var wb runner.WebhookBody
-	if err := json.Unmarshal(body, &wb); err != nil {
-		rc.problems = append(rc.problems, "body: "+err.Error())
-		return
-	}
-	key := req.Header.Get(runner.HeaderIdempotencyKey)
-	if key != wb.Key || key != fmt.Sprintf("%s/%d", wb.Entry.ReleaseID, wb.Entry.Seq) {
-		rc.problems = append(rc.problems, fmt.Sprintf("key %q for entry %s/%d", key, wb.Entry.ReleaseID, wb.Entry.Seq))
-	}
-	entry, _ := json.Marshal(wb.Entry)
-	if prev, seen := rc.bodies[key]; seen {
-		if prev != string(entry) { // a duplicate must be the same change
-			rc.problems = append(rc.problems, "duplicate "+key+" with another entry")
-		}
-		return
-	}
-	rc.bodies[key] = string(entry)
-	seqs := rc.order[wb.ReleaseID]
-	if want := int64(len(seqs) + 1); wb.Seq != want {
-		rc.problems = append(rc.problems, fmt.Sprintf("%s: got seq %d first, want %d (out of order)", wb.ReleaseID, wb.Seq, want))
-	}
-	rc.order[wb.ReleaseID] = append(seqs, wb.Seq)
-}
-
 func TestWebhookDeliversEverythingInOrder(t *testing.T) {
 	ctx := context.Background()
 	secret := []byte(strings.Repeat("0123456789abcdef", 2))
 	c := &clock{now: t0}
-	rc, srv := newReceiver(t, secret, c.Now)
-	rc.failures = 3
-	hook, err := runner.NewWebhook(srv.URL, secret, runner.WebhookOptions{Timeout: 2 * time.Second, Clock: c.Now})
+	rc := storetest.NewReceiver(t, secret, c.Now)
+	rc.Fail(3)
+	hook, err := runner.NewWebhook(rc.URL, secret, runner.WebhookOptions{Timeout: 2 * time.Second, Clock: c.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -317,9 +244,7 @@ func TestWebhookDeliversEverythingInOrder(t *testing.T) {
 	if failed < 3 {
 		t.Fatalf("%d failed deliveries in the first passes, want at least 3", failed)
 	}
-	rc.mu.Lock()
-	rc.down = true
-	rc.mu.Unlock()
+	rc.Down(true)
 	for range 5 {
 		if rep := pass(); rep.Delivered != 0 {
 			t.Fatalf("delivered %d while the receiver was down", rep.Delivered)
@@ -327,12 +252,10 @@ func TestWebhookDeliversEverythingInOrder(t *testing.T) {
 		c.Set(c.Now().Add(10 * time.Second))
 	}
 	pending, _ := s.ListNotifications(ctx, false, 1000)
-	rc.mu.Lock()
-	if accepted := len(rc.bodies); len(pending)+accepted != want || len(pending) == 0 {
+	if accepted := rc.Accepted(); len(pending)+accepted != want || len(pending) == 0 {
 		t.Fatalf("while the receiver was down: %d pending + %d accepted, want %d in all and some pending", len(pending), accepted, want)
 	}
-	rc.down = false
-	rc.mu.Unlock()
+	rc.Down(false)
 	for i := 0; i < 100; i++ {
 		pass()
 		c.Set(c.Now().Add(10 * time.Second))
@@ -340,17 +263,15 @@ func TestWebhookDeliversEverythingInOrder(t *testing.T) {
 			break
 		}
 	}
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	if len(rc.problems) > 0 {
-		t.Errorf("receiver saw problems:\n%s", strings.Join(rc.problems, "\n"))
+	if p := rc.Problems(); len(p) > 0 {
+		t.Errorf("receiver saw problems:\n%s", strings.Join(p, "\n"))
 	}
-	if len(rc.bodies) != want {
-		t.Errorf("receiver accepted %d distinct notifications, want %d", len(rc.bodies), want)
+	if n := rc.Accepted(); n != want {
+		t.Errorf("receiver accepted %d distinct notifications, want %d", n, want)
 	}
-	for id, seqs := range rc.order {
-		if !slices.IsSorted(seqs) || len(seqs) != changes+1 {
-			t.Errorf("%s delivered as %v", id, seqs)
+	for i := range releases {
+		if seqs := rc.Order(fmt.Sprintf("rel-%d", i)); !slices.IsSorted(seqs) || len(seqs) != changes+1 {
+			t.Errorf("rel-%d delivered as %v", i, seqs)
 		}
 	}
 	if left, _ := s.ListNotifications(ctx, false, 10); len(left) != 0 {

@@ -54,6 +54,7 @@ func commands() []*command {
 	return []*command{
 		createCmd(), editCmd(), listCmd(), showCmd(), fireCmd(), checkCmd(), testCmd(), reviewCmd(),
 		riskCmd(), approveCmd(), rejectCmd(), windowCmd(), calendarCmd(), conflictsCmd(), slotCmd(),
+		scheduleCmd(), scheduledCmd(), unscheduleCmd(), runnerCmd(), outboxCmd(),
 		feedbackCmd(), incidentCmd(), metricsCmd(),
 		historyCmd(), lifecycleCmd(), demoCmd(),
 	}
@@ -328,7 +329,7 @@ func storageErrorf(format string, args ...any) error {
 var refusals = []error{
 	relman.ErrInvalidTransition, relman.ErrForbidden, relman.ErrVetoed, relman.ErrNotFound,
 	relman.ErrExists, relman.ErrConflict, relman.ErrTerminal, relman.ErrCorruptHistory,
-	relman.ErrReentrant, relman.ErrNotYet,
+	relman.ErrReentrant, relman.ErrNotYet, relman.ErrScheduleDone, relman.ErrApprovalExpired,
 	relman.ErrRiskNotAssessed, relman.ErrRiskStale, relman.ErrApprovalsMissing, relman.ErrApprovalRejected,
 	relman.ErrSelfApproval, relman.ErrExcludedRole, relman.ErrModelNotAllowed,
 	relman.ErrWrongStage, relman.ErrAlreadyResolved,

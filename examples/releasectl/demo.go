@@ -10,6 +10,7 @@ import (
 
 	"github.com/relman-dev/relman"
 	"github.com/relman-dev/relman/examples/internal/stores"
+	"github.com/relman-dev/relman/runner"
 )
 
 func demoCmd() *command {
@@ -26,7 +27,8 @@ for falls in a freeze and the calendar finds the next slot, a test fails and the
 release goes back for corrections, a risk is recorded and assessed (high:
 two approvals of the change advisory board needed), the owner's
 self-approval is refused and the board approves, a deploy before the
-window opens is told "not yet", and after the review the release is
+window opens is told "not yet", so it is scheduled and the runner fires it
+by itself when the window opens, and after the review the release is
 closed and its audit trail verified.
 
 Time is simulated: the clock starts twelve days ago (or at --now) and jumps
@@ -265,10 +267,29 @@ func (d *demo) steps() []demoStep {
 			d.fire(relman.EventAuthorize, carl, relman.Request{Reason: "CAB: 2 approvals, rollback plan checked"})},
 		{time.Hour, "Ops is keen to deploy right away, but the window has not opened yet.",
 			d.refused(relman.EventDeploy, ops, relman.Request{})},
-		{0, "The window opens; ops deploys.",
+		{5 * time.Minute, "So ops schedules the deploy for the moment the window opens, and goes home.",
 			func(ctx context.Context) (demoResult, error) {
-				d.clk.now = d.window.Start.Add(2 * time.Minute)
-				return d.fire(relman.EventDeploy, ops, relman.Request{Reason: "window open"})(ctx)
+				_, s, err := d.m.Schedule(ctx, d.id, ops, relman.ScheduleRequest{Event: relman.EventDeploy, Timing: relman.TimingWindow,
+					Expires: d.window.End, Reason: "deploy at the window's opening"})
+				return demoResult{Kind: "schedule", Actor: ops.ID, Detail: fmt.Sprintf("%s: deploy when the window opens (%s), abandoned if not done by %s",
+					s.ID, d.window.Start.Format("15:04"), d.window.End.Format("15:04"))}, err
+			}},
+		{0, "The window opens: the runner wakes and deploys by itself, through every gate.",
+			func(ctx context.Context) (demoResult, error) {
+				d.clk.now = d.window.Start
+				rn, err := runner.New(d.m, runner.Options{})
+				if err != nil {
+					return demoResult{}, err
+				}
+				rep, err := rn.Tick(ctx)
+				if err != nil {
+					return demoResult{}, err
+				}
+				if len(rep.Actions) != 1 || rep.Actions[0].State != relman.ScheduleFired {
+					return demoResult{}, fmt.Errorf("demo: the runner should have fired the deploy, did %v", rep.Actions)
+				}
+				return demoResult{Kind: "transition", Actor: ops.ID, Event: relman.EventDeploy, From: relman.StageAuthorized, To: relman.StageDeploying,
+					Detail: "fired by the runner at the window's opening (" + rep.Actions[0].Job + ")"}, nil
 			}},
 		{40 * time.Minute, "Deployment done, smoke tests green: the release is in operation.",
 			d.fire(relman.EventComplete, ops, relman.Request{Reason: "smoke tests green"})},

@@ -47,6 +47,11 @@ type Processes struct {
 
 	// OpenChild opens a handle on db in a child process; nil means Open.
 	OpenChild func(t *testing.T, db string) (relman.Store, error)
+
+	// OpenOutbox opens a handle on db with its outbox enabled (see
+	// relman.Outbox), in this process or a child. The runner scenarios
+	// (RunnerProcesses, KilledBeforeDelivery) need it; nil skips them.
+	OpenOutbox func(t *testing.T, db string) (relman.Store, error)
 }
 
 // The variables that pass a child its work, after Processes.Env.
@@ -182,6 +187,9 @@ func Child(t *testing.T, p Processes) {
 	if open == nil {
 		open = p.Open
 	}
+	if mode == "runner" || mode == "commit" {
+		open = p.OpenOutbox
+	}
 	s, err := open(t, os.Getenv(p.Env+envDB))
 	if err != nil {
 		t.Fatalf("child open: %v", err)
@@ -193,6 +201,12 @@ func Child(t *testing.T, p Processes) {
 		return
 	case "plan":
 		p.planChild(t, s)
+		return
+	case "runner":
+		p.runnerChild(t, s)
+		return
+	case "commit":
+		p.commitChild(t, s)
 		return
 	}
 	m, err := relman.NewManager(s, relman.WithLifecycle(LoopLifecycle(t)), relman.WithRetries(10))
