@@ -306,7 +306,7 @@ func (p *ApprovalPolicy) Check(r *Release, now time.Time) error {
 	}
 	var errs []error
 	for _, ap := range r.Approvals {
-		if !ap.Void && ap.Decision == DecisionReject {
+		if !ap.Void && ap.Decision == DecisionReject && ap.Environment == "" {
 			errs = append(errs, fmt.Errorf("%w: %s (%s): %s", ErrApprovalRejected, ap.Approver, cmp.Or(ap.Role, "no role"), ap.Comment))
 		}
 	}
@@ -323,7 +323,7 @@ func (p *ApprovalPolicy) Check(r *Release, now time.Time) error {
 		}
 		have := make(map[string]bool)
 		for _, ap := range r.Approvals {
-			if ap.Void || ap.Decision != DecisionApprove || p.self(r, ap.Approver) || expired(ap) {
+			if ap.Void || ap.Decision != DecisionApprove || p.self(r, ap.Approver) || expired(ap) || ap.Environment != "" {
 				continue
 			}
 			// Exclusion is about who approved: the role given and every
@@ -347,7 +347,7 @@ func (p *ApprovalPolicy) Check(r *Release, now time.Time) error {
 		// Name the approvals that would have counted but expired, unless
 		// their approver has decided again since.
 		for i, ap := range r.Approvals {
-			if ap.Decision != DecisionApprove || !expired(ap) || slices.ContainsFunc(r.Approvals[i+1:], func(b Approval) bool { return b.Approver == ap.Approver }) {
+			if ap.Decision != DecisionApprove || !expired(ap) || ap.Environment != "" || slices.ContainsFunc(r.Approvals[i+1:], func(b Approval) bool { return b.Approver == ap.Approver }) {
 				continue
 			}
 			errs = append(errs, fmt.Errorf("%w: %s (%s) approved on %s; it counted until %s", ErrApprovalExpired,
@@ -564,6 +564,12 @@ func (m *Manager) RejectApproval(ctx context.Context, id string, by Actor, role,
 }
 
 func (m *Manager) decide(ctx context.Context, id string, by Actor, role, comment string, d Decision) (*Release, error) {
+	return m.decideFor(ctx, id, by, "", role, comment, d)
+}
+
+// decideFor records a decision on the release, or on its rollout to env
+// when env is set.
+func (m *Manager) decideFor(ctx context.Context, id string, by Actor, env, role, comment string, d Decision) (*Release, error) {
 	if err := checkActor(by); err != nil {
 		return nil, err
 	}
@@ -579,7 +585,11 @@ func (m *Manager) decide(ctx context.Context, id string, by Actor, role, comment
 	}
 	return m.editWith(ctx, id, by, editOpts{action: ActionApproval, managed: true, authAction: AuthApproval, reason: comment,
 		details: func(*Release) map[string]string {
-			return map[string]string{"decision": string(d), "approver": by.ID, "role": role, "roles": strings.Join(by.Roles, ",")}
+			det := map[string]string{"decision": string(d), "approver": by.ID, "role": role, "roles": strings.Join(by.Roles, ",")}
+			if env != "" {
+				det["environment"] = env
+			}
+			return det
 		},
 	}, func(r *Release) error {
 		if d == DecisionApprove && p.self(r, by.ID) {
@@ -601,12 +611,12 @@ func (m *Manager) decide(ctx context.Context, id string, by Actor, role, comment
 			}
 		}
 		for i := range r.Approvals {
-			if ap := &r.Approvals[i]; ap.Approver == by.ID && !ap.Void {
+			if ap := &r.Approvals[i]; ap.Approver == by.ID && !ap.Void && ap.Environment == env {
 				ap.Void, ap.VoidReason = true, "superseded"
 			}
 		}
 		now := m.Now()
-		ap := Approval{Approver: by.ID, Role: role, Roles: slices.Clone(by.Roles), Decision: d, Comment: comment, At: now}
+		ap := Approval{Approver: by.ID, Role: role, Roles: slices.Clone(by.Roles), Decision: d, Comment: comment, At: now, Environment: env}
 		if v := p.validityFor(r, now); v > 0 && d == DecisionApprove {
 			ap.ExpiresAt = now.Add(v)
 		}

@@ -67,12 +67,17 @@ type Window struct {
 	RRule    string      `json:"rrule,omitempty" validate:"max=1000"`
 	ExDates  []time.Time `json:"exdates,omitempty"`
 	Services []string    `json:"services,omitempty" validate:"dive,required,max=200"`
+	// Environments, when set, scopes the window to rollouts in those
+	// environments (see StartRollout): it then does not apply to the
+	// plan and deploy gates, only to rollout steps there.
+	Environments []string `json:"environments,omitempty" validate:"dive,required,max=128"`
 }
 
 // Clone returns a deep copy of w.
 func (w Window) Clone() Window {
 	w.ExDates = slices.Clone(w.ExDates)
 	w.Services = slices.Clone(w.Services)
+	w.Environments = slices.Clone(w.Environments)
 	return w
 }
 
@@ -338,7 +343,7 @@ func (c *Calendar) allowed(span Span, services []string, occ occSource, ignoreFr
 	var reasons []error
 	if !ignoreFreeze {
 		for i, cw := range c.windows {
-			if cw.w.Kind != WindowFreeze || !cw.w.Covers(services) {
+			if cw.w.Kind != WindowFreeze || !cw.w.Covers(services) || len(cw.w.Environments) > 0 {
 				continue
 			}
 			for sp := range occ(i, span.Start, span.End) {
@@ -363,7 +368,7 @@ func (c *Calendar) allowed(span Span, services []string, occ occSource, ignoreFr
 		var idx []int
 		key.Reset()
 		for i, cw := range c.windows {
-			if cw.w.Kind != WindowMaintenance {
+			if cw.w.Kind != WindowMaintenance || len(cw.w.Environments) > 0 {
 				continue
 			}
 			if len(cw.w.Services) == 0 || (s != "" && slices.Contains(cw.w.Services, s)) {

@@ -110,10 +110,11 @@ func (m MissingApproval) String() string {
 // The authorize gate returns it (inside a *GateError); it matches
 // ErrApprovalsMissing.
 type ApprovalsMissingError struct {
-	ReleaseID string
-	Model     ChangeModel
-	Level     Level
-	Missing   []MissingApproval
+	ReleaseID   string
+	Model       ChangeModel
+	Level       Level
+	Environment string // set when the approvals are those of a rollout to this environment
+	Missing     []MissingApproval
 }
 
 // Error names every missing approval.
@@ -121,6 +122,9 @@ func (e *ApprovalsMissingError) Error() string {
 	parts := make([]string, len(e.Missing))
 	for i, m := range e.Missing {
 		parts[i] = m.String()
+	}
+	if e.Environment != "" {
+		return fmt.Sprintf("approvals missing for the rollout to %s: %s", e.Environment, strings.Join(parts, "; "))
 	}
 	return fmt.Sprintf("approvals missing for a %s-risk %s change: %s", e.Level, e.Model, strings.Join(parts, "; "))
 }

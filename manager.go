@@ -48,6 +48,10 @@ const (
 	// release. Schedule also asks about the event itself, and the event
 	// is authorized again, for the same actor, when it fires.
 	AuthSchedule = "schedule"
+	// AuthRollout: StartRollout and RolloutAction; r is the stored
+	// release. What the rollout does later (deploy steps, rollback, the
+	// complete and rollback events) is done as the actor who started it.
+	AuthRollout = "rollout"
 )
 
 // AuthorizerFunc adapts a function to the Authorizer interface.
@@ -127,6 +131,11 @@ type Manager struct {
 	blocking    []ConflictKind
 	blockingSet bool
 	sched       chan struct{} // the schedule lock when the store is no Locker
+
+	// Environments and rollouts (environment.go, rollout.go).
+	envs     Environments
+	deployer Deployer
+	probes   map[string]Probe
 }
 
 // NewManager returns a Manager over store. It fails with a
@@ -155,6 +164,9 @@ func NewManager(store Store, opts ...Option) (*Manager, error) {
 		return nil, err
 	}
 	if err := m.setupCalendar(); err != nil {
+		return nil, err
+	}
+	if err := m.envs.Validate(); err != nil {
 		return nil, err
 	}
 	if spec := m.lc.Spec(); len(m.extra.Gates)+len(m.extra.Before)+len(m.extra.After) > 0 || m.policySet || hasBoundGates(spec) {
@@ -579,7 +591,7 @@ func evidenceEmpty(r *Release) error {
 		{"approvals", len(r.Approvals) == 0}, {"assessment", r.Assessment == nil},
 		{"test_results", len(r.TestResults) == 0}, {"review", r.Review == nil},
 		{"feedback", len(r.Feedback) == 0}, {"incidents", len(r.Incidents) == 0},
-		{"scheduled", len(r.Scheduled) == 0},
+		{"scheduled", len(r.Scheduled) == 0}, {"deployments", len(r.Deployments) == 0}, {"rollout", r.Rollout == nil},
 	} {
 		if !f.empty {
 			fields = append(fields, FieldError{Field: f.name, Rule: "readonly"})
@@ -715,6 +727,8 @@ func (m *Manager) ownedUnchanged(old, r *Release, managed, host bool) error {
 		ro("approvals", reflect.DeepEqual(old.Approvals, r.Approvals))
 		ro("assessment", reflect.DeepEqual(old.Assessment, r.Assessment))
 		ro("scheduled", reflect.DeepEqual(old.Scheduled, r.Scheduled))
+		ro("deployments", reflect.DeepEqual(old.Deployments, r.Deployments))
+		ro("rollout", reflect.DeepEqual(old.Rollout, r.Rollout))
 	}
 	if host {
 		// Evidence has its own methods (RecordTest, RecordReview,
@@ -776,6 +790,11 @@ func (m *Manager) RecordTest(ctx context.Context, id string, by Actor, tr TestRe
 	}
 	if err := validateStruct(tr); err != nil {
 		return nil, err
+	}
+	if tr.Environment != "" && len(m.envs.List) > 0 {
+		if _, e := m.env(tr.Environment); e == nil {
+			return nil, invalidParam("environment", "oneof", m.envNames())
+		}
 	}
 	return m.editWith(ctx, id, by, editOpts{action: ActionEdit, reason: "test result: " + tr.Suite}, func(r *Release) error {
 		r.TestResults = append(r.TestResults, tr)

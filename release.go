@@ -90,6 +90,9 @@ type TestResult struct {
 	At     time.Time `json:"at"`
 	By     string    `json:"by,omitempty"`
 	Detail string    `json:"detail,omitempty" validate:"max=4000"`
+	// Environment names the environment the suite ran in, if any; with
+	// environments configured (WithEnvironments) it must be one of them.
+	Environment string `json:"environment,omitempty" validate:"max=128"`
 }
 
 // Decision is an approver's verdict.
@@ -118,6 +121,10 @@ type Approval struct {
 	// the validity the policy gave it (ApprovalPolicy.Validity). RunDue
 	// then voids it with VoidReason "expired".
 	ExpiresAt time.Time `json:"expires_at,omitzero"`
+	// Environment, when set, makes this an approval of the rollout to
+	// that environment (ApproveEnvironment): it counts only toward the
+	// environment's Approvals, not toward the authorize gate.
+	Environment string `json:"environment,omitempty"`
 }
 
 // Outcome is the verdict of a post-implementation review.
@@ -183,6 +190,11 @@ type Release struct {
 	// it fired, failed or abandoned; written only by Schedule,
 	// CancelScheduled and RunDue.
 	Scheduled []ScheduledEvent `json:"scheduled,omitempty"`
+	// Deployments records, per environment, the last rollout there and
+	// how it ended; Rollout is the rollout in progress, or the last one.
+	// Both are written only by StartRollout, RolloutAction and RunDue.
+	Deployments []EnvDeployment `json:"deployments,omitempty"`
+	Rollout     *Rollout        `json:"rollout,omitempty"`
 
 	Stage     Stage     `json:"stage"`
 	EnteredAt time.Time `json:"entered_at"` // when the release entered its current stage
@@ -246,6 +258,8 @@ func (r *Release) Clone() *Release {
 			c.Scheduled[i] = s.clone()
 		}
 	}
+	c.Deployments = slices.Clone(r.Deployments)
+	c.Rollout = r.Rollout.clone()
 	return &c
 }
 

@@ -143,6 +143,9 @@ func (r *Release) NextDue() (next time.Time, ok bool) {
 			consider(ap.ExpiresAt)
 		}
 	}
+	if at, due := r.Rollout.due(); due {
+		consider(at)
+	}
 	return next.UTC(), ok
 }
 
@@ -406,12 +409,15 @@ type DueAction struct {
 	State     ScheduleState `json:"state,omitempty"` // fired, failed, expired, or pending when deferred
 	Until     time.Time     `json:"until,omitzero"`  // when deferred: the new time
 	Expired   []string      `json:"expired_approvals,omitempty"`
+	Rollout   string        `json:"rollout,omitempty"` // a rollout action: the environment
 	Detail    string        `json:"detail,omitempty"`
 }
 
 // String describes the action in one line.
 func (a DueAction) String() string {
 	switch {
+	case a.Rollout != "":
+		return fmt.Sprintf("%s: rollout to %s: %s", a.ReleaseID, a.Rollout, a.Detail)
 	case len(a.Expired) > 0:
 		return fmt.Sprintf("%s: approvals expired: %s", a.ReleaseID, strings.Join(a.Expired, ", "))
 	case a.State == SchedulePending:
@@ -423,8 +429,10 @@ func (a DueAction) String() string {
 }
 
 // RunDue does what is due on a release at the Manager's clock: it voids
-// approvals whose validity ran out (one audit entry, action void), then
-// runs each scheduled event that is due, earliest first:
+// approvals whose validity ran out (one audit entry, action void), drives
+// its rollout (StartRollout: deploy a step, take a round of
+// measurements and judge the step, roll back, keep watching), then runs
+// each scheduled event that is due, earliest first:
 //
 //   - past its expiry: abandoned, state expired;
 //   - every gate allows it: fired through the same path as Fire, in the
@@ -455,6 +463,11 @@ func (m *Manager) RunDue(ctx context.Context, id string) ([]DueAction, error) {
 	}
 	if a != nil {
 		out = append(out, *a)
+	}
+	ra, err := m.driveRollout(ctx, id)
+	out = append(out, ra...)
+	if err != nil {
+		return out, err
 	}
 	for range MaxPendingScheduled + 1 {
 		cur, err := m.store.Get(ctx, id)
