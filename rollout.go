@@ -207,6 +207,9 @@ func (ro *Rollout) clone() *Rollout {
 	c := *ro
 	c.Plan = ro.Plan.clone()
 	c.Measurements = slices.Clone(ro.Measurements)
+	for i := range c.Measurements {
+		c.Measurements[i].Value = clonePtr(c.Measurements[i].Value)
+	}
 	c.StartedBy.Roles = slices.Clone(ro.StartedBy.Roles)
 	return &c
 }
@@ -220,8 +223,17 @@ func (p RolloutPlan) clone() RolloutPlan {
 	for i := range p.Verification.Checks {
 		c := &p.Verification.Checks[i]
 		c.Params = maps.Clone(c.Params)
+		c.Max, c.Min = clonePtr(c.Max), clonePtr(c.Min)
 	}
 	return p
+}
+
+func clonePtr(f *float64) *float64 {
+	if f == nil {
+		return nil
+	}
+	v := *f
+	return &v
 }
 
 // Active reports whether the rollout still has something to do or waits
