@@ -208,6 +208,9 @@ func Child(t *testing.T, p Processes) {
 	case "commit":
 		p.commitChild(t, s)
 		return
+	case "rollout":
+		p.rolloutChild(t, s)
+		return
 	}
 	m, err := relman.NewManager(s, relman.WithLifecycle(LoopLifecycle(t)), relman.WithRetries(10))
 	if err != nil {

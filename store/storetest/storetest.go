@@ -34,6 +34,7 @@ func Run(t *testing.T, newStore func(t *testing.T) relman.Store) {
 	runLocker(t, newStore)
 	runDue(t, newStore)
 	runOutbox(t, newStore)
+	runRollouts(t, newStore)
 
 	t.Run("Create/RoundTrip", func(t *testing.T) {
 		s := newStore(t)

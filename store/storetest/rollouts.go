@@ -1,4 +1,4 @@
-package relman_test
+package storetest
 
 import (
 	"context"
@@ -12,6 +12,23 @@ import (
 
 	"github.com/relman-dev/relman"
 )
+
+// runRollouts checks rollouts driven through a Manager on the store:
+// promotion, environment approvals and freezes, every verification
+// outcome, automatic rollback, guided failure, manual steps and the watch
+// period. They only need the Store contract (and WindowStore for the
+// freezes).
+func runRollouts(t *testing.T, newStore func(t *testing.T) relman.Store) {
+	t.Run("Rollout/PromotionAndEnvironmentApprovals", func(t *testing.T) { testRolloutPromotionAndEnvironmentApprovals(t, newStore) })
+	t.Run("Rollout/FailureRollsBack", func(t *testing.T) { testRolloutFailureRollsBack(t, newStore) })
+	t.Run("Rollout/InconclusiveNeverPasses", func(t *testing.T) { testRolloutInconclusiveNeverPasses(t, newStore) })
+	t.Run("Rollout/GuidedFailure", func(t *testing.T) { testRolloutGuidedFailure(t, newStore) })
+	t.Run("Rollout/ManualStepAndDeployFailure", func(t *testing.T) { testRolloutManualStepAndDeployFailure(t, newStore) })
+	t.Run("Rollout/EnvironmentFreeze", func(t *testing.T) { testRolloutEnvironmentFreeze(t, newStore) })
+	t.Run("Rollout/WatchOpensIncident", func(t *testing.T) { testRolloutWatchOpensIncident(t, newStore) })
+	t.Run("Rollout/WatchEndsHealthy", func(t *testing.T) { testRolloutWatchEndsHealthy(t, newStore) })
+	t.Run("Rollout/RefusesBadInput", func(t *testing.T) { testRolloutRefusesBadInput(t, newStore) })
+}
 
 // recordingDeployer records every call; failDeploy makes Deploy fail.
 type recordingDeployer struct {
@@ -74,7 +91,7 @@ func (p *errorRate) set(step int, v float64) {
 	p.byStep[step] = v
 }
 
-var envs = relman.Environments{List: []relman.Environment{
+var rolloutEnvs = relman.Environments{List: []relman.Environment{
 	{Name: "test"},
 	{Name: "staging", Optional: true},
 	{Name: "production", Production: true, Approvals: []relman.Requirement{{Role: "cab", Count: 1}}},
@@ -100,16 +117,18 @@ type rolloutFixture struct {
 	probe *errorRate
 }
 
-// deploying makes a Manager with environments, a deployer and a probe,
-// and a release in the deploying stage.
-func deploying(t *testing.T, id string, opts ...relman.Option) *rolloutFixture {
+// deploying makes a Manager over s with environments, a deployer and a
+// probe, and a release in the deploying stage.
+func deploying(t *testing.T, s relman.Store, id string) *rolloutFixture {
 	t.Helper()
-	f := &rolloutFixture{dep: &recordingDeployer{}, probe: &errorRate{byStep: map[int]float64{}}}
-	f.m, f.c = newManager(t, append([]relman.Option{relman.WithEnvironments(envs), relman.WithDeployer(f.dep),
-		relman.WithProbe("rate", f.probe)}, opts...)...)
-	r := authorized(t, f.m, f.c, id)
-	f.c.now = r.Window.Start
-	fire(t, f.m, id, relman.EventDeploy, relman.Request{})
+	f := &rolloutFixture{c: &clock{now: base}, dep: &recordingDeployer{}, probe: &errorRate{byStep: map[int]float64{}}}
+	m, err := relman.NewManager(s, relman.WithClock(f.c.Now), relman.WithEnvironments(rolloutEnvs), relman.WithDeployer(f.dep),
+		relman.WithProbe("rate", f.probe))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.m = m
+	ToDeploying(t, m, func(t time.Time) { f.c.Set(t) }, id)
 	return f
 }
 
@@ -145,7 +164,7 @@ func (f *rolloutFixture) get(t *testing.T, id string) *relman.Release {
 // succeed rolls the release out to env with every check passing.
 func (f *rolloutFixture) succeed(t *testing.T, id, env string) {
 	t.Helper()
-	if _, err := f.m.StartRollout(context.Background(), id, alice, env, canary(relman.FailureRollback)); err != nil {
+	if _, err := f.m.StartRollout(context.Background(), id, rmAlice, env, canary(relman.FailureRollback)); err != nil {
 		t.Fatalf("StartRollout %s: %v", env, err)
 	}
 	f.drive(t, id, 50)
@@ -154,16 +173,16 @@ func (f *rolloutFixture) succeed(t *testing.T, id, env string) {
 	}
 }
 
-func TestRolloutPromotionAndEnvironmentApprovals(t *testing.T) {
+func testRolloutPromotionAndEnvironmentApprovals(t *testing.T, newStore func(t *testing.T) relman.Store) {
 	ctx := context.Background()
-	f := deploying(t, "rel-1")
-	_, err := f.m.StartRollout(ctx, "rel-1", alice, "production", canary(relman.FailureRollback))
+	f := deploying(t, newStore(t), "rel-1")
+	_, err := f.m.StartRollout(ctx, "rel-1", rmAlice, "production", canary(relman.FailureRollback))
 	var pe *relman.PromotionError
 	if !errors.As(err, &pe) || !errors.Is(err, relman.ErrPromotion) || !slices.Equal(pe.Missing, []string{"test"}) || pe.Need != 1 || pe.Succeeded != 0 {
 		t.Fatalf("production first: %v (%+v)", err, pe)
 	}
 	// staging is optional: not required before production, but may come first.
-	if _, err := f.m.StartRollout(ctx, "rel-1", alice, "staging", canary(relman.FailureRollback)); !errors.As(err, &pe) || !slices.Equal(pe.Missing, []string{"test"}) {
+	if _, err := f.m.StartRollout(ctx, "rel-1", rmAlice, "staging", canary(relman.FailureRollback)); !errors.As(err, &pe) || !slices.Equal(pe.Missing, []string{"test"}) {
 		t.Fatalf("staging before test: %v", err)
 	}
 	f.succeed(t, "rel-1", "test")
@@ -174,7 +193,7 @@ func TestRolloutPromotionAndEnvironmentApprovals(t *testing.T) {
 		t.Fatalf("a test rollout completed the release: %s", r.Stage)
 	}
 	// Production needs the CAB's approval for production.
-	_, err = f.m.StartRollout(ctx, "rel-1", alice, "production", canary(relman.FailureRollback))
+	_, err = f.m.StartRollout(ctx, "rel-1", rmAlice, "production", canary(relman.FailureRollback))
 	var me *relman.ApprovalsMissingError
 	if !errors.As(err, &me) || me.Environment != "production" || me.Missing[0].Role != "cab" {
 		t.Fatalf("production without the CAB: %v", err)
@@ -183,7 +202,7 @@ func TestRolloutPromotionAndEnvironmentApprovals(t *testing.T) {
 	if _, err := f.m.ApproveEnvironment(ctx, "rel-1", relman.Actor{ID: "olga", Roles: []string{"cab"}}, "production", "cab", ""); !errors.Is(err, relman.ErrSelfApproval) {
 		t.Errorf("owner approving production: %v", err)
 	}
-	if _, err := f.m.ApproveEnvironment(ctx, "rel-1", alice, "moon", "", ""); !errors.Is(err, relman.ErrInvalid) {
+	if _, err := f.m.ApproveEnvironment(ctx, "rel-1", rmAlice, "moon", "", ""); !errors.Is(err, relman.ErrInvalid) {
 		t.Errorf("unknown environment: %v", err)
 	}
 	r, err := f.m.ApproveEnvironment(ctx, "rel-1", relman.Actor{ID: "carl", Roles: []string{"cab"}}, "production", "cab", "go")
@@ -205,7 +224,7 @@ func TestRolloutPromotionAndEnvironmentApprovals(t *testing.T) {
 		t.Error(err)
 	}
 	var passed int
-	for _, e := range entries(t, f.m, "rel-1", relman.ActionRollout) {
+	for _, e := range historyOf(t, f.m, "rel-1", relman.ActionRollout) {
 		if strings.Contains(e.Reason, "passed verification") && strings.Contains(e.Reason, "error-rate=0 pass") {
 			passed++
 		}
@@ -215,14 +234,14 @@ func TestRolloutPromotionAndEnvironmentApprovals(t *testing.T) {
 	}
 }
 
-func TestRolloutFailureRollsBack(t *testing.T) {
-	f := deploying(t, "rel-1")
+func testRolloutFailureRollsBack(t *testing.T, newStore func(t *testing.T) relman.Store) {
+	f := deploying(t, newStore(t), "rel-1")
 	f.succeed(t, "rel-1", "test")
 	if _, err := f.m.ApproveEnvironment(context.Background(), "rel-1", relman.Actor{ID: "carl", Roles: []string{"cab"}}, "production", "cab", ""); err != nil {
 		t.Fatal(err)
 	}
 	f.probe.set(1, 0.31) // the 25 % step hurts
-	if _, err := f.m.StartRollout(context.Background(), "rel-1", alice, "production", canary(relman.FailureRollback)); err != nil {
+	if _, err := f.m.StartRollout(context.Background(), "rel-1", rmAlice, "production", canary(relman.FailureRollback)); err != nil {
 		t.Fatal(err)
 	}
 	f.drive(t, "rel-1", 50)
@@ -237,22 +256,22 @@ func TestRolloutFailureRollsBack(t *testing.T) {
 		t.Errorf("production deployment %+v", d)
 	}
 	var rb *relman.AuditEntry
-	for _, e := range entries(t, f.m, "rel-1", relman.ActionTransition) {
+	for _, e := range historyOf(t, f.m, "rel-1", relman.ActionTransition) {
 		if e.Event == relman.EventRollback {
 			rb = &e
 		}
 	}
-	if rb == nil || !strings.Contains(rb.Reason, "error-rate=0.31 fail") || !strings.Contains(rb.Reason, "step 2 (25%) failed verification") || rb.Actor != alice.ID {
+	if rb == nil || !strings.Contains(rb.Reason, "error-rate=0.31 fail") || !strings.Contains(rb.Reason, "step 2 (25%) failed verification") || rb.Actor != rmAlice.ID {
 		t.Fatalf("rollback entry %+v", rb)
 	}
 }
 
-func TestRolloutInconclusiveNeverPasses(t *testing.T) {
+func testRolloutInconclusiveNeverPasses(t *testing.T, newStore func(t *testing.T) relman.Store) {
 	for _, mode := range []string{"error", "hang"} {
 		t.Run(mode, func(t *testing.T) {
-			f := deploying(t, "rel-1")
+			f := deploying(t, newStore(t), "rel-1")
 			f.probe.fail, f.probe.hang = mode == "error", mode == "hang"
-			if _, err := f.m.StartRollout(context.Background(), "rel-1", alice, "test", canary(relman.FailureRollback)); err != nil {
+			if _, err := f.m.StartRollout(context.Background(), "rel-1", rmAlice, "test", canary(relman.FailureRollback)); err != nil {
 				t.Fatal(err)
 			}
 			start := time.Now()
@@ -277,12 +296,12 @@ func TestRolloutInconclusiveNeverPasses(t *testing.T) {
 	}
 }
 
-func TestRolloutGuidedFailure(t *testing.T) {
+func testRolloutGuidedFailure(t *testing.T, newStore func(t *testing.T) relman.Store) {
 	ctx := context.Background()
 	carl := relman.Actor{ID: "carl"}
-	f := deploying(t, "rel-1")
+	f := deploying(t, newStore(t), "rel-1")
 	f.probe.set(0, 0.2)
-	if _, err := f.m.StartRollout(ctx, "rel-1", alice, "test", canary(relman.FailurePause)); err != nil {
+	if _, err := f.m.StartRollout(ctx, "rel-1", rmAlice, "test", canary(relman.FailurePause)); err != nil {
 		t.Fatal(err)
 	}
 	f.drive(t, "rel-1", 10)
@@ -328,7 +347,7 @@ func TestRolloutGuidedFailure(t *testing.T) {
 		t.Errorf("after abort: %s %+v %q", r.Stage, r.Deployments[0], r.Rollout.Reason)
 	}
 	var cmds []string
-	for _, e := range entries(t, f.m, "rel-1", relman.ActionRollout) {
+	for _, e := range historyOf(t, f.m, "rel-1", relman.ActionRollout) {
 		if c := e.Details["command"]; c != "" {
 			cmds = append(cmds, c+" by "+e.Actor)
 		}
@@ -341,15 +360,15 @@ func TestRolloutGuidedFailure(t *testing.T) {
 	}
 }
 
-func TestRolloutManualStepAndDeployFailure(t *testing.T) {
+func testRolloutManualStepAndDeployFailure(t *testing.T, newStore func(t *testing.T) relman.Store) {
 	ctx := context.Background()
-	f := deploying(t, "rel-1")
+	f := deploying(t, newStore(t), "rel-1")
 	plan := canary(relman.FailureRollback)
 	plan.Steps = []relman.RolloutStep{{Targets: []string{"eu-1"}}, {Manual: true, Name: "SRE sign-off"}, {Percent: 100}}
-	if _, err := f.m.StartRollout(ctx, "rel-1", alice, "test", plan); err != nil {
+	if _, err := f.m.StartRollout(ctx, "rel-1", rmAlice, "test", plan); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.m.StartRollout(ctx, "rel-1", alice, "test", plan); !errors.Is(err, relman.ErrRolloutState) {
+	if _, err := f.m.StartRollout(ctx, "rel-1", rmAlice, "test", plan); !errors.Is(err, relman.ErrRolloutState) {
 		t.Errorf("a second rollout while one runs: %v", err)
 	}
 	f.drive(t, "rel-1", 10)
@@ -357,7 +376,7 @@ func TestRolloutManualStepAndDeployFailure(t *testing.T) {
 	if ro.Phase != relman.PhasePaused || ro.Step != 1 || !strings.Contains(ro.Reason, "SRE sign-off") {
 		t.Fatalf("at the manual step: %s %d %q", ro.Phase, ro.Step, ro.Reason)
 	}
-	if _, err := f.m.RolloutAction(ctx, "rel-1", alice, relman.RolloutRetry, ""); !errors.Is(err, relman.ErrRolloutState) {
+	if _, err := f.m.RolloutAction(ctx, "rel-1", rmAlice, relman.RolloutRetry, ""); !errors.Is(err, relman.ErrRolloutState) {
 		t.Errorf("retry of a manual step: %v", err)
 	}
 	f.dep.failDeploy = map[int]bool{2: true}
@@ -374,32 +393,36 @@ func TestRolloutManualStepAndDeployFailure(t *testing.T) {
 	}
 }
 
-func TestRolloutEnvironmentFreeze(t *testing.T) {
+func testRolloutEnvironmentFreeze(t *testing.T, newStore func(t *testing.T) relman.Store) {
 	ctx := context.Background()
-	f := deploying(t, "rel-1")
-	now := f.c.now
+	s := newStore(t)
+	if _, ok := s.(relman.WindowStore); !ok {
+		t.Skip("the store keeps no windows")
+	}
+	f := deploying(t, s, "rel-1")
+	now := f.c.Now()
 	freeze := relman.Window{ID: "prod-freeze", Name: "Production freeze", Kind: relman.WindowFreeze, TimeZone: "UTC",
 		Start: now.Add(-time.Hour), End: now.Add(time.Hour), Environments: []string{"test"}}
-	if err := f.m.PutWindow(ctx, alice, freeze); err != nil {
+	if err := f.m.PutWindow(ctx, rmAlice, freeze); err != nil {
 		t.Fatal(err)
 	}
-	_, err := f.m.StartRollout(ctx, "rel-1", alice, "test", canary(relman.FailureRollback))
+	_, err := f.m.StartRollout(ctx, "rel-1", rmAlice, "test", canary(relman.FailureRollback))
 	if !errors.Is(err, relman.ErrFreeze) {
 		t.Fatalf("rollout inside an environment freeze: %v", err)
 	}
 	// The release-level gates ignore the environment-scoped freeze.
-	if err := f.m.Check(ctx, "rel-1", relman.EventComplete, relman.Request{Actor: alice}); err != nil {
+	if err := f.m.Check(ctx, "rel-1", relman.EventComplete, relman.Request{Actor: rmAlice}); err != nil {
 		t.Errorf("complete under a test-only freeze: %v", err)
 	}
 	// A freeze that starts mid-rollout defers the next step to its end.
-	f.c.now = freeze.End
-	if _, err := f.m.StartRollout(ctx, "rel-1", alice, "test", canary(relman.FailureRollback)); err != nil {
+	f.c.Set(freeze.End)
+	if _, err := f.m.StartRollout(ctx, "rel-1", rmAlice, "test", canary(relman.FailureRollback)); err != nil {
 		t.Fatal(err)
 	}
 	f.drive(t, "rel-1", 2) // step 0 deployed and being verified
 	later := relman.Window{ID: "freeze-2", Name: "Second freeze", Kind: relman.WindowFreeze, TimeZone: "UTC",
-		Start: f.c.now.Add(-time.Minute), End: f.c.now.Add(3 * time.Hour), Environments: []string{"test"}}
-	if err := f.m.PutWindow(ctx, alice, later); err != nil {
+		Start: f.c.Now().Add(-time.Minute), End: f.c.Now().Add(3 * time.Hour), Environments: []string{"test"}}
+	if err := f.m.PutWindow(ctx, rmAlice, later); err != nil {
 		t.Fatal(err)
 	}
 	f.drive(t, "rel-1", 5)
@@ -412,16 +435,16 @@ func TestRolloutEnvironmentFreeze(t *testing.T) {
 	}
 }
 
-func TestRolloutWatchOpensIncident(t *testing.T) {
+func testRolloutWatchOpensIncident(t *testing.T, newStore func(t *testing.T) relman.Store) {
 	ctx := context.Background()
-	f := deploying(t, "rel-1")
+	f := deploying(t, newStore(t), "rel-1")
 	f.succeed(t, "rel-1", "test")
 	if _, err := f.m.ApproveEnvironment(ctx, "rel-1", relman.Actor{ID: "carl", Roles: []string{"cab"}}, "production", "cab", ""); err != nil {
 		t.Fatal(err)
 	}
 	plan := canary(relman.FailureRollback)
 	plan.Watch, plan.WatchRollback = 30*time.Minute, true
-	if _, err := f.m.StartRollout(ctx, "rel-1", alice, "production", plan); err != nil {
+	if _, err := f.m.StartRollout(ctx, "rel-1", rmAlice, "production", plan); err != nil {
 		t.Fatal(err)
 	}
 	for range 12 { // three steps of three rounds, then into the watch
@@ -448,16 +471,16 @@ func TestRolloutWatchOpensIncident(t *testing.T) {
 	}
 }
 
-func TestRolloutWatchEndsHealthy(t *testing.T) {
+func testRolloutWatchEndsHealthy(t *testing.T, newStore func(t *testing.T) relman.Store) {
 	ctx := context.Background()
-	f := deploying(t, "rel-1")
+	f := deploying(t, newStore(t), "rel-1")
 	f.succeed(t, "rel-1", "test")
 	if _, err := f.m.ApproveEnvironment(ctx, "rel-1", relman.Actor{ID: "carl", Roles: []string{"cab"}}, "production", "cab", ""); err != nil {
 		t.Fatal(err)
 	}
 	plan := canary(relman.FailureRollback)
 	plan.Watch = 10 * time.Minute
-	if _, err := f.m.StartRollout(ctx, "rel-1", alice, "production", plan); err != nil {
+	if _, err := f.m.StartRollout(ctx, "rel-1", rmAlice, "production", plan); err != nil {
 		t.Fatal(err)
 	}
 	f.drive(t, "rel-1", 40)
@@ -470,9 +493,9 @@ func TestRolloutWatchEndsHealthy(t *testing.T) {
 	}
 }
 
-func TestRolloutRefusesBadInput(t *testing.T) {
+func testRolloutRefusesBadInput(t *testing.T, newStore func(t *testing.T) relman.Store) {
 	ctx := context.Background()
-	f := deploying(t, "rel-1")
+	f := deploying(t, newStore(t), "rel-1")
 	before := f.get(t, "rel-1")
 	good := canary(relman.FailureRollback)
 	mod := func(fn func(p *relman.RolloutPlan)) relman.RolloutPlan {
@@ -503,7 +526,7 @@ func TestRolloutRefusesBadInput(t *testing.T) {
 		{"unknown environment", "moon", good, "environment"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := f.m.StartRollout(ctx, "rel-1", alice, tc.env, tc.plan)
+			_, err := f.m.StartRollout(ctx, "rel-1", rmAlice, tc.env, tc.plan)
 			var ve *relman.ValidationError
 			if !errors.As(err, &ve) || !errors.Is(err, relman.ErrInvalid) || !slices.ContainsFunc(ve.Fields, func(fe relman.FieldError) bool { return fe.Field == tc.field }) {
 				t.Fatalf("StartRollout = %v, want a *ValidationError naming %q", err, tc.field)
@@ -513,21 +536,113 @@ func TestRolloutRefusesBadInput(t *testing.T) {
 	if after := f.get(t, "rel-1"); after.Revision != before.Revision || after.Rollout != nil {
 		t.Errorf("refused rollouts changed the release")
 	}
-	m, _ := newManager(t, relman.WithEnvironments(envs))
-	if _, err := m.StartRollout(ctx, "x", alice, "test", good); !errors.Is(err, relman.ErrInvalid) || !strings.Contains(err.Error(), "deployer") {
+	m, _ := relman.NewManager(newStore(t), relman.WithEnvironments(rolloutEnvs))
+	if _, err := m.StartRollout(ctx, "x", rmAlice, "test", good); !errors.Is(err, relman.ErrInvalid) || !strings.Contains(err.Error(), "deployer") {
 		t.Errorf("without a deployer: %v", err)
 	}
-	bad := envs
-	bad.List = append(slices.Clone(envs.List), relman.Environment{Name: "test"})
+	bad := rolloutEnvs
+	bad.List = append(slices.Clone(rolloutEnvs.List), relman.Environment{Name: "test"})
 	if _, err := relman.NewManager(f.m.Store(), relman.WithEnvironments(bad)); !errors.Is(err, relman.ErrInvalid) {
 		t.Errorf("duplicate environment: %v", err)
 	}
 	// Host edits cannot touch the rollout.
-	_, err := f.m.Edit(ctx, "rel-1", alice, "sneak", func(r *relman.Release) error {
+	_, err := f.m.Edit(ctx, "rel-1", rmAlice, "sneak", func(r *relman.Release) error {
 		r.Deployments = []relman.EnvDeployment{{Environment: "production", State: relman.RolloutSucceeded}}
 		return nil
 	})
 	if !errors.Is(err, relman.ErrInvalid) {
 		t.Errorf("Edit of deployments: %v", err)
 	}
+}
+
+var rmAlice = relman.Actor{ID: "alice", Roles: []string{"release-manager"}}
+
+// clock is a settable clock for the Manager.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// ToDeploying creates release id through m on the default lifecycle and
+// drives it to the deploying stage: approved, planned for a window a day
+// after the Manager's clock, built, tested, assessed, approved by carl,
+// authorized, and deployed when the window opens (setClock moves the
+// Manager's clock there). It returns the release.
+func ToDeploying(t testing.TB, m *relman.Manager, setClock func(time.Time), id string) *relman.Release {
+	t.Helper()
+	ctx := context.Background()
+	r := Minimal(id)
+	r.Services, r.Teams = []string{"invoices"}, []string{"billing"}
+	r.Case = relman.BusinessCase{Problem: "slow invoices", ExpectedValue: 50000, Cost: 12000, Feasibility: relman.FeasibilityHigh}
+	r.Tasks = []relman.Task{{Name: "build", Team: "billing", Duration: time.Hour}}
+	r.RollbackPlan, r.RequiredSuites = "redeploy the previous version", []string{"unit"}
+	r.Stage = ""
+	if _, err := m.Create(ctx, r, rmAlice); err != nil {
+		t.Fatal(err)
+	}
+	now := m.Now()
+	window := relman.Span{Start: now.Add(24 * time.Hour), End: now.Add(26 * time.Hour)}
+	step := func(ev relman.Event, req relman.Request) {
+		t.Helper()
+		if req.Actor.ID == "" {
+			req.Actor = rmAlice
+		}
+		if _, err := m.Fire(ctx, id, ev, req); err != nil {
+			t.Fatalf("%s: %v", ev, err)
+		}
+	}
+	step(relman.EventApprove, relman.Request{})
+	step(relman.EventPlan, relman.Request{Window: &window})
+	step(relman.EventStart, relman.Request{})
+	step(relman.EventSubmit, relman.Request{})
+	if _, err := m.RecordTest(ctx, id, rmAlice, relman.TestResult{Suite: "unit", Passed: true}); err != nil {
+		t.Fatal(err)
+	}
+	step(relman.EventPass, relman.Request{})
+	if _, err := m.Assess(ctx, id, rmAlice); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Approve(ctx, id, relman.Actor{ID: "carl"}, "", "fine"); err != nil {
+		t.Fatal(err)
+	}
+	step(relman.EventAuthorize, relman.Request{})
+	setClock(window.Start)
+	step(relman.EventDeploy, relman.Request{})
+	got, err := m.Get(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// historyOf returns the release's audit entries of action a, after
+// checking the chain.
+func historyOf(t *testing.T, m *relman.Manager, id string, a relman.Action) []relman.AuditEntry {
+	t.Helper()
+	h, err := m.History(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Verify(context.Background(), id); err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+	return slices.DeleteFunc(h, func(e relman.AuditEntry) bool { return e.Action != a })
 }
