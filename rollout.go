@@ -687,6 +687,9 @@ func (m *Manager) rolloutCall(ctx context.Context, cur *Release, token string, a
 	if ro.Driver != "" && ro.Driver != token && m.Now().Before(ro.DriverUntil) {
 		return nil // another runner is calling the Deployer
 	}
+	if m.deployer == nil {
+		return fmt.Errorf("relman: release %q is rolling out to %s but this Manager has no Deployer (WithDeployer): %w", cur.ID, ro.Environment, ErrInvalid)
+	}
 	step := ro.Plan.Steps[ro.Step]
 	what := fmt.Sprintf("step %d (%s)", ro.Step+1, step.Label())
 	if back {
@@ -852,8 +855,20 @@ func (m *Manager) measure(ctx context.Context, cur *Release, token string, act *
 		}
 		return reason
 	})
-	if err != nil || reason == "" {
+	if err != nil {
 		return err
+	}
+	if reason == "" {
+		parts := make([]string, len(round))
+		for i, ms := range round {
+			parts[i] = ms.String()
+		}
+		what := "watch"
+		if step >= 0 {
+			what = fmt.Sprintf("step %d (%s)", step+1, ro.Plan.Steps[step].Label())
+		}
+		act.Detail = fmt.Sprintf("%s: measured %s", what, strings.Join(parts, ", "))
+		return nil
 	}
 	act.Detail = reason
 	if incident != nil {

@@ -54,7 +54,7 @@ func commands() []*command {
 	return []*command{
 		createCmd(), editCmd(), listCmd(), showCmd(), fireCmd(), checkCmd(), testCmd(), reviewCmd(),
 		riskCmd(), approveCmd(), rejectCmd(), windowCmd(), calendarCmd(), conflictsCmd(), slotCmd(),
-		scheduleCmd(), scheduledCmd(), unscheduleCmd(), runnerCmd(), outboxCmd(),
+		scheduleCmd(), scheduledCmd(), unscheduleCmd(), rolloutCmd(), runnerCmd(), outboxCmd(),
 		feedbackCmd(), incidentCmd(), metricsCmd(),
 		historyCmd(), lifecycleCmd(), demoCmd(),
 	}
@@ -330,6 +330,7 @@ var refusals = []error{
 	relman.ErrInvalidTransition, relman.ErrForbidden, relman.ErrVetoed, relman.ErrNotFound,
 	relman.ErrExists, relman.ErrConflict, relman.ErrTerminal, relman.ErrCorruptHistory,
 	relman.ErrReentrant, relman.ErrNotYet, relman.ErrScheduleDone, relman.ErrApprovalExpired,
+	relman.ErrPromotion, relman.ErrRolloutState,
 	relman.ErrRiskNotAssessed, relman.ErrRiskStale, relman.ErrApprovalsMissing, relman.ErrApprovalRejected,
 	relman.ErrSelfApproval, relman.ErrExcludedRole, relman.ErrModelNotAllowed,
 	relman.ErrWrongStage, relman.ErrAlreadyResolved,

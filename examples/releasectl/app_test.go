@@ -478,17 +478,24 @@ func TestDemoJSON(t *testing.T) {
 			t.Errorf("step %d: %+v", i+1, s)
 		}
 	}
-	if kinds["refused"] != 7 || kinds["approval"] != 2 || kinds["assess"] != 1 || kinds["verify"] != 1 || steps[len(steps)-1].Kind != "verify" {
+	if kinds["refused"] != 7 || kinds["approval"] != 2 || kinds["assess"] != 1 || kinds["rollout"] != 4 || kinds["verify"] != 1 || steps[len(steps)-1].Kind != "verify" {
 		t.Errorf("demo steps by kind: %v", kinds)
 	}
 	var r relman.Release
 	if err := json.Unmarshal([]byte(h.ok("show", "d-1", "-o", "json")), &r); err != nil {
 		t.Fatal(err)
 	}
-	if r.Stage != relman.StageClosed {
-		t.Errorf("after demo the release is %s", r.Stage)
+	if r.Stage != relman.StageRolledBack || r.Deployments[1].State != relman.RolloutRolledBack {
+		t.Errorf("after demo the release is %s, deployments %+v; want rolled back by its canary", r.Stage, r.Deployments)
+	}
+	if err := json.Unmarshal([]byte(h.ok("show", "d-1-fix", "-o", "json")), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Stage != relman.StageClosed || len(r.Deployments) != 2 || r.Deployments[1].State != relman.RolloutSucceeded {
+		t.Errorf("after demo the fix is %s, deployments %+v", r.Stage, r.Deployments)
 	}
 	h.ok("history", "d-1", "--verify")
+	h.ok("history", "d-1-fix", "--verify")
 	// Same id again: refused, the store keeps the first.
 	h.fails(1, "d-1: a release with this id already exists", "demo", "--id", "d-1")
 }

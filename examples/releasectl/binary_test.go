@@ -115,8 +115,9 @@ func TestBinary(t *testing.T) {
 			stdout: []string{`"id": "y-1"`, `"stage": "proposed"`, `"owner": "tester"`}},
 		{name: "lifecycle", args: []string{"lifecycle"}, stdout: []string{"EVENT", "authorize", "rollback-plan"}},
 		{name: "demo", args: []string{"demo", "--now", "2026-03-02T09:00:00Z"},
-			stdout: []string{"[ 1/31]", "✗ approve refused by carl", "authorize refused", "self-approval is not allowed", "approvals complete", "FAILED: PDF totals off by one cent", "fail: testing → building",
-				"not yet", "close: operating → closed", "[31/31]", "chain intact"}},
+			stdout: []string{"[ 1/37]", "✗ approve refused by carl", "authorize refused", "self-approval is not allowed", "approvals complete", "FAILED: PDF totals off by one cent", "fail: testing → building",
+				"not yet", "fired by the runner", "step 2 (25%) failed verification", "error-rate=0.07 fail", "rolled_back after 1 of 3 steps", "succeeded after 3 of 3 steps; release operating",
+				"close: operating → closed", "[37/37]", "chains intact"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := exe(t, dir, c.stdin, c.env, c.args...)
@@ -156,7 +157,7 @@ func TestBinaryDemoJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &steps); err != nil {
 		t.Fatalf("demo -o json is not JSON: %v", err)
 	}
-	if len(steps) != 31 || steps[30].Kind != "verify" {
+	if len(steps) != 37 || steps[36].Kind != "verify" {
 		t.Errorf("demo -o json: %d steps, last %+v", len(steps), steps[len(steps)-1])
 	}
 }

@@ -17,7 +17,7 @@ func demoCmd() *command {
 	var id string
 	c := &command{
 		name:    "demo",
-		summary: "walk a realistic release from need to closed, saying what happens",
+		summary: "walk a realistic release, its canary's rollback and its fix, from need to closed",
 		help: `
 Walks one release through the whole lifecycle on the chosen store, saying
 at each step what happens and why: a need is raised with an incomplete
@@ -28,8 +28,11 @@ release goes back for corrections, a risk is recorded and assessed (high:
 two approvals of the change advisory board needed), the owner's
 self-approval is refused and the board approves, a deploy before the
 window opens is told "not yet", so it is scheduled and the runner fires it
-by itself when the window opens, and after the review the release is
-closed and its audit trail verified.
+by itself when the window opens. The runner rolls it out to staging, then
+to a production canary whose error rate breaks its limit at 25 %: it is
+rolled back automatically, with the measurements as the reason. The fix,
+2.4.1, goes through the same path to 100 % and, after its review, is
+closed; both audit trails are verified.
 
 Time is simulated: the clock starts twelve days ago (or at --now) and jumps
 ahead between steps, so the demo takes no time. The release stays in the
@@ -52,7 +55,8 @@ store afterwards, for show, history and metrics.`,
 		}
 		d := &demo{a: a, cl: cl, clk: &simClock{now: start.UTC().Truncate(time.Minute)}}
 		cl.now = "" // the demo drives its own clock
-		s, err := a.open(ctx, cl, relman.WithClock(d.clk.Now), relman.WithWindows(demoWindows(d.clk.now)...))
+		s, err := a.open(ctx, cl, relman.WithClock(d.clk.Now), relman.WithWindows(demoWindows(d.clk.now)...),
+			relman.WithEnvironments(demoEnvironments), relman.WithDeployer(demoDeployer{}), relman.WithProbe("errors", demoProbe))
 		if err != nil {
 			return err
 		}
@@ -95,6 +99,138 @@ type demo struct {
 	window *relman.Span // the planned window, once booked
 }
 
+// demoEnvironments: staging before production.
+var demoEnvironments = relman.Environments{List: []relman.Environment{{Name: "staging"}, {Name: "production", Production: true}}, MinBeforeProduction: 1}
+
+// demoDeployer stands for the host's deployment tooling: the demo only
+// records what relman asks of it.
+type demoDeployer struct{}
+
+func (demoDeployer) Deploy(context.Context, relman.DeployRequest) error   { return nil }
+func (demoDeployer) Rollback(context.Context, relman.DeployRequest) error { return nil }
+
+// demoProbe stands for a metrics system: 2.4.0 fails in production once
+// it takes a quarter of the traffic (7 % of requests fail); everything
+// else stays at 0.4 %.
+var demoProbe = relman.ProbeFunc(func(_ context.Context, q relman.ProbeQuery) (float64, error) {
+	if q.Release.Version == "2.4.0" && q.Environment == "production" && q.Step >= 1 {
+		return 0.07, nil
+	}
+	return 0.004, nil
+})
+
+// demoPlan is the demo's canary: its steps, the error-rate check, three
+// one-minute measurements a step, automatic rollback.
+func demoPlan(env string) relman.RolloutPlan {
+	steps := []relman.RolloutStep{{Percent: 5}, {Percent: 25}, {Percent: 100}}
+	if env == "staging" {
+		steps = []relman.RolloutStep{{Percent: 50}, {Percent: 100}}
+	}
+	limit := 0.05
+	return relman.RolloutPlan{Steps: steps, OnFailure: relman.FailureRollback,
+		Verification: relman.Verification{Interval: time.Minute, Measurements: 3,
+			Checks: []relman.ProbeCheck{{Name: "error-rate", Probe: "errors", Query: "5xx / all", Max: &limit}}}}
+}
+
+// rollout returns a step that starts a rollout of release id to env and
+// lets the runner drive it, a simulated minute at a time, to its end.
+func (d *demo) rollout(id, env string) func(context.Context) (demoResult, error) {
+	return func(ctx context.Context) (demoResult, error) {
+		if _, err := d.m.StartRollout(ctx, id, ops, env, demoPlan(env)); err != nil {
+			return demoResult{}, err
+		}
+		rn, err := runner.New(d.m, runner.Options{})
+		if err != nil {
+			return demoResult{}, err
+		}
+		res := demoResult{Kind: "rollout", Actor: ops.ID}
+		for range 60 {
+			rep, err := rn.Tick(ctx)
+			if err != nil {
+				return demoResult{}, err
+			}
+			for _, a := range rep.Actions {
+				if a.Rollout != "" && !strings.HasSuffix(a.Detail, " started") && !strings.Contains(a.Detail, ": measured ") {
+					res.Reasons = append(res.Reasons, a.Detail)
+				}
+			}
+			r, err := d.m.Get(ctx, id)
+			if err != nil {
+				return demoResult{}, err
+			}
+			if !r.Rollout.Active() {
+				dep := r.Deployments[len(r.Deployments)-1]
+				res.Detail = fmt.Sprintf("%s to %s: %s after %d of %d steps; release %s", id, env, dep.State, dep.Steps, len(r.Rollout.Plan.Steps), r.Stage)
+				return res, nil
+			}
+			d.clk.now = d.clk.now.Add(time.Minute)
+		}
+		return demoResult{}, fmt.Errorf("demo: the rollout of %s to %s did not finish", id, env)
+	}
+}
+
+// fixID is the id of the release that fixes the demo release.
+func (d *demo) fixID() string { return d.id + "-fix" }
+
+// fixUpToAuthorized creates the fix release and takes it to authorized.
+func (d *demo) fixUpToAuthorized(ctx context.Context) (demoResult, error) {
+	id := d.fixID()
+	_, err := d.m.Create(ctx, &relman.Release{
+		ID: id, Title: "Faster invoice PDFs, cache fixed", Version: "2.4.1", Kind: relman.KindPatch, Model: relman.ModelNormal,
+		Requester: olga.ID, Owner: olga.ID, Teams: []string{"billing"}, Services: []string{"invoices", "pdf-render"},
+		Case:         relman.BusinessCase{Problem: "2.4.0 was rolled back: PDFs failed under load", ExpectedValue: 50000, Cost: 2000, Feasibility: relman.FeasibilityHigh},
+		Tasks:        []relman.Task{{Name: "key the cache by template revision", Team: "billing", Duration: 4 * time.Hour}},
+		RollbackPlan: "redeploy 2.3.9", RequiredSuites: []string{"unit", "integration", "load"},
+	}, olga)
+	if err != nil {
+		return demoResult{}, err
+	}
+	fire := func(ev relman.Event, by relman.Actor, req relman.Request) error {
+		req.Actor = by
+		_, err := d.m.Fire(ctx, id, ev, req)
+		return err
+	}
+	if err := fire(relman.EventApprove, carl, relman.Request{Reason: "fix of a rolled-back release"}); err != nil {
+		return demoResult{}, err
+	}
+	slot, err := d.m.NextSlot(ctx, d.clk.now, 2*time.Hour, []string{"invoices", "pdf-render"}, id, 0)
+	if err != nil {
+		return demoResult{}, err
+	}
+	for _, st := range []struct {
+		ev  relman.Event
+		req relman.Request
+	}{{relman.EventPlan, relman.Request{Window: &slot}}, {relman.EventStart, relman.Request{}}, {relman.EventSubmit, relman.Request{}}} {
+		if err := fire(st.ev, olga, st.req); err != nil {
+			return demoResult{}, err
+		}
+	}
+	for _, suite := range []string{"unit", "integration", "load"} {
+		if _, err := d.m.RecordTest(ctx, id, qa, relman.TestResult{Suite: suite, Passed: true}); err != nil {
+			return demoResult{}, err
+		}
+	}
+	if err := fire(relman.EventPass, qa, relman.Request{}); err != nil {
+		return demoResult{}, err
+	}
+	if _, err := d.m.Assess(ctx, id, olga); err != nil {
+		return demoResult{}, err
+	}
+	for _, by := range []relman.Actor{carl, dana} {
+		if _, err := d.m.Approve(ctx, id, by, relman.RoleCAB, "cache fix reviewed"); err != nil {
+			return demoResult{}, err
+		}
+	}
+	if _, err := d.m.Approve(ctx, id, relman.Actor{ID: "mona", Roles: []string{relman.RoleChangeManager}}, relman.RoleChangeManager, "ok"); err != nil {
+		return demoResult{}, err
+	}
+	if err := fire(relman.EventAuthorize, carl, relman.Request{Reason: "fix approved"}); err != nil {
+		return demoResult{}, err
+	}
+	return demoResult{Kind: "transition", Actor: carl.ID, Event: relman.EventAuthorize, From: relman.StageVerified, To: relman.StageAuthorized,
+		Detail: fmt.Sprintf("%s (2.4.1) authorized for %s", id, fmtSpan(&slot))}, nil
+}
+
 // demoWindows are the demo's calendar: nightly maintenance, 22:00–02:00
 // UTC, and a freeze of invoices for billing's month-end run from the day
 // after next until the morning after. They exist only in the demo's
@@ -122,13 +258,13 @@ type demoResult struct {
 	Step      int          `json:"step"`
 	At        time.Time    `json:"at"`
 	Say       string       `json:"say"`
-	Kind      string       `json:"kind"` // create, transition, refused, edit, evidence, risk, assess, approval, verify
+	Kind      string       `json:"kind"` // create, transition, refused, edit, evidence, risk, assess, approval, schedule, rollout, verify
 	Actor     string       `json:"actor"`
 	Event     relman.Event `json:"event,omitempty"`
 	From      relman.Stage `json:"from,omitempty"`
 	To        relman.Stage `json:"to,omitempty"`
 	RefusedBy []string     `json:"refused_by,omitempty"` // "gate: reason"
-	Reasons   []string     `json:"reasons,omitempty"`    // of a risk assessment
+	Reasons   []string     `json:"reasons,omitempty"`    // of a risk assessment; a rollout's steps
 	Detail    string       `json:"detail,omitempty"`
 }
 
@@ -291,26 +427,67 @@ func (d *demo) steps() []demoStep {
 				return demoResult{Kind: "transition", Actor: ops.ID, Event: relman.EventDeploy, From: relman.StageAuthorized, To: relman.StageDeploying,
 					Detail: "fired by the runner at the window's opening (" + rep.Actions[0].Job + ")"}, nil
 			}},
-		{40 * time.Minute, "Deployment done, smoke tests green: the release is in operation.",
-			d.fire(relman.EventComplete, ops, relman.Request{Reason: "smoke tests green"})},
-		{7 * 24 * time.Hour, "A week later, Olga records the post-implementation review.",
+		{time.Minute, "The runner rolls 2.4.0 out to staging: 50 %, then 100 %, each step watched for three minutes.",
+			d.rollout(d.id, "staging")},
+		{5 * time.Minute, "Production gets a canary: 5 % holds, but at 25 % the error rate climbs past the 5 % limit.",
+			d.rollout(d.id, "production")},
+		{time.Hour, "Olga records the review of the failed release: the template cache misbehaves under load.",
 			func(ctx context.Context) (demoResult, error) {
-				_, err := d.m.RecordReview(ctx, d.id, olga, relman.Review{Outcome: relman.OutcomeSuccessful,
-					Summary: "render time down to 2 s; complaints down 90%", Lessons: []string{"run integration tests before submitting"}})
-				return demoResult{Kind: "evidence", Actor: olga.ID, Detail: "review: successful, render time down to 2 s"}, err
+				_, err := d.m.RecordReview(ctx, d.id, olga, relman.Review{Outcome: relman.OutcomeFailed,
+					Summary: "template cache evicted under load; PDFs failed for 7 % of users", Lessons: []string{"load-test the cache before staging"}})
+				return demoResult{Kind: "evidence", Actor: olga.ID, Detail: "review: failed; the fix is a new release"}, err
 			}},
-		{10 * time.Minute, "…and closes the release.",
-			d.fire(relman.EventClose, olga, relman.Request{Reason: "review: successful"})},
-		{0, "Anyone can check the audit trail: every entry is hash-chained.",
+		{20 * time.Hour, "The fix, 2.4.1, is approved, planned into the next free slot, built, tested and authorized.",
+			d.fixUpToAuthorized},
+		{0, "Its window opens: the runner deploys it, then rolls it out to staging.",
 			func(ctx context.Context) (demoResult, error) {
-				if err := d.m.Verify(ctx, d.id); err != nil {
-					return demoResult{}, err
-				}
-				h, err := d.m.History(ctx, d.id)
+				r, err := d.m.Get(ctx, d.fixID())
 				if err != nil {
 					return demoResult{}, err
 				}
-				return demoResult{Kind: "verify", Actor: "auditor", Detail: fmt.Sprintf("%d entries, chain intact", len(h))}, nil
+				d.clk.now = r.Window.Start
+				if _, _, err := d.m.Schedule(ctx, d.fixID(), ops, relman.ScheduleRequest{Event: relman.EventDeploy, Timing: relman.TimingWindow}); err != nil {
+					return demoResult{}, err
+				}
+				rn, err := runner.New(d.m, runner.Options{})
+				if err != nil {
+					return demoResult{}, err
+				}
+				if _, err := rn.Tick(ctx); err != nil {
+					return demoResult{}, err
+				}
+				return d.rollout(d.fixID(), "staging")(ctx)
+			}},
+		{5 * time.Minute, "The production canary of 2.4.1 stays healthy at 5 %, 25 % and 100 %: the release is complete.",
+			d.rollout(d.fixID(), "production")},
+		{7 * 24 * time.Hour, "A week later, Olga records the fix's post-implementation review…",
+			func(ctx context.Context) (demoResult, error) {
+				_, err := d.m.RecordReview(ctx, d.fixID(), olga, relman.Review{Outcome: relman.OutcomeSuccessful,
+					Summary: "render time down to 2 s; complaints down 90%", Lessons: []string{"canaries catch what staging misses"}})
+				return demoResult{Kind: "evidence", Actor: olga.ID, Detail: "review of " + d.fixID() + ": successful, render time down to 2 s"}, err
+			}},
+		{10 * time.Minute, "…and closes it.",
+			func(ctx context.Context) (demoResult, error) {
+				r, err := d.m.Fire(ctx, d.fixID(), relman.EventClose, relman.Request{Actor: olga, Reason: "review: successful"})
+				if err != nil {
+					return demoResult{}, err
+				}
+				return demoResult{Kind: "transition", Actor: olga.ID, Event: relman.EventClose, From: relman.StageOperating, To: r.Stage, Detail: d.fixID()}, nil
+			}},
+		{0, "Anyone can check the audit trail: every entry is hash-chained.",
+			func(ctx context.Context) (demoResult, error) {
+				var parts []string
+				for _, id := range []string{d.id, d.fixID()} {
+					if err := d.m.Verify(ctx, id); err != nil {
+						return demoResult{}, err
+					}
+					h, err := d.m.History(ctx, id)
+					if err != nil {
+						return demoResult{}, err
+					}
+					parts = append(parts, fmt.Sprintf("%s: %d entries", id, len(h)))
+				}
+				return demoResult{Kind: "verify", Actor: "auditor", Detail: strings.Join(parts, ", ") + "; chains intact"}, nil
 			}},
 	}
 }
@@ -417,7 +594,7 @@ func (d *demo) run(ctx context.Context) error {
 		return writeJSON(a.stdout, d.out)
 	}
 	first, last := d.out[0].At, d.out[len(d.out)-1].At
-	fmt.Fprintf(a.stdout, "\n%s went from need to closed in %s of simulated time.\n", d.id, fmtDays(last.Sub(first)))
+	fmt.Fprintf(a.stdout, "\n%s went from need to rolled back, and its fix %s to closed, in %s of simulated time.\n", d.id, d.fixID(), fmtDays(last.Sub(first)))
 	if strings.HasPrefix(d.cl.store, "memory") {
 		fmt.Fprintln(a.stdout, "The memory store keeps nothing; the default store (sqlite) would have kept it.")
 	} else {
@@ -425,7 +602,7 @@ func (d *demo) run(ctx context.Context) error {
 		if d.cl.store != defaultStore {
 			flag = " --store " + stores.Redact(d.cl.store)
 		}
-		fmt.Fprintf(a.stdout, "See it again: releasectl show %s%s; releasectl history %s --verify%s\n", d.id, flag, d.id, flag)
+		fmt.Fprintf(a.stdout, "See it again: releasectl rollout status %s%s; releasectl history %s --verify%s\n", d.id, flag, d.fixID(), flag)
 	}
 	return nil
 }

@@ -61,7 +61,7 @@ func approvalState(m *relman.Manager, r *relman.Release) string {
 }
 
 func approveCmd() *command {
-	var role, comment string
+	var role, comment, env string
 	c := &command{
 		name:    "approve",
 		args:    "<id>",
@@ -85,8 +85,12 @@ reject' records an approver's rejection.)`,
 	c.flags = func(fs *flag.FlagSet, _ *cmdline) {
 		fs.StringVar(&role, "role", "", "the role the approval is given in (e.g. cab, change-manager)")
 		fs.StringVar(&comment, "comment", "", "why")
+		fs.StringVar(&env, "environment", "", "approve the rollout to this `ENVIRONMENT` only (see 'releasectl rollout')")
 	}
 	c.run = func(ctx context.Context, a *app, cl *cmdline) error {
+		if env != "" {
+			return approveEnvironment(ctx, a, cl, env, role, comment)
+		}
 		return decide(ctx, a, cl, role, comment, relman.DecisionApprove)
 	}
 	return c
@@ -160,6 +164,37 @@ func decide(ctx context.Context, a *app, cl *cmdline, role, comment string, d re
 	}
 	fmt.Fprintf(a.stdout, "%s: %s by %s%s\n", id, verb, by.ID, as)
 	fmt.Fprintf(a.stdout, "policy: %s\n", approvalState(s.m, r))
+	return nil
+}
+
+// approveEnvironment records an approval of the release's rollout to env.
+func approveEnvironment(ctx context.Context, a *app, cl *cmdline, env, role, comment string) error {
+	if err := cl.want("id"); err != nil {
+		return err
+	}
+	id := cl.args[0]
+	var ro rolloutOptions
+	opts, err := ro.options(a)
+	if err != nil {
+		return err
+	}
+	s, err := a.open(ctx, cl, opts...)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	by := cl.actorValue()
+	if role != "" {
+		by.Roles = append(by.Roles, role)
+	}
+	r, err := s.m.ApproveEnvironment(ctx, id, by, env, role, comment)
+	if err != nil {
+		return explain(cl, id, err)
+	}
+	if cl.json() {
+		return writeJSON(a.stdout, r)
+	}
+	fmt.Fprintf(a.stdout, "%s: rollout to %s approved by %s\n", id, env, by.ID)
 	return nil
 }
 

@@ -211,6 +211,7 @@ func runnerCmd() *command {
 		once      bool
 		webhook   string
 		secretEnv string
+		ro        rolloutOptions
 	)
 	c := &command{
 		name:    "runner",
@@ -228,6 +229,9 @@ release. The store must keep an outbox: set RELMAN_OUTBOX=on for every
 releasectl (and host) that writes to it. The HMAC secret is read from the
 environment variable named by --secret-env (at least 32 bytes).
 
+Rollouts ('releasectl rollout') are driven here too: give the runner
+--deploy-cmd and --probe (see 'releasectl rollout --help').
+
 --once makes one pass and exits.`,
 	}
 	c.flags = func(fs *flag.FlagSet, _ *cmdline) {
@@ -235,12 +239,17 @@ environment variable named by --secret-env (at least 32 bytes).
 		fs.BoolVar(&once, "once", false, "make one pass and exit")
 		fs.StringVar(&webhook, "webhook", "", "deliver notifications to this `URL`")
 		fs.StringVar(&secretEnv, "secret-env", "RELMAN_WEBHOOK_SECRET", "the environment `VARIABLE` holding the webhook's HMAC secret")
+		ro.bind(fs)
 	}
 	c.run = func(ctx context.Context, a *app, cl *cmdline) error {
 		if err := cl.want(); err != nil {
 			return err
 		}
-		s, err := a.open(ctx, cl)
+		opts, err := ro.options(a)
+		if err != nil {
+			return err
+		}
+		s, err := a.open(ctx, cl, opts...)
 		if err != nil {
 			return err
 		}
