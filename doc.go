@@ -114,16 +114,74 @@
 // restore and mean user rating. SlogHook and MetricsHook feed a host's
 // logging and monitoring from every transition.
 //
+// # Acting on time: scheduled events, approval expiry, notifications
+//
+// Schedule records an event that the runner (package runner) fires later
+// on a release, as the actor who scheduled it and through every gate: at
+// a time (TimingAt), when the release's window opens (TimingWindow, the
+// time a "not yet" refusal names), or as soon as its gates allow
+// (TimingASAP), each with an optional expiry after which it is abandoned.
+// A "not yet" refusal defers it to the time the refusal names; a "no"
+// fails it once, with every reason. Scheduling, cancelling
+// (CancelScheduled), firing, deferral, expiry and failure are audit
+// entries. A scheduled event lives in the release and is marked fired in
+// the same revision-checked update that fires it, so it fires at most
+// once however many runners share the store. Scheduled and Upcoming list
+// them.
+//
+// ApprovalPolicy.Validity (and Rule.Validity) make approvals expire: an
+// expired approval stops counting, the authorize gate names it
+// (ErrApprovalExpired), and the runner voids it with an audit entry.
+//
+// RunDue does whatever is due on one release: the runner calls it for
+// every release its store's due index (DueStore) names. Stores that
+// implement Outbox write a Notification for every audit entry in the
+// same transaction as the change; the runner delivers them at least once,
+// in order per release, to a sink (runner.Webhook signs them). After-hooks
+// stay the tool for in-process observers; the outbox is the one for
+// anything outside the process that must hear of every change.
+//
+// # Environments and rollouts
+//
+// WithEnvironments declares the ordered environments a release rolls out
+// to (test, staging, production): the required ones before an
+// environment must have succeeded first, MinBeforeProduction of them
+// before production (*PromotionError otherwise), and an environment may
+// ask for approvals of its own (ApproveEnvironment). Windows scoped to
+// environments (Window.Environments) apply to rollout steps there only.
+//
+// Once a release is deploying, StartRollout starts its rollout to one
+// environment under a RolloutPlan: steps of growing exposure (5 % → 25 %
+// → 100 %, or rings of targets, or a manual approval), each performed by
+// the host's Deployer and then verified by Probes for its bake time. A
+// Verification measures every Interval; a round fails when a check's
+// value breaks its threshold and is inconclusive when a probe errs or
+// hangs past its timeout (never a pass). Too many failed rounds fail the
+// step, too many inconclusive ones make it inconclusive. Then, by the
+// plan's policy, the environment is rolled back (the Deployer rolls
+// back and the rollback event fires, with the measurements as its reason)
+// or the rollout pauses for an authorized actor (RolloutAction: retry,
+// skip, abort; resume after a manual step). The last step in production
+// completes the release; a Watch period keeps the probes running in
+// operation, and a breach opens an incident caused by the release (and
+// rolls it back if WatchRollback). Every step, verdict and the
+// measurements behind it are audit entries (action rollout). Progress
+// lives in the release (Release.Rollout, Release.Deployments), so a
+// runner that dies mid-rollout is taken over where it stopped, and a step
+// whose deploy was recorded is never deployed again.
+//
 // # Errors
 //
 // Conditions callers branch on are sentinels, found with errors.Is:
 // ErrNotFound, ErrExists, ErrConflict, ErrInvalid, ErrInvalidTransition,
-// ErrForbidden, ErrVetoed, ErrNotYet, ErrCorruptHistory, and one per
-// built-in gate (ErrNoRollbackPlan, ErrTestsNotPassed, …). Details come in
-// typed errors, found with errors.As: *ValidationError (every failing
-// field by its JSON name and rule), *TransitionError, *GateError (whose
-// Unwrap returns every refusal, so errors.Is finds one among many),
-// *VetoError, *ForbiddenError, *HistoryError and *LifecycleError.
+// ErrForbidden, ErrVetoed, ErrNotYet, ErrCorruptHistory, ErrUnavailable,
+// ErrScheduleDone, ErrPromotion, ErrRolloutState, and one per built-in
+// gate (ErrNoRollbackPlan, ErrTestsNotPassed, …). Details come in typed
+// errors, found with errors.As: *ValidationError (every failing field by
+// its JSON name and rule), *TransitionError, *GateError (whose Unwrap
+// returns every refusal, so errors.Is finds one among many), *VetoError,
+// *ForbiddenError, *HistoryError, *PromotionError,
+// *ApprovalsMissingError and *LifecycleError.
 //
 // # Concurrency
 //
@@ -154,4 +212,16 @@
 // its own, lets many host instances share one database, with change
 // notifications across instances. Importing this package pulls in neither
 // database driver. store/storetest is the conformance suite they all pass.
+//
+// Beside the Store contract, a store may have optional abilities, which
+// the Manager and the runner find with a type assertion:
+//
+//	Scanner       visits every release matching a query (metrics, the planned set)
+//	WindowStore   persists calendar windows (PutWindow, ImportWindows)
+//	Locker        a lock across processes (the schedule lock of plan and replan)
+//	DueStore      an index of what falls due, with leases (the runner needs it)
+//	Outbox        notifications written with every change (runner sinks)
+//
+// memory, sqlite and postgres have all of them; storetest.Run checks each
+// one a store has.
 package relman
