@@ -10,6 +10,17 @@ import (
 	"github.com/relman-dev/relman/store/internal/storedoc"
 )
 
+// The due releases at ?1 that owner ?2 may claim, up to ?3, and those due
+// before ?1 whatever their leases, earliest first: both read the partial
+// index releases_due in order.
+const (
+	claimDueSQL = `SELECT r.id FROM releases r
+		WHERE r.due_at IS NOT NULL AND r.due_at <= ?1
+		AND NOT EXISTS (SELECT 1 FROM due_leases l WHERE l.release_id = r.id AND l.owner <> ?2 AND l.until > ?1)
+		ORDER BY r.due_at, r.id LIMIT ?3`
+	dueBeforeSQL = "SELECT id FROM releases WHERE due_at IS NOT NULL AND due_at < ?1 ORDER BY due_at, id LIMIT ?2"
+)
+
 // ClaimDue implements relman.DueStore. It reads the due releases and
 // takes their leases in one BEGIN IMMEDIATE transaction, so, as every
 // write, it holds SQLite's write lock and no other process or goroutine
@@ -27,10 +38,7 @@ func (s *Store) ClaimDue(ctx context.Context, owner string, now, until time.Time
 	var ids []string
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		ids = ids[:0]
-		rows, err := tx.QueryContext(ctx, `SELECT r.id FROM releases r
-			WHERE r.due_at IS NOT NULL AND r.due_at <= ?1
-			AND NOT EXISTS (SELECT 1 FROM due_leases l WHERE l.release_id = r.id AND l.owner <> ?2 AND l.until > ?1)
-			ORDER BY r.due_at, r.id LIMIT ?3`, nowKey, owner, n)
+		rows, err := tx.QueryContext(ctx, claimDueSQL, nowKey, owner, n)
 		if err != nil {
 			return err
 		}
@@ -101,7 +109,7 @@ func (s *Store) DueBefore(ctx context.Context, t time.Time, n int) ([]string, er
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("sqlite: due before: %w", err)
 	}
-	rows, err := s.r.QueryContext(ctx, "SELECT id FROM releases WHERE due_at IS NOT NULL AND due_at < ? ORDER BY due_at, id LIMIT ?", timeKey(t), n)
+	rows, err := s.r.QueryContext(ctx, dueBeforeSQL, timeKey(t), n)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: due before: %w", err)
 	}

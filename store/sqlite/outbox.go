@@ -18,6 +18,15 @@ var noteCols = "o.release_id, o.attempts, o.next_at, o.last_error, o.dead, a." +
 // noteFrom joins an outbox row to its entry.
 const noteFrom = " FROM outbox o JOIN audit a ON a.release_id = o.release_id AND a.seq = o.seq"
 
+// claimNotesSQL selects the notifications owner ?2 may claim at ?1, up to
+// ?3: not dead, due, not leased by another owner at ?1, and the oldest not
+// dead one of their release.
+var claimNotesSQL = "SELECT " + noteCols + noteFrom + `
+	WHERE o.dead = 0 AND o.next_at <= ?1
+	AND (o.lease_owner IS NULL OR o.lease_owner = ?2 OR o.lease_until <= ?1)
+	AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.release_id = o.release_id AND p.seq < o.seq AND p.dead = 0)
+	ORDER BY o.at, o.release_id, o.seq LIMIT ?3`
+
 // readNotes reads rows of noteCols.
 func readNotes(rows *sql.Rows) ([]relman.Notification, error) {
 	defer rows.Close()
@@ -71,11 +80,7 @@ func (s *Store) ClaimNotifications(ctx context.Context, owner string, now, until
 	nowKey, untilKey := timeKey(now), timeKey(until)
 	var out []relman.Notification
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, "SELECT "+noteCols+noteFrom+`
-			WHERE o.dead = 0 AND o.next_at <= ?1
-			AND (o.lease_owner IS NULL OR o.lease_owner = ?2 OR o.lease_until <= ?1)
-			AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.release_id = o.release_id AND p.seq < o.seq AND p.dead = 0)
-			ORDER BY o.at, o.release_id, o.seq LIMIT ?3`, nowKey, owner, n)
+		rows, err := tx.QueryContext(ctx, claimNotesSQL, nowKey, owner, n)
 		if err != nil {
 			return err
 		}

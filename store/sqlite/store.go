@@ -65,6 +65,7 @@ type Store struct {
 	deleteTags, insertTag, insertNote                        *sql.Stmt
 
 	outbox bool // Options.Outbox
+	due    bool // the file has due_at (schema 3 on); false only in tests, at older versions
 
 	cache  *cache
 	closed atomic.Bool // set by Close; Lock checks it
@@ -226,6 +227,7 @@ func (s *Store) init(opts Options, upTo int) error {
 		return fmt.Errorf("sqlite: open %s: cannot switch to WAL (journal_mode is %s)", s.path, mode)
 	}
 	if appID == applicationID && version >= upTo {
+		s.due = version >= 3
 		return nil // up to date: no need to wait for the write lock
 	}
 	return s.migrate(ctx, upTo)
@@ -306,6 +308,7 @@ func (s *Store) migrate(ctx context.Context, upTo int) error {
 	if err := s.checkVersion(appID, version, objects); err != nil {
 		return err
 	}
+	s.due = max(version, upTo) >= 3
 	if version >= upTo {
 		return nil
 	}
@@ -336,6 +339,11 @@ func (s *Store) migrate(ctx context.Context, upTo int) error {
 const auditCols = "seq, at, actor, action, event, from_stage, to_stage, reason, details, prev_hash, hash"
 
 func (s *Store) prepare() error {
+	// Files at older versions (made in tests) have no due_at.
+	dueSet, dueCol, dueVal := ", due_at = ?", ", due_at", ", ?"
+	if !s.due {
+		dueSet, dueCol, dueVal = "", "", ""
+	}
 	for _, p := range []struct {
 		db  *sql.DB
 		dst **sql.Stmt
@@ -352,15 +360,18 @@ func (s *Store) prepare() error {
 		// Both set the due time, which a transition may change (it fires
 		// scheduled events, voids approvals); a release with nothing due
 		// keeps it NULL, outside the partial index releases_due.
-		{s.w, &s.updateStmt, "UPDATE releases SET revision = ?, stage = ?, updated_at = ?, doc = ?, due_at = ? WHERE id = ? AND revision = ? AND kind = ? AND created_at = ? AND tags = ?"},
-		{s.w, &s.updateAll, "UPDATE releases SET revision = ?, stage = ?, updated_at = ?, doc = ?, due_at = ?, kind = ?, created_at = ?, tags = ? WHERE id = ? AND revision = ?"},
-		{s.w, &s.insertStmt, "INSERT INTO releases (id, revision, stage, kind, created_at, updated_at, tags, doc, due_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING"},
+		{s.w, &s.updateStmt, "UPDATE releases SET revision = ?, stage = ?, updated_at = ?, doc = ?" + dueSet + " WHERE id = ? AND revision = ? AND kind = ? AND created_at = ? AND tags = ?"},
+		{s.w, &s.updateAll, "UPDATE releases SET revision = ?, stage = ?, updated_at = ?, doc = ?" + dueSet + ", kind = ?, created_at = ?, tags = ? WHERE id = ? AND revision = ?"},
+		{s.w, &s.insertStmt, "INSERT INTO releases (id, revision, stage, kind, created_at, updated_at, tags, doc" + dueCol + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?" + dueVal + ") ON CONFLICT (id) DO NOTHING"},
 		{s.w, &s.insertAudit, "INSERT INTO audit (release_id, " + auditCols + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
 		// A new notification is due at once (next_at is the entry's time).
 		{s.w, &s.insertNote, "INSERT INTO outbox (release_id, seq, at, next_at) VALUES (?1, ?2, ?3, ?3)"},
 		{s.w, &s.deleteTags, "DELETE FROM release_tags WHERE release_id = ?"},
 		{s.w, &s.insertTag, "INSERT OR IGNORE INTO release_tags (tag, value, release_id) VALUES (?, ?, ?)"},
 	} {
+		if p.dst == &s.insertNote && !s.due {
+			continue // no outbox table
+		}
 		st, err := p.db.Prepare(p.q)
 		if err != nil {
 			return fmt.Errorf("sqlite: open %s: prepare: %w", s.path, err)
@@ -394,13 +405,17 @@ const timeLayout = "2006-01-02T15:04:05.000000000Z"
 
 func timeKey(t time.Time) string { return t.UTC().Format(timeLayout) }
 
-// dueKey returns the due_at of r: its Release.NextDue as a time key, or
-// nil (NULL) when nothing is due.
-func dueKey(r *relman.Release) any {
-	if at, ok := r.NextDue(); ok {
-		return timeKey(at)
+// dueArgs returns args followed by the due_at of r, its Release.NextDue
+// as a time key or nil (NULL) when nothing is due; or args alone if the
+// file has no due_at.
+func (s *Store) dueArgs(r *relman.Release, args ...any) []any {
+	if !s.due {
+		return args
 	}
-	return nil
+	if at, ok := r.NextDue(); ok {
+		return append(args, timeKey(at))
+	}
+	return append(args, nil)
 }
 
 func checkWrite(op string, r *relman.Release, entries []relman.AuditEntry) error {
@@ -480,7 +495,7 @@ func insertEntries(ctx context.Context, st, notes *sql.Stmt, id string, entries 
 // noteStmt returns the statement that writes notifications in tx, or nil
 // if the outbox is off.
 func (s *Store) noteStmt(ctx context.Context, tx *sql.Tx) *sql.Stmt {
-	if !s.outbox {
+	if !s.outbox || s.insertNote == nil {
 		return nil
 	}
 	return tx.StmtContext(ctx, s.insertNote)
@@ -518,10 +533,9 @@ func (s *Store) Create(ctx context.Context, r *relman.Release, entries ...relman
 		return fmt.Errorf("sqlite: create %q: %w", r.ID, err)
 	}
 	services, teams, key := tagsOf(r)
-	due := dueKey(r)
+	args := s.dueArgs(r, r.ID, 1, string(r.Stage), string(r.Kind), timeKey(r.CreatedAt), timeKey(r.UpdatedAt), key, doc)
 	err = s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.StmtContext(ctx, s.insertStmt).ExecContext(ctx, r.ID, 1, string(r.Stage), string(r.Kind),
-			timeKey(r.CreatedAt), timeKey(r.UpdatedAt), key, doc, due)
+		res, err := tx.StmtContext(ctx, s.insertStmt).ExecContext(ctx, args...)
 		if err != nil {
 			return err
 		}
@@ -586,13 +600,15 @@ func (s *Store) Update(ctx context.Context, r *relman.Release, entries ...relman
 		return fmt.Errorf("sqlite: update %q: %w", r.ID, err)
 	}
 	services, teams, key := tagsOf(r)
-	kind, created, due := string(r.Kind), timeKey(r.CreatedAt), dueKey(r)
+	kind, created := string(r.Kind), timeKey(r.CreatedAt)
+	set := s.dueArgs(r, next, string(r.Stage), timeKey(r.UpdatedAt), doc) // the SET values up to due_at
+	fast := append(set[:len(set):len(set)], r.ID, r.Revision, kind, created, key)
+	all := append(set[:len(set):len(set)], kind, created, key, r.ID, r.Revision)
 	var stored int64
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		// The common case, a transition: only revision, stage, update
 		// time, document and due time change.
-		res, err := tx.StmtContext(ctx, s.updateStmt).ExecContext(ctx, next, string(r.Stage), timeKey(r.UpdatedAt), doc, due,
-			r.ID, r.Revision, kind, created, key)
+		res, err := tx.StmtContext(ctx, s.updateStmt).ExecContext(ctx, fast...)
 		if err != nil {
 			return err
 		}
@@ -609,7 +625,7 @@ func (s *Store) Update(ctx context.Context, r *relman.Release, entries ...relman
 			case stored != r.Revision:
 				return relman.ErrConflict
 			}
-			res, err := tx.StmtContext(ctx, s.updateAll).ExecContext(ctx, next, string(r.Stage), timeKey(r.UpdatedAt), doc, due, kind, created, key, r.ID, r.Revision)
+			res, err := tx.StmtContext(ctx, s.updateAll).ExecContext(ctx, all...)
 			if err != nil {
 				return err
 			}
