@@ -188,3 +188,19 @@ func TestClaimsAcrossStores(t *testing.T) {
 		t.Errorf("a claimed %v, b claimed %v; want two and the third", na, nb)
 	}
 }
+
+// TestConcurrentNotificationClaims: two stores on one file, as two
+// processes, deliver every notification once and in order per release.
+func TestConcurrentNotificationClaims(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "relman.db")
+	var hs []relman.Store
+	for range 2 {
+		s, err := sqlite.Open(path, sqlite.Options{Outbox: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		hs = append(hs, s)
+	}
+	storetest.ConcurrentNotificationClaims(t, hs...)
+}
