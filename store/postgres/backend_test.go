@@ -204,17 +204,6 @@ func testMigrateFrom(t *testing.T, v int) {
 		}
 		return s
 	})
-	// The upgraded schema indexes due releases and keeps notifications.
-	r := storetest.Minimal("due")
-	r.Scheduled = []relman.ScheduledEvent{{ID: "s1", Event: relman.EventApprove, Timing: relman.TimingAt, At: r.CreatedAt.Add(time.Hour),
-		Actor: relman.Actor{ID: "t"}, State: relman.SchedulePending, ScheduledAt: r.CreatedAt}}
-	storetest.Put(t, s, r)
-	if ids, err := s.DueBefore(ctx, r.CreatedAt.Add(2*time.Hour), 10); err != nil || len(ids) != 1 || ids[0] != "due" {
-		t.Errorf("DueBefore after upgrade = %v, %v; want [due]", ids, err)
-	}
-	if ns, err := s.ListNotifications(ctx, false, 100); err != nil || len(ns) == 0 {
-		t.Errorf("ListNotifications after upgrade = %d, %v; want those of the approval of r2", len(ns), err)
-	}
 	// Another instance starting later applies nothing again.
 	again, err := postgres.New(ctx, pool, postgres.Options{Schema: schema})
 	if err != nil {

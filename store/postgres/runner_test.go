@@ -32,28 +32,12 @@ func TestOutboxOff(t *testing.T) {
 	ctx := context.Background()
 	pool := testPool(t)
 	s := newStore(t, pool, postgres.Options{})
-	if s.OutboxEnabled() {
-		t.Fatal("OutboxEnabled() = true with Options.Outbox unset")
-	}
 	storetest.Put(t, s, storetest.Minimal("r1"))
 	var n int
 	if err := pool.QueryRow(ctx, "SELECT count(*) FROM "+pgx.Identifier{s.Schema(), "relman_outbox"}.Sanitize()).Scan(&n); err != nil || n != 0 {
 		t.Errorf("%d notifications written with the outbox off (%v)", n, err)
 	}
-	now := time.Now()
-	_, claim := s.ClaimNotifications(ctx, "a", now, now, 1)
-	_, list := s.ListNotifications(ctx, false, 1)
-	for name, err := range map[string]error{
-		"Claim":  claim,
-		"List":   list,
-		"Ack":    s.AckNotification(ctx, "r1", 1),
-		"Fail":   s.FailNotification(ctx, "r1", 1, now, "x", false),
-		"Replay": s.ReplayNotification(ctx, "r1", 1, now),
-	} {
-		if !errors.Is(err, relman.ErrInvalid) || !strings.Contains(err.Error(), "Options.Outbox") {
-			t.Errorf("%s with the outbox off = %v, want ErrInvalid naming Options.Outbox", name, err)
-		}
-	}
+	storetest.OutboxOff(t, s)
 }
 
 // TestFailNotificationBadText: an error text PostgreSQL cannot store is

@@ -90,11 +90,7 @@ func (s *Store) ReleaseDue(ctx context.Context, owner string, ids ...string) err
 	if err != nil {
 		return fmt.Errorf("sqlite: release due: %w", err)
 	}
-	err = s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, "DELETE FROM due_leases WHERE owner = ? AND release_id IN (SELECT value FROM json_each(?))", owner, string(list))
-		return err
-	})
-	if err != nil {
+	if _, err := s.exec(ctx, "DELETE FROM due_leases WHERE owner = ? AND release_id IN (SELECT value FROM json_each(?))", owner, string(list)); err != nil {
 		return fmt.Errorf("sqlite: release due: %w", err)
 	}
 	return nil

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/relman-dev/relman"
 	"github.com/relman-dev/relman/store/sqlite"
@@ -332,17 +331,6 @@ func testMigrateFrom(t *testing.T, v int) {
 		}
 		return s
 	})
-	// The upgraded file indexes due releases and keeps notifications.
-	r := storetest.Minimal("due")
-	r.Scheduled = []relman.ScheduledEvent{{ID: "s1", Event: relman.EventApprove, Timing: relman.TimingAt, At: r.CreatedAt.Add(time.Hour),
-		Actor: relman.Actor{ID: "t"}, State: relman.SchedulePending, ScheduledAt: r.CreatedAt}}
-	storetest.Put(t, s, r)
-	if ids, err := s.DueBefore(ctx, r.CreatedAt.Add(2*time.Hour), 10); err != nil || len(ids) != 1 || ids[0] != "due" {
-		t.Errorf("DueBefore after upgrade = %v, %v; want [due]", ids, err)
-	}
-	if ns, err := s.ListNotifications(ctx, false, 100); err != nil || len(ns) == 0 {
-		t.Errorf("ListNotifications after upgrade = %d, %v; want those of the approval of r2", len(ns), err)
-	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -113,11 +113,7 @@ func (s *Store) AckNotification(ctx context.Context, releaseID string, seq int64
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("sqlite: ack notification %s/%d: %w", releaseID, seq, err)
 	}
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, "DELETE FROM outbox WHERE release_id = ? AND seq = ?", releaseID, seq)
-		return err
-	})
-	if err != nil {
+	if _, err := s.exec(ctx, "DELETE FROM outbox WHERE release_id = ? AND seq = ?", releaseID, seq); err != nil {
 		return fmt.Errorf("sqlite: ack notification %s/%d: %w", releaseID, seq, err)
 	}
 	return nil
@@ -126,20 +122,11 @@ func (s *Store) AckNotification(ctx context.Context, releaseID string, seq int64
 // changeNote runs one UPDATE of a notification in a write transaction;
 // no row changed is relman.ErrNotFound.
 func (s *Store) changeNote(ctx context.Context, op, query string, args ...any) error {
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, query, args...)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return relman.ErrNotFound
-		}
-		return nil
-	})
-	if err != nil {
+	switch n, err := s.exec(ctx, query, args...); {
+	case err != nil:
 		return fmt.Errorf("sqlite: %s: %w", op, err)
+	case n == 0:
+		return fmt.Errorf("sqlite: %s: %w", op, relman.ErrNotFound)
 	}
 	return nil
 }

@@ -3,7 +3,6 @@ package sqlite_test
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,29 +17,12 @@ import (
 // and every Outbox method but OutboxEnabled is relman.ErrInvalid, naming
 // the option.
 func TestOutboxOff(t *testing.T) {
-	ctx := context.Background()
 	s := openTemp(t)
-	if s.OutboxEnabled() {
-		t.Fatal("OutboxEnabled() = true with Options.Outbox unset")
-	}
 	create(t, s, "r1")
 	if n := rawInt(t, s.Path(), "SELECT count(*) FROM outbox"); n != 0 {
 		t.Errorf("%d notifications written with the outbox off", n)
 	}
-	now := time.Now()
-	_, claim := s.ClaimNotifications(ctx, "a", now, now, 1)
-	_, list := s.ListNotifications(ctx, false, 1)
-	for name, err := range map[string]error{
-		"Claim":  claim,
-		"List":   list,
-		"Ack":    s.AckNotification(ctx, "r1", 1),
-		"Fail":   s.FailNotification(ctx, "r1", 1, now, "x", false),
-		"Replay": s.ReplayNotification(ctx, "r1", 1, now),
-	} {
-		if !errors.Is(err, relman.ErrInvalid) || !strings.Contains(err.Error(), "Options.Outbox") {
-			t.Errorf("%s with the outbox off = %v, want ErrInvalid naming Options.Outbox", name, err)
-		}
-	}
+	storetest.OutboxOff(t, s)
 }
 
 // TestDueSetOnEveryUpdatePath: the due time follows the release on both

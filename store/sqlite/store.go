@@ -571,6 +571,20 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return busy(tx.Commit())
 }
 
+// exec runs one statement in a write transaction (see write) and returns
+// how many rows it changed.
+func (s *Store) exec(ctx context.Context, query string, args ...any) (n int64, err error) {
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return n, err
+}
+
 func busy(err error) error {
 	if isBusy(err) {
 		return fmt.Errorf("%w: %w", ErrBusy, err)
