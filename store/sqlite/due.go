@@ -35,9 +35,8 @@ func (s *Store) ClaimDue(ctx context.Context, owner string, now, until time.Time
 		return nil, fmt.Errorf("sqlite: claim due: %w", err)
 	}
 	nowKey, untilKey := timeKey(now), timeKey(until)
-	var ids []string
+	ids := []string{}
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		ids = ids[:0]
 		rows, err := tx.QueryContext(ctx, claimDueSQL, nowKey, owner, n)
 		if err != nil {
 			return err
