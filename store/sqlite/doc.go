@@ -107,8 +107,8 @@
 // transaction, the oldest not dead notification of each release if it is
 // due and not leased by another owner, in entry order, reading a partial
 // index of the pending rows in that order. The outbox costs one row and
-// one index entry per audit entry: about 7 % of a transition with the
-// default synchronous=FULL, more with RelaxedSync (see BenchmarkFireOutbox).
+// one index entry per audit entry: about a tenth of a transition, in
+// BenchmarkFireOutbox on a busy two-core machine.
 // Outbox methods of a store without Options.Outbox fail with an error
 // matching relman.ErrInvalid. Every process opening the file should set it
 // alike: a process without it writes no notifications.
