@@ -149,16 +149,23 @@ func TestNewerSchema(t *testing.T) {
 	}
 }
 
-// TestMigrateFromV1 upgrades a schema written at version 1 (releases and
-// audit trail, no windows) that holds releases: New migrates it in place
-// and keeps every release and its history.
-func TestMigrateFromV1(t *testing.T) {
+// TestMigrate upgrades schemas written at older versions (1: releases
+// and audit trail; 2: and windows) that hold releases: New migrates them
+// in place and keeps every release and its history, and the upgraded
+// schema has the due index and the outbox of version 3.
+func TestMigrate(t *testing.T) {
+	for v := 1; v < postgres.SchemaVersion; v++ {
+		t.Run(fmt.Sprintf("FromV%d", v), func(t *testing.T) { testMigrateFrom(t, v) })
+	}
+}
+
+func testMigrateFrom(t *testing.T, v int) {
 	ctx := context.Background()
 	pool := testPool(t)
 	schema := freshSchema(t, pool)
-	old, err := postgres.NewAt(ctx, pool, postgres.Options{Schema: schema}, 1)
+	old, err := postgres.NewAt(ctx, pool, postgres.Options{Schema: schema}, v)
 	if err != nil {
-		t.Fatalf("NewAt version 1: %v", err)
+		t.Fatalf("NewAt version %d: %v", v, err)
 	}
 	versions := func() (n, max int) {
 		t.Helper()
@@ -167,24 +174,33 @@ func TestMigrateFromV1(t *testing.T) {
 		}
 		return n, max
 	}
-	windowsTable := func() bool {
+	table := func(name string) bool {
 		t.Helper()
 		var ok bool
-		if err := pool.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", pgx.Identifier{schema, "relman_windows"}.Sanitize()).Scan(&ok); err != nil {
+		if err := pool.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", pgx.Identifier{schema, name}.Sanitize()).Scan(&ok); err != nil {
 			t.Fatal(err)
 		}
 		return ok
 	}
+	var s *postgres.Store
 	storetest.Upgrade(t, old, func(t *testing.T) relman.Store {
-		if n, v := versions(); n != 1 || v != 1 || windowsTable() {
-			t.Fatalf("the version 1 schema has %d migrations, version %d, windows table %v", n, v, windowsTable())
+		if n, got := versions(); n != v || got != v || table("relman_windows") != (v >= 2) || table("relman_outbox") || table("relman_due_leases") {
+			t.Fatalf("the version %d schema has %d migrations, version %d, tables windows %v, outbox %v, due_leases %v",
+				v, n, got, table("relman_windows"), table("relman_outbox"), table("relman_due_leases"))
 		}
-		s, err := postgres.New(ctx, pool, postgres.Options{Schema: schema})
+		s, err = postgres.New(ctx, pool, postgres.Options{Schema: schema, Outbox: true})
 		if err != nil {
-			t.Fatalf("New on the version 1 schema: %v", err)
+			t.Fatalf("New on the version %d schema: %v", v, err)
 		}
-		if n, v := versions(); n != postgres.SchemaVersion || v != postgres.SchemaVersion || !windowsTable() {
-			t.Errorf("after New: %d migrations, version %d, windows table %v; want %d, %[4]d, true", n, v, windowsTable(), postgres.SchemaVersion)
+		if n, got := versions(); n != postgres.SchemaVersion || got != postgres.SchemaVersion {
+			t.Errorf("after New: %d migrations, version %d; want %d", n, got, postgres.SchemaVersion)
+		}
+		if !table("relman_windows") || !table("relman_outbox") || !table("relman_due_leases") {
+			t.Errorf("after New the tables windows %v, outbox %v, due_leases %v", table("relman_windows"), table("relman_outbox"), table("relman_due_leases"))
+		}
+		var due int
+		if err := pool.QueryRow(ctx, "SELECT count(*) FROM "+pgx.Identifier{schema, "relman_releases"}.Sanitize()+" WHERE due_at IS NOT NULL").Scan(&due); err != nil || due != 0 {
+			t.Errorf("%d migrated releases have a due time (%v), want none", due, err)
 		}
 		return s
 	})

@@ -1,7 +1,8 @@
 // Package postgres is a relman.Store in PostgreSQL, on jackc/pgx/v5: the
 // path when a host program runs as many instances that share one
 // database. It keeps releases, their audit history and calendar windows
-// (it is a relman.WindowStore).
+// (it is a relman.WindowStore), and serves the runner (it is a
+// relman.DueStore and a relman.Outbox).
 //
 // # Opening
 //
@@ -14,8 +15,9 @@
 //	m, err := relman.NewManager(s)
 //
 // Both apply the schema migrations the database lacks: a schema written
-// by an older version of this package (version 1 had no windows table) is
-// upgraded in place, keeping its releases. Instances starting
+// by an older version of this package (version 1 had no windows table,
+// version 2 no due index and no outbox) is upgraded in place, keeping its
+// releases. Instances starting
 // together do not race: migrations run in one transaction under a
 // transaction-scoped advisory lock (pg_advisory_xact_lock) keyed by the
 // schema. A database whose schema is newer than this package is refused
@@ -24,8 +26,8 @@
 // # Options
 //
 // The zero Options are the defaults: tables (relman_releases,
-// relman_audit, relman_windows, relman_schema) in the first schema of the
-// search_path,
+// relman_audit, relman_windows, relman_due_leases, relman_outbox,
+// relman_schema) in the first schema of the search_path,
 // change notifications on, on a channel named after the schema. Set
 // Options.Schema to keep relman's tables in a schema of their own (it is
 // created if missing).
@@ -88,6 +90,37 @@
 // the transitions made by the others. See Subscription for the delivery
 // guarantees. Windows are not announced: PutWindow and DeleteWindow send
 // no notification.
+//
+// # Runner support
+//
+// Due index. Create and Update store each release's Release.NextDue in
+// the due_at column, in their one statement (NULL when nothing is due),
+// under a partial index on (due_at, id) that holds only the releases with
+// something due. DueBefore and ClaimDue read it in order, so they cost
+// about what is due, not how many releases there are. Times are kept to
+// the microsecond, as every timestamptz.
+//
+// Leases. ClaimDue is one statement, at read committed whatever the
+// connections' default isolation: it selects the due releases it may
+// claim with FOR NO KEY UPDATE SKIP LOCKED, so concurrent claimers pass
+// over each other's rows instead of waiting, and upserts their leases
+// (relman_due_leases: release id, owner, until) with a condition that
+// re-checks the latest lease, so two instances never get the same
+// release while its lease runs. ReleaseDue drops leases. Leases only
+// spread the work; the Manager's revision check keeps a release that two
+// runners work on correct.
+//
+// Outbox. With Options.Outbox, the statement of Create and Update also
+// writes one relman_outbox row per audit entry, from the rows the audit
+// INSERT returns: no extra round trip. A row refers to its audit entry,
+// which is not copied: a notification is read joined to the audit trail.
+// ClaimNotifications is one statement, at read committed: it takes the
+// oldest not dead notification of each release if it is due and not
+// leased by another owner, in entry order, reading a partial index of the
+// pending rows in that order, with FOR UPDATE SKIP LOCKED, and leases
+// them. Outbox methods of a store without Options.Outbox fail with an
+// error matching relman.ErrInvalid. Every instance sharing the tables
+// should set it alike: an instance without it writes no notifications.
 //
 // # Errors
 //

@@ -18,8 +18,9 @@ var (
 	// ErrUnavailable: the database server cannot be reached (wrong host
 	// or port, server down or restarting, connection lost, login refused).
 	// *ConnectError matches it, and so does every call that fails for
-	// that reason.
-	ErrUnavailable = errors.New("postgres: database unavailable")
+	// that reason. It is relman.ErrUnavailable, so code that knows only
+	// the root package can test for it too.
+	ErrUnavailable = relman.ErrUnavailable
 	// ErrNewerSchema: the database, or a release in it, was written by a
 	// newer version of relman. Upgrade the program; nothing was changed.
 	ErrNewerSchema = errors.New("postgres: database written by a newer version of relman")

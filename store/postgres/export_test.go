@@ -15,3 +15,9 @@ func NewAt(ctx context.Context, pool *pgxpool.Pool, opts Options, v int) (*Store
 
 // LockID returns the advisory lock id that Lock takes for key.
 func (s *Store) LockID(key string) int64 { return s.lockID(key) }
+
+// RunnerSQL returns the statements of ClaimDue, DueBefore and
+// ClaimNotifications, for their query plans.
+func (s *Store) RunnerSQL() (claimDue, dueBefore, claimNotes string) {
+	return s.sqlClaimDue, s.sqlDueBefore, s.sqlClaimNotes
+}

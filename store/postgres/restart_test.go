@@ -120,7 +120,7 @@ func TestServerRestart(t *testing.T) {
 		if !errors.Is(err, postgres.ErrUnavailable) && !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("failure does not match ErrUnavailable: %v", err)
 		}
-		if !strings.Contains(err.Error(), "database unavailable") && !errors.Is(err, context.DeadlineExceeded) {
+		if !strings.Contains(err.Error(), "store unavailable") && !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("failure message is not clear: %v", err)
 		}
 	}

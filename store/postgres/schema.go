@@ -1,8 +1,9 @@
 package postgres
 
 // migration is one step of the schema. Versions are 1, 2, 3 …; the
-// relman_schema table lists those applied. {releases}, {audit} and
-// {windows} stand for the qualified table names.
+// relman_schema table lists those applied. {releases}, {audit},
+// {windows}, {due_leases} and {outbox} stand for the qualified table
+// names.
 type migration struct {
 	version int
 	name    string
@@ -55,9 +56,42 @@ CREATE TABLE {windows} (
 	doc  jsonb NOT NULL -- the window
 );
 `},
+	{3, "due index, due leases, outbox", `
+-- Release.NextDue, NULL when nothing is due. Releases written before
+-- version 3 are left NULL: they were written by a relman without
+-- scheduled events or approval expiry, so nothing of theirs is due until
+-- their next update sets it.
+ALTER TABLE {releases} ADD COLUMN due_at timestamptz;
+CREATE INDEX relman_releases_due ON {releases} (due_at, id) WHERE due_at IS NOT NULL;
+-- A runner's hold on a release (relman.DueStore).
+CREATE TABLE {due_leases} (
+	release_id text COLLATE "C" PRIMARY KEY REFERENCES {releases} (id),
+	owner      text NOT NULL,
+	until      timestamptz NOT NULL
+);
+-- An undelivered notification (relman.Outbox): its entry is the audit row
+-- with the same key; at and at_nanos are the entry's time, copied for the
+-- order.
+CREATE TABLE {outbox} (
+	release_id  text COLLATE "C" NOT NULL,
+	seq         bigint NOT NULL,
+	at          timestamptz NOT NULL,
+	at_nanos    int NOT NULL DEFAULT 0,
+	next_at     timestamptz NOT NULL,
+	attempts    int NOT NULL DEFAULT 0,
+	last_error  text NOT NULL DEFAULT '',
+	dead        boolean NOT NULL DEFAULT false,
+	lease_owner text,
+	lease_until timestamptz,
+	PRIMARY KEY (release_id, seq),
+	FOREIGN KEY (release_id, seq) REFERENCES {audit} (release_id, seq)
+);
+CREATE INDEX relman_outbox_pending ON {outbox} (at, at_nanos, release_id, seq) WHERE NOT dead;
+CREATE INDEX relman_outbox_dead ON {outbox} (at, at_nanos, release_id, seq) WHERE dead;
+`},
 }
 
 // SchemaVersion is the newest schema version this package writes (the
 // version of the last migration). New refuses a database whose version is
 // higher.
-const SchemaVersion = 2
+const SchemaVersion = 3

@@ -36,6 +36,13 @@ type Options struct {
 	// SubscriptionBuffer is the capacity of a Subscription's channel
 	// (default 64).
 	SubscriptionBuffer int
+	// Outbox makes the store a working relman.Outbox: every audit entry
+	// that Create and Update save gets a notification row, written in the
+	// same statement, for a runner to deliver. Delivered notifications
+	// are deleted, but nothing else removes them: enable it only where a
+	// runner drains the outbox, or it grows by one row per audit entry.
+	// Every instance sharing the tables should set it alike.
+	Outbox bool
 }
 
 // Store is a relman.Store in PostgreSQL. It is safe for concurrent use,
@@ -47,9 +54,11 @@ type Store struct {
 	schema                     string // the schema actually used
 	channel                    string
 	tReleases, tAudit, tSchema string // qualified table names
-	tWindows                   string
+	tWindows, tDue, tOutbox    string
+	due                        bool // the schema has due_at (version 3 on); false only in tests, at older versions
 
 	sqlGet, sqlHead, sqlHistory, sqlRange, sqlExists, sqlCreate, sqlUpdate string
+	sqlClaimDue, sqlDueBefore, sqlClaimNotes, sqlListNotes                 string
 
 	locksMu sync.Mutex
 	locks   map[string]chan struct{} // Lock's queues in this process, by key
@@ -60,6 +69,8 @@ var (
 	_ relman.Scanner     = (*Store)(nil)
 	_ relman.WindowStore = (*Store)(nil)
 	_ relman.Locker      = (*Store)(nil)
+	_ relman.DueStore    = (*Store)(nil)
+	_ relman.Outbox      = (*Store)(nil)
 )
 
 // Open connects to the database named by dsn (a URL or key=value string,
@@ -154,11 +165,11 @@ func newStore(ctx context.Context, pool *pgxpool.Pool, opts Options, upTo int) (
 		q = pgx.Identifier{opts.Schema}.Sanitize() + "."
 	}
 	s.tReleases, s.tAudit, s.tSchema = q+"relman_releases", q+"relman_audit", q+"relman_schema"
-	s.tWindows = q + "relman_windows"
-	s.buildSQL()
+	s.tWindows, s.tDue, s.tOutbox = q+"relman_windows", q+"relman_due_leases", q+"relman_outbox"
 	if err := s.migrate(ctx, upTo); err != nil {
 		return nil, err
 	}
+	s.buildSQL()
 	return s, nil
 }
 
@@ -188,23 +199,40 @@ func (s *Store) buildSQL() {
 	s.sqlExists = "SELECT true FROM " + s.tReleases + " WHERE id = $1"
 	s.sqlHistory = "SELECT " + auditCols + " FROM " + s.tAudit + " WHERE release_id = $1 ORDER BY seq"
 	s.sqlRange = "SELECT " + auditCols + " FROM " + s.tAudit + " WHERE release_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq"
-	// One statement, so one transaction: the row, its audit entries and
-	// the notification are written together or not at all. The audit
-	// INSERT reads from the row CTE, so nothing is appended when the row
-	// is not written.
+	tables := strings.NewReplacer("{releases}", s.tReleases, "{audit}", s.tAudit, "{due_leases}", s.tDue, "{outbox}", s.tOutbox, "{cols}", noteCols)
+	s.sqlClaimDue = tables.Replace(claimDue)
+	s.sqlDueBefore = "SELECT id FROM " + s.tReleases + " WHERE due_at < $1 ORDER BY due_at, id LIMIT $2"
+	s.sqlClaimNotes = tables.Replace(claimNotes)
+	s.sqlListNotes = "SELECT " + noteCols + " FROM " + s.tOutbox + " o JOIN " + s.tAudit + " a USING (release_id, seq) WHERE o.dead = $1 ORDER BY o.at, o.at_nanos, release_id, seq LIMIT $2"
+	// One statement, so one transaction: the row (with its due time),
+	// its audit entries, their outbox rows and the change notification
+	// are written together or not at all. The audit INSERT reads from the
+	// row CTE, and the outbox INSERT from the audit one, so nothing is
+	// appended when the row is not written.
 	entries := `INSERT INTO ` + s.tAudit + ` (release_id, ` + auditCols + `)
 		SELECT w.id, e.seq, e.at, e.at_nanos, e.actor, e.action, e.event, e.from_stage, e.to_stage, e.reason, e.details::jsonb, e.prev_hash, e.hash
 		FROM w, unnest($10::bigint[], $11::timestamptz[], $12::int[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[], $21::text[])
 			AS e (seq, at, at_nanos, actor, action, event, from_stage, to_stage, reason, details, prev_hash, hash)`
-	tail := `, a AS (` + entries + `)
+	tail := `, a AS (` + entries + `)`
+	if s.opts.Outbox && s.due {
+		// A new notification is due at once (next_at is the entry's time).
+		tail = `, a AS (` + entries + ` RETURNING release_id, seq, at, at_nanos),
+		o AS (INSERT INTO ` + s.tOutbox + ` (release_id, seq, at, at_nanos, next_at) SELECT release_id, seq, at, at_nanos, at FROM a)`
+	}
+	tail += `
 		SELECT count(*) FROM (SELECT CASE WHEN $22 <> '' THEN pg_notify($22, $23) END FROM w) n`
+	// Schemas at older versions (made in tests) have no due_at.
+	dueCol, dueVal, dueSet := ", due_at", ", $24", ", due_at = $24"
+	if !s.due {
+		dueCol, dueVal, dueSet = "", "", ""
+	}
 	s.sqlCreate = `WITH w AS (
-		INSERT INTO ` + s.tReleases + ` (id, revision, stage, kind, services, teams, created_at, updated_at, doc)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+		INSERT INTO ` + s.tReleases + ` (id, revision, stage, kind, services, teams, created_at, updated_at, doc` + dueCol + `)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9` + dueVal + `)
 		ON CONFLICT (id) DO NOTHING
 		RETURNING id)` + tail
 	s.sqlUpdate = `WITH w AS (
-		UPDATE ` + s.tReleases + ` SET revision = $2 + 1, stage = $3, kind = $4, services = $5, teams = $6, created_at = $7, updated_at = $8, doc = $9
+		UPDATE ` + s.tReleases + ` SET revision = $2 + 1, stage = $3, kind = $4, services = $5, teams = $6, created_at = $7, updated_at = $8, doc = $9` + dueSet + `
 		WHERE id = $1 AND revision = $2
 		RETURNING id)` + tail
 }
@@ -242,10 +270,11 @@ func (s *Store) migrate(ctx context.Context, upTo int) error {
 	if version > SchemaVersion {
 		return &SchemaError{Schema: s.schema, Found: version, Supported: SchemaVersion}
 	}
+	s.due = max(version, upTo) >= 3
 	if version >= upTo {
 		return nil
 	}
-	r := strings.NewReplacer("{releases}", s.tReleases, "{audit}", s.tAudit, "{windows}", s.tWindows)
+	r := strings.NewReplacer("{releases}", s.tReleases, "{audit}", s.tAudit, "{windows}", s.tWindows, "{due_leases}", s.tDue, "{outbox}", s.tOutbox)
 	for _, m := range migrations {
 		if m.version <= version || m.version > upTo {
 			continue
@@ -341,8 +370,16 @@ func (s *Store) args(r *relman.Release, rev int64, entries []relman.AuditEntry) 
 		}
 		payload = string(b)
 	}
-	return []any{r.ID, r.Revision, string(r.Stage), string(r.Kind), services, teams, r.CreatedAt, r.UpdatedAt, doc,
-		seq, at, nanos, actor, action, event, from, to, reason, details, prev, hash, channel, payload}, nil
+	args := []any{r.ID, r.Revision, string(r.Stage), string(r.Kind), services, teams, r.CreatedAt, r.UpdatedAt, doc,
+		seq, at, nanos, actor, action, event, from, to, reason, details, prev, hash, channel, payload}
+	if s.due {
+		var due *time.Time // NULL when nothing is due
+		if t, ok := r.NextDue(); ok {
+			due = &t
+		}
+		args = append(args, due)
+	}
+	return args, nil
 }
 
 // Create implements relman.Store.
@@ -573,22 +610,44 @@ func (s *Store) entries(ctx context.Context, q querier, id, query string, args .
 	defer rows.Close()
 	var out []relman.AuditEntry
 	for rows.Next() {
-		e := relman.AuditEntry{ReleaseID: id}
-		var nanos int32
-		var action, event, from, to string
-		var details []byte
-		if err := rows.Scan(&e.Seq, &e.At, &nanos, &e.Actor, &action, &event, &from, &to, &e.Reason, &details, &e.PrevHash, &e.Hash); err != nil {
+		var er entryRow
+		if err := rows.Scan(er.dest()...); err != nil {
 			return nil, err
 		}
-		e.At = e.At.UTC().Add(time.Duration(nanos))
-		e.Action, e.Event, e.From, e.To = relman.Action(action), relman.Event(event), relman.Stage(from), relman.Stage(to)
-		if details != nil {
-			e.Details = map[string]string{}
-			if err := json.Unmarshal(details, &e.Details); err != nil {
-				return nil, fmt.Errorf("entry %d: details: %w", e.Seq, err)
-			}
+		e, err := er.entry(id)
+		if err != nil {
+			return nil, err
 		}
 		out = append(out, e)
 	}
 	return out, rows.Err()
+}
+
+// entryRow receives the auditCols of an audit row.
+type entryRow struct {
+	e                       relman.AuditEntry
+	nanos                   int32
+	action, event, from, to string
+	details                 []byte
+}
+
+// dest returns the Scan destinations of auditCols.
+func (er *entryRow) dest() []any {
+	e := &er.e
+	return []any{&e.Seq, &e.At, &er.nanos, &e.Actor, &er.action, &er.event, &er.from, &er.to, &e.Reason, &er.details, &e.PrevHash, &e.Hash}
+}
+
+// entry returns the scanned entry of release id.
+func (er *entryRow) entry(id string) (relman.AuditEntry, error) {
+	e := er.e
+	e.ReleaseID = id
+	e.At = e.At.UTC().Add(time.Duration(er.nanos))
+	e.Action, e.Event, e.From, e.To = relman.Action(er.action), relman.Event(er.event), relman.Stage(er.from), relman.Stage(er.to)
+	if er.details != nil {
+		e.Details = map[string]string{}
+		if err := json.Unmarshal(er.details, &e.Details); err != nil {
+			return e, fmt.Errorf("entry %d: details: %w", e.Seq, err)
+		}
+	}
+	return e, nil
 }

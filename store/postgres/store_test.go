@@ -78,9 +78,16 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) relman.Store { return newStore(t, pool, postgres.Options{}) })
 }
 
+func TestConformanceOutbox(t *testing.T) {
+	pool := testPool(t)
+	storetest.Run(t, func(t *testing.T) relman.Store { return newStore(t, pool, postgres.Options{Outbox: true}) })
+}
+
 // TestConformanceSerializable runs the suite on connections at the
 // serializable isolation level, where concurrent updates fail with
 // serialization errors: the store must report them as relman.ErrConflict.
+// The outbox is on, so that the claims, which run at read committed, are
+// checked there too.
 func TestConformanceSerializable(t *testing.T) {
 	dsn(t)
 	cfg, err := pgxpool.ParseConfig(dsn(t))
@@ -95,6 +102,6 @@ func TestConformanceSerializable(t *testing.T) {
 	defer pool.Close()
 	admin := testPool(t)
 	storetest.Run(t, func(t *testing.T) relman.Store {
-		return newStore(t, pool, postgres.Options{Schema: freshSchema(t, admin)})
+		return newStore(t, pool, postgres.Options{Schema: freshSchema(t, admin), Outbox: true})
 	})
 }

@@ -5,3 +5,11 @@ package sqlite
 func OpenAt(path string, opts Options, v int) (*Store, error) {
 	return open(path, opts, v)
 }
+
+// The queries of ClaimDue, DueBefore and ClaimNotifications, for their
+// query plans.
+var (
+	ClaimDueSQL   = claimDueSQL
+	DueBeforeSQL  = dueBeforeSQL
+	ClaimNotesSQL = claimNotesSQL
+)

@@ -282,36 +282,52 @@ func TestClosed(t *testing.T) {
 	}
 }
 
-// TestMigrateFromV1 opens a file written at schema version 1 (releases
-// and audit trail, no windows) that holds releases: Open upgrades it in
-// place and keeps every release and its history.
-func TestMigrateFromV1(t *testing.T) {
+// TestMigrate opens files written at older schema versions (1: releases
+// and audit trail; 2: and windows) that hold releases: Open upgrades them
+// in place and keeps every release and its history, and the upgraded file
+// has the due index and the outbox of version 3.
+func TestMigrate(t *testing.T) {
+	for v := 1; v < sqlite.SchemaVersion; v++ {
+		t.Run(fmt.Sprintf("FromV%d", v), func(t *testing.T) { testMigrateFrom(t, v) })
+	}
+}
+
+func testMigrateFrom(t *testing.T, v int) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "v1.db")
-	old, err := sqlite.OpenAt(path, sqlite.Options{}, 1)
+	path := filepath.Join(t.TempDir(), fmt.Sprintf("v%d.db", v))
+	old, err := sqlite.OpenAt(path, sqlite.Options{}, v)
 	if err != nil {
-		t.Fatalf("OpenAt version 1: %v", err)
+		t.Fatalf("OpenAt version %d: %v", v, err)
+	}
+	table := func(name string) bool {
+		return rawInt(t, path, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = '"+name+"'") == 1
 	}
 	var s *sqlite.Store
 	storetest.Upgrade(t, old, func(t *testing.T) relman.Store {
 		if err := old.Close(); err != nil {
 			t.Fatal(err)
 		}
-		if v := rawInt(t, path, "PRAGMA user_version"); v != 1 {
-			t.Fatalf("the version 1 file has user_version %d", v)
+		if got := rawInt(t, path, "PRAGMA user_version"); got != int64(v) {
+			t.Fatalf("the version %d file has user_version %d", v, got)
 		}
-		if n := rawInt(t, path, "SELECT count(*) FROM sqlite_schema WHERE name = 'windows'"); n != 0 {
-			t.Fatalf("the version 1 file has a windows table")
+		if table("windows") != (v >= 2) || table("outbox") || table("due_leases") {
+			t.Fatalf("the version %d file has tables windows %v, outbox %v, due_leases %v", v, table("windows"), table("outbox"), table("due_leases"))
 		}
-		s, err = sqlite.Open(path, sqlite.Options{})
+		s, err = sqlite.Open(path, sqlite.Options{Outbox: true})
 		if err != nil {
-			t.Fatalf("Open the version 1 file: %v", err)
+			t.Fatalf("Open the version %d file: %v", v, err)
 		}
-		if v := rawInt(t, path, "PRAGMA user_version"); v != sqlite.SchemaVersion {
-			t.Errorf("after Open user_version = %d, want %d", v, sqlite.SchemaVersion)
+		if got := rawInt(t, path, "PRAGMA user_version"); got != sqlite.SchemaVersion {
+			t.Errorf("after Open user_version = %d, want %d", got, sqlite.SchemaVersion)
 		}
 		if n := rawInt(t, path, "SELECT count(*) FROM schema_migrations"); n != sqlite.SchemaVersion {
 			t.Errorf("after Open schema_migrations has %d rows, want %d", n, sqlite.SchemaVersion)
+		}
+		if !table("windows") || !table("outbox") || !table("due_leases") {
+			t.Errorf("after Open the tables windows %v, outbox %v, due_leases %v", table("windows"), table("outbox"), table("due_leases"))
+		}
+		if n := rawInt(t, path, "SELECT count(*) FROM releases WHERE due_at IS NOT NULL"); n != 0 {
+			t.Errorf("%d migrated releases have a due time, want none", n)
 		}
 		return s
 	})

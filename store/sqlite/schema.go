@@ -68,9 +68,40 @@ CREATE TABLE windows (
 	doc  TEXT NOT NULL -- the window as JSON
 );
 `},
+	{3, "due index, due leases, outbox", `
+-- Release.NextDue in UTC (fixed width, as the other times), NULL when
+-- nothing is due. Releases written before version 3 are left NULL: they
+-- were written by a relman without scheduled events or approval expiry,
+-- so nothing of theirs is due until their next update sets it.
+ALTER TABLE releases ADD COLUMN due_at TEXT;
+CREATE INDEX releases_due ON releases (due_at, id) WHERE due_at IS NOT NULL;
+-- A runner's hold on a release (relman.DueStore).
+CREATE TABLE due_leases (
+	release_id TEXT PRIMARY KEY NOT NULL REFERENCES releases (id),
+	owner      TEXT NOT NULL,
+	until      TEXT NOT NULL
+) WITHOUT ROWID;
+-- An undelivered notification (relman.Outbox): its entry is the audit row
+-- with the same key; at is the entry's time, copied for the order.
+CREATE TABLE outbox (
+	release_id  TEXT NOT NULL,
+	seq         INTEGER NOT NULL,
+	at          TEXT NOT NULL,
+	next_at     TEXT NOT NULL,
+	attempts    INTEGER NOT NULL DEFAULT 0,
+	last_error  TEXT NOT NULL DEFAULT '',
+	dead        INTEGER NOT NULL DEFAULT 0,
+	lease_owner TEXT,
+	lease_until TEXT,
+	PRIMARY KEY (release_id, seq),
+	FOREIGN KEY (release_id, seq) REFERENCES audit (release_id, seq)
+) WITHOUT ROWID;
+CREATE INDEX outbox_pending ON outbox (at, release_id, seq) WHERE dead = 0;
+CREATE INDEX outbox_dead ON outbox (at, release_id, seq) WHERE dead = 1;
+`},
 }
 
 // SchemaVersion is the newest schema version this package writes (the
 // version of the last migration). Open refuses a file whose version is
 // higher.
-const SchemaVersion = 2
+const SchemaVersion = 3

@@ -43,6 +43,13 @@ type Options struct {
 	// existing file. The check reads the whole file; skip it for very
 	// large files opened often.
 	SkipIntegrityCheck bool
+	// Outbox makes the store a working relman.Outbox: every audit entry
+	// that Create and Update save gets a notification row, written in the
+	// same transaction, for a runner to deliver. Delivered notifications
+	// are deleted, but nothing else removes them: enable it only where a
+	// runner drains the outbox, or it grows by one row per audit entry.
+	// Every process opening the file should set it alike.
+	Outbox bool
 }
 
 // Store is a relman.Store in a SQLite file. It is safe for concurrent use,
@@ -55,7 +62,10 @@ type Store struct {
 
 	getStmt, historyStmt, existsStmt                         *sql.Stmt
 	headStmt, updateStmt, updateAll, insertStmt, insertAudit *sql.Stmt
-	deleteTags, insertTag                                    *sql.Stmt
+	deleteTags, insertTag, insertNote                        *sql.Stmt
+
+	outbox bool // Options.Outbox
+	due    bool // the file has due_at (schema 3 on); false only in tests, at older versions
 
 	cache  *cache
 	closed atomic.Bool // set by Close; Lock checks it
@@ -66,6 +76,8 @@ var (
 	_ relman.Scanner     = (*Store)(nil)
 	_ relman.WindowStore = (*Store)(nil)
 	_ relman.Locker      = (*Store)(nil)
+	_ relman.DueStore    = (*Store)(nil)
+	_ relman.Outbox      = (*Store)(nil)
 )
 
 // Open opens the relman database at path, creating the file if it does not
@@ -106,7 +118,7 @@ func open(path string, opts Options, upTo int) (*Store, error) {
 	if opts.CacheSize == 0 {
 		opts.CacheSize = 1024
 	}
-	s := &Store{path: abs, cache: newCache(opts.CacheSize)}
+	s := &Store{path: abs, cache: newCache(opts.CacheSize), outbox: opts.Outbox}
 	s.w, err = sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", abs, err)
@@ -215,6 +227,7 @@ func (s *Store) init(opts Options, upTo int) error {
 		return fmt.Errorf("sqlite: open %s: cannot switch to WAL (journal_mode is %s)", s.path, mode)
 	}
 	if appID == applicationID && version >= upTo {
+		s.due = version >= 3
 		return nil // up to date: no need to wait for the write lock
 	}
 	return s.migrate(ctx, upTo)
@@ -295,6 +308,7 @@ func (s *Store) migrate(ctx context.Context, upTo int) error {
 	if err := s.checkVersion(appID, version, objects); err != nil {
 		return err
 	}
+	s.due = max(version, upTo) >= 3
 	if version >= upTo {
 		return nil
 	}
@@ -325,6 +339,11 @@ func (s *Store) migrate(ctx context.Context, upTo int) error {
 const auditCols = "seq, at, actor, action, event, from_stage, to_stage, reason, details, prev_hash, hash"
 
 func (s *Store) prepare() error {
+	// Files at older versions (made in tests) have no due_at.
+	dueSet, dueCol, dueVal := ", due_at = ?", ", due_at", ", ?"
+	if !s.due {
+		dueSet, dueCol, dueVal = "", "", ""
+	}
 	for _, p := range []struct {
 		db  *sql.DB
 		dst **sql.Stmt
@@ -338,13 +357,21 @@ func (s *Store) prepare() error {
 		// The revision-checked update of what a transition changes; kind,
 		// creation time and tags are set (by updateAll) only when they
 		// differ, so that their indexes are not rewritten for nothing.
-		{s.w, &s.updateStmt, "UPDATE releases SET revision = ?, stage = ?, updated_at = ?, doc = ? WHERE id = ? AND revision = ? AND kind = ? AND created_at = ? AND tags = ?"},
-		{s.w, &s.updateAll, "UPDATE releases SET revision = ?, stage = ?, updated_at = ?, doc = ?, kind = ?, created_at = ?, tags = ? WHERE id = ? AND revision = ?"},
-		{s.w, &s.insertStmt, "INSERT INTO releases (id, revision, stage, kind, created_at, updated_at, tags, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING"},
+		// Both set the due time, which a transition may change (it fires
+		// scheduled events, voids approvals); a release with nothing due
+		// keeps it NULL, outside the partial index releases_due.
+		{s.w, &s.updateStmt, "UPDATE releases SET revision = ?, stage = ?, updated_at = ?, doc = ?" + dueSet + " WHERE id = ? AND revision = ? AND kind = ? AND created_at = ? AND tags = ?"},
+		{s.w, &s.updateAll, "UPDATE releases SET revision = ?, stage = ?, updated_at = ?, doc = ?" + dueSet + ", kind = ?, created_at = ?, tags = ? WHERE id = ? AND revision = ?"},
+		{s.w, &s.insertStmt, "INSERT INTO releases (id, revision, stage, kind, created_at, updated_at, tags, doc" + dueCol + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?" + dueVal + ") ON CONFLICT (id) DO NOTHING"},
 		{s.w, &s.insertAudit, "INSERT INTO audit (release_id, " + auditCols + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
+		// A new notification is due at once (next_at is the entry's time).
+		{s.w, &s.insertNote, "INSERT INTO outbox (release_id, seq, at, next_at) VALUES (?1, ?2, ?3, ?3)"},
 		{s.w, &s.deleteTags, "DELETE FROM release_tags WHERE release_id = ?"},
 		{s.w, &s.insertTag, "INSERT OR IGNORE INTO release_tags (tag, value, release_id) VALUES (?, ?, ?)"},
 	} {
+		if p.dst == &s.insertNote && !s.due {
+			continue // no outbox table
+		}
 		st, err := p.db.Prepare(p.q)
 		if err != nil {
 			return fmt.Errorf("sqlite: open %s: prepare: %w", s.path, err)
@@ -357,7 +384,7 @@ func (s *Store) prepare() error {
 // Close closes the database. Calls after Close fail.
 func (s *Store) Close() error {
 	s.closed.Store(true)
-	for _, st := range []*sql.Stmt{s.getStmt, s.historyStmt, s.existsStmt, s.headStmt, s.updateStmt, s.updateAll, s.insertStmt, s.insertAudit, s.deleteTags, s.insertTag} {
+	for _, st := range []*sql.Stmt{s.getStmt, s.historyStmt, s.existsStmt, s.headStmt, s.updateStmt, s.updateAll, s.insertStmt, s.insertAudit, s.deleteTags, s.insertTag, s.insertNote} {
 		if st != nil {
 			st.Close()
 		}
@@ -377,6 +404,19 @@ func (s *Store) Path() string { return s.path }
 const timeLayout = "2006-01-02T15:04:05.000000000Z"
 
 func timeKey(t time.Time) string { return t.UTC().Format(timeLayout) }
+
+// dueArgs returns args followed by the due_at of r, its Release.NextDue
+// as a time key or nil (NULL) when nothing is due; or args alone if the
+// file has no due_at.
+func (s *Store) dueArgs(r *relman.Release, args ...any) []any {
+	if !s.due {
+		return args
+	}
+	if at, ok := r.NextDue(); ok {
+		return append(args, timeKey(at))
+	}
+	return append(args, nil)
+}
 
 func checkWrite(op string, r *relman.Release, entries []relman.AuditEntry) error {
 	if err := storedoc.CheckWrite(r, entries); err != nil {
@@ -423,8 +463,11 @@ func decode(id string, doc []byte, rev int64) (*relman.Release, error) {
 	return &r, nil
 }
 
-func insertEntries(ctx context.Context, st *sql.Stmt, id string, entries []relman.AuditEntry) error {
+// insertEntries appends entries to the audit trail with st and, when notes
+// is not nil, writes their notifications with it.
+func insertEntries(ctx context.Context, st, notes *sql.Stmt, id string, entries []relman.AuditEntry) error {
 	for _, e := range entries {
+		at := timeKey(e.At)
 		var details any
 		if e.Details != nil {
 			b, err := json.Marshal(e.Details)
@@ -433,15 +476,29 @@ func insertEntries(ctx context.Context, st *sql.Stmt, id string, entries []relma
 			}
 			details = string(b)
 		}
-		if _, err := st.ExecContext(ctx, id, e.Seq, timeKey(e.At), e.Actor, string(e.Action), string(e.Event),
+		if _, err := st.ExecContext(ctx, id, e.Seq, at, e.Actor, string(e.Action), string(e.Event),
 			string(e.From), string(e.To), e.Reason, details, e.PrevHash, e.Hash); err != nil {
 			if isConstraint(err) {
 				return fmt.Errorf("audit entry %d already exists: %w", e.Seq, relman.ErrConflict)
 			}
 			return err
 		}
+		if notes != nil {
+			if _, err := notes.ExecContext(ctx, id, e.Seq, at); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
+}
+
+// noteStmt returns the statement that writes notifications in tx, or nil
+// if the outbox is off.
+func (s *Store) noteStmt(ctx context.Context, tx *sql.Tx) *sql.Stmt {
+	if !s.outbox || s.insertNote == nil {
+		return nil
+	}
+	return tx.StmtContext(ctx, s.insertNote)
 }
 
 func writeTags(ctx context.Context, st *sql.Stmt, id string, services, teams []string) error {
@@ -476,9 +533,9 @@ func (s *Store) Create(ctx context.Context, r *relman.Release, entries ...relman
 		return fmt.Errorf("sqlite: create %q: %w", r.ID, err)
 	}
 	services, teams, key := tagsOf(r)
+	args := s.dueArgs(r, r.ID, 1, string(r.Stage), string(r.Kind), timeKey(r.CreatedAt), timeKey(r.UpdatedAt), key, doc)
 	err = s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.StmtContext(ctx, s.insertStmt).ExecContext(ctx, r.ID, 1, string(r.Stage), string(r.Kind),
-			timeKey(r.CreatedAt), timeKey(r.UpdatedAt), key, doc)
+		res, err := tx.StmtContext(ctx, s.insertStmt).ExecContext(ctx, args...)
 		if err != nil {
 			return err
 		}
@@ -490,7 +547,7 @@ func (s *Store) Create(ctx context.Context, r *relman.Release, entries ...relman
 		if err := writeTags(ctx, tx.StmtContext(ctx, s.insertTag), r.ID, services, teams); err != nil {
 			return err
 		}
-		return insertEntries(ctx, tx.StmtContext(ctx, s.insertAudit), r.ID, entries)
+		return insertEntries(ctx, tx.StmtContext(ctx, s.insertAudit), s.noteStmt(ctx, tx), r.ID, entries)
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: create %q: %w", r.ID, err)
@@ -512,6 +569,20 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		return busy(err)
 	}
 	return busy(tx.Commit())
+}
+
+// exec runs one statement in a write transaction (see write) and returns
+// how many rows it changed.
+func (s *Store) exec(ctx context.Context, query string, args ...any) (n int64, err error) {
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return n, err
 }
 
 func busy(err error) error {
@@ -544,12 +615,14 @@ func (s *Store) Update(ctx context.Context, r *relman.Release, entries ...relman
 	}
 	services, teams, key := tagsOf(r)
 	kind, created := string(r.Kind), timeKey(r.CreatedAt)
+	set := s.dueArgs(r, next, string(r.Stage), timeKey(r.UpdatedAt), doc) // the SET values up to due_at
+	fast := append(set[:len(set):len(set)], r.ID, r.Revision, kind, created, key)
+	all := append(set[:len(set):len(set)], kind, created, key, r.ID, r.Revision)
 	var stored int64
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		// The common case, a transition: only revision, stage, update
-		// time and document change.
-		res, err := tx.StmtContext(ctx, s.updateStmt).ExecContext(ctx, next, string(r.Stage), timeKey(r.UpdatedAt), doc,
-			r.ID, r.Revision, kind, created, key)
+		// time, document and due time change.
+		res, err := tx.StmtContext(ctx, s.updateStmt).ExecContext(ctx, fast...)
 		if err != nil {
 			return err
 		}
@@ -566,7 +639,7 @@ func (s *Store) Update(ctx context.Context, r *relman.Release, entries ...relman
 			case stored != r.Revision:
 				return relman.ErrConflict
 			}
-			res, err := tx.StmtContext(ctx, s.updateAll).ExecContext(ctx, next, string(r.Stage), timeKey(r.UpdatedAt), doc, kind, created, key, r.ID, r.Revision)
+			res, err := tx.StmtContext(ctx, s.updateAll).ExecContext(ctx, all...)
 			if err != nil {
 				return err
 			}
@@ -584,7 +657,7 @@ func (s *Store) Update(ctx context.Context, r *relman.Release, entries ...relman
 				}
 			}
 		}
-		return insertEntries(ctx, tx.StmtContext(ctx, s.insertAudit), r.ID, entries)
+		return insertEntries(ctx, tx.StmtContext(ctx, s.insertAudit), s.noteStmt(ctx, tx), r.ID, entries)
 	})
 	switch {
 	case errors.Is(err, relman.ErrConflict) && stored != 0:
@@ -745,24 +818,13 @@ func (s *Store) History(ctx context.Context, id string) ([]relman.AuditEntry, er
 	defer rows.Close()
 	var out []relman.AuditEntry
 	for rows.Next() {
-		e := relman.AuditEntry{ReleaseID: id}
-		var at string
-		var action, event, from, to string
-		var details sql.NullString
-		if err := rows.Scan(&e.Seq, &at, &e.Actor, &action, &event, &from, &to, &e.Reason, &details, &e.PrevHash, &e.Hash); err != nil {
+		var er entryRow
+		if err := rows.Scan(er.dest()...); err != nil {
 			return nil, fmt.Errorf("sqlite: history %q: %w", id, err)
 		}
-		e.Action, e.Event, e.From, e.To = relman.Action(action), relman.Event(event), relman.Stage(from), relman.Stage(to)
-		if e.At, err = time.Parse(timeLayout, at); err != nil {
-			return nil, fmt.Errorf("sqlite: history %q: entry %d: %w: %v", id, e.Seq, ErrCorrupt, err)
-		}
-		if details.Valid {
-			if err := json.Unmarshal([]byte(details.String), &e.Details); err != nil {
-				return nil, fmt.Errorf("sqlite: history %q: entry %d: %w: %v", id, e.Seq, ErrCorrupt, err)
-			}
-			if e.Details == nil {
-				e.Details = map[string]string{}
-			}
+		e, err := er.entry(id)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: history %q: %w", id, err)
 		}
 		out = append(out, e)
 	}
@@ -779,4 +841,39 @@ func (s *Store) History(ctx context.Context, id string) ([]relman.AuditEntry, er
 		}
 	}
 	return out, nil
+}
+
+// entryRow receives the auditCols of an audit row.
+type entryRow struct {
+	e                       relman.AuditEntry
+	at, action, event, from string
+	to                      string
+	details                 sql.NullString
+}
+
+// dest returns the Scan destinations of auditCols.
+func (er *entryRow) dest() []any {
+	e := &er.e
+	return []any{&e.Seq, &er.at, &e.Actor, &er.action, &er.event, &er.from, &er.to, &e.Reason, &er.details, &e.PrevHash, &e.Hash}
+}
+
+// entry returns the scanned entry of release id. A value that cannot be
+// read is ErrCorrupt.
+func (er *entryRow) entry(id string) (relman.AuditEntry, error) {
+	e := er.e
+	e.ReleaseID = id
+	e.Action, e.Event, e.From, e.To = relman.Action(er.action), relman.Event(er.event), relman.Stage(er.from), relman.Stage(er.to)
+	var err error
+	if e.At, err = time.Parse(timeLayout, er.at); err != nil {
+		return e, fmt.Errorf("entry %d: %w: %v", e.Seq, ErrCorrupt, err)
+	}
+	if er.details.Valid {
+		if err := json.Unmarshal([]byte(er.details.String), &e.Details); err != nil {
+			return e, fmt.Errorf("entry %d: %w: %v", e.Seq, ErrCorrupt, err)
+		}
+		if e.Details == nil {
+			e.Details = map[string]string{}
+		}
+	}
+	return e, nil
 }

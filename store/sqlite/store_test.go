@@ -25,6 +25,17 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) relman.Store { return openTemp(t) })
 }
 
+func TestConformanceOutbox(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) relman.Store {
+		s, err := sqlite.Open(filepath.Join(t.TempDir(), "relman.db"), sqlite.Options{Outbox: true})
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
+
 func TestConformanceNoCache(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) relman.Store {
 		s, err := sqlite.Open(filepath.Join(t.TempDir(), "relman.db"), sqlite.Options{CacheSize: -1})

@@ -55,20 +55,11 @@ func (s *Store) DeleteWindow(ctx context.Context, id string) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("sqlite: delete window %q: %w", id, err)
 	}
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, "DELETE FROM windows WHERE id = ?", id)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return relman.ErrNotFound
-		}
-		return nil
-	})
-	if err != nil {
+	switch n, err := s.exec(ctx, "DELETE FROM windows WHERE id = ?", id); {
+	case err != nil:
 		return fmt.Errorf("sqlite: delete window %q: %w", id, err)
+	case n == 0:
+		return fmt.Errorf("sqlite: delete window %q: %w", id, relman.ErrNotFound)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/relman-dev/relman"
@@ -17,7 +18,10 @@ import (
 // handle on it. On that handle the releases and their histories must be
 // as before, every chain must verify, and the store must work as a new
 // one: it takes window "sunday" (it must be a relman.WindowStore) and
-// the approval of r2.
+// the approval of r2. If it is a relman.DueStore, none of the upgraded
+// releases is due, and a release "due" with a scheduled event that it
+// takes afterwards is; if its outbox is enabled, the approval of r2 left
+// notifications.
 func Upgrade(t *testing.T, old relman.Store, upgrade func(t *testing.T) relman.Store) {
 	ctx := context.Background()
 	m, err := relman.NewManager(old)
@@ -62,6 +66,11 @@ func Upgrade(t *testing.T, old relman.Store, upgrade func(t *testing.T) relman.S
 			t.Errorf("history of %s no longer verifies: %v", r.ID, err)
 		}
 	}
+	if ds, ok := s.(relman.DueStore); ok {
+		if ids, err := ds.DueBefore(ctx, base.Add(100*365*24*time.Hour), 10); err != nil || len(ids) != 0 {
+			t.Errorf("DueBefore right after the upgrade = %v, %v; want none (the upgraded releases have nothing due)", ids, err)
+		}
+	}
 	// The upgraded database works as a new one: windows, and transitions.
 	ws, ok := s.(relman.WindowStore)
 	if !ok {
@@ -73,5 +82,16 @@ func Upgrade(t *testing.T, old relman.Store, upgrade func(t *testing.T) relman.S
 	m, _ = relman.NewManager(s)
 	if _, err := m.Fire(ctx, "r2", relman.EventApprove, relman.Request{Actor: relman.Actor{ID: "carl"}}); err != nil {
 		t.Errorf("Fire after upgrade: %v", err)
+	}
+	if ds, ok := s.(relman.DueStore); ok {
+		Put(t, s, dueRelease("due", base.Add(-time.Hour)))
+		if ids, err := ds.DueBefore(ctx, base, 10); err != nil || len(ids) != 1 || ids[0] != "due" {
+			t.Errorf("DueBefore after upgrade = %v, %v; want [due]", ids, err)
+		}
+	}
+	if ob, ok := s.(relman.Outbox); ok && ob.OutboxEnabled() {
+		if ns, err := ob.ListNotifications(ctx, false, 100); err != nil || len(ns) == 0 {
+			t.Errorf("ListNotifications after upgrade = %d, %v; want those of the approval of r2", len(ns), err)
+		}
 	}
 }

@@ -1,7 +1,9 @@
 // Package storedoc holds what the SQL stores (store/sqlite and
 // store/postgres) share about the JSON documents they keep releases and
 // windows in: strict decoding, the stored form of a window, and reading
-// rows of releases. Each store keeps its own SQL and its own errors.
+// rows of releases; and the input checks of their runner support
+// (relman.DueStore, relman.Outbox). Each store keeps its own SQL and its
+// own errors.
 package storedoc
 
 import (

@@ -82,3 +82,40 @@ func TestCheckWrite(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckClaim(t *testing.T) {
+	for _, c := range []struct {
+		owner string
+		n     int
+		bad   []string
+	}{{"a", 1, nil}, {"", 1, []string{"owner"}}, {" \t", 1, []string{"owner"}}, {"a", 0, []string{"n"}}, {"", -1, []string{"owner", "n"}}} {
+		err := storedoc.CheckClaim(c.owner, c.n)
+		var ve *relman.ValidationError
+		if c.bad == nil {
+			if err != nil {
+				t.Errorf("CheckClaim(%q, %d) = %v", c.owner, c.n, err)
+			}
+			continue
+		}
+		if !errors.As(err, &ve) || !errors.Is(err, relman.ErrInvalid) {
+			t.Errorf("CheckClaim(%q, %d) = %v, want a *ValidationError", c.owner, c.n, err)
+			continue
+		}
+		var got []string
+		for _, f := range ve.Fields {
+			got = append(got, f.Field)
+		}
+		if !slices.Equal(got, c.bad) {
+			t.Errorf("CheckClaim(%q, %d) names %v, want %v", c.owner, c.n, got, c.bad)
+		}
+	}
+	if err := storedoc.CheckLimit(0); !errors.Is(err, relman.ErrInvalid) {
+		t.Errorf("CheckLimit(0) = %v", err)
+	}
+	if err := storedoc.CheckLimit(1); err != nil {
+		t.Errorf("CheckLimit(1) = %v", err)
+	}
+	if err := storedoc.OutboxOff("x", "ack"); !errors.Is(err, relman.ErrInvalid) || err.Error() != "x: ack: the outbox is not enabled (Options.Outbox): "+relman.ErrInvalid.Error() {
+		t.Errorf("OutboxOff = %v", err)
+	}
+}
