@@ -129,6 +129,11 @@ Common flags (every command):
   --now TIME               pretend it is TIME (RFC 3339) for every time check
   -o text|json             aligned tables for people, or JSON for programs
 
+Environment: RELMAN_OUTBOX=on makes the store keep an outbox of
+notifications for 'releasectl runner --webhook' (set it for every program
+that writes); RELMAN_ENVIRONMENTS lists the rollout environments
+(default test,staging?,production).
+
 Exit codes:
   0 success   1 refused by a gate or rule   2 usage or invalid input   3 storage
 

@@ -591,13 +591,15 @@ func TestMetrics(t *testing.T) {
 	var progress bytes.Buffer
 	h.progress = &progress
 	out := h.ok("metrics", "--from", "2026-03-01", "--to", "2026-04-01")
-	contains(t, "metrics", out, "2026-03-01 00:00 UTC to 2026-04-01 00:00 UTC: 3 releases read", "SCOPE", "FAILURE RATE",
-		"all", "service invoices", "service pdf-render", "2d 8h (2)")
+	// Each demo leaves a release rolled back by its canary and its fix,
+	// closed: 4 deployments, 2 of them failures.
+	contains(t, "metrics", out, "2026-03-01 00:00 UTC to 2026-04-01 00:00 UTC: 5 releases read", "SCOPE", "FAILURE RATE",
+		"all", "service invoices", "service pdf-render", "3h 4m (2)")
 	lines := strings.Split(out, "\n")
 	for _, l := range lines {
 		if strings.HasPrefix(l, "all ") {
-			if f := strings.Fields(l); f[1] != "2" || f[2] != "2" || f[4] != "0" || f[5] != "0%" {
-				t.Errorf("overall row %q: want 2 releases, 2 deployments, 0 failures, 0%%", l)
+			if f := strings.Fields(l); f[1] != "4" || f[2] != "4" || f[4] != "2" || f[5] != "50%" || f[11] != "2" {
+				t.Errorf("overall row %q: want 4 releases, 4 deployments, 2 failures, 50%%, 2 rollbacks", l)
 			}
 		}
 	}
@@ -611,7 +613,7 @@ func TestMetrics(t *testing.T) {
 	if err := json.Unmarshal([]byte(h.ok("metrics", "--days", "5", "--now", "2026-03-14T00:00:00Z", "--service", "invoices", "-o", "json")), &rep); err != nil {
 		t.Fatal(err)
 	}
-	if rep.Overall.Deployments != 1 || rep.Query.From.Format("2006-01-02") != "2026-03-09" {
+	if rep.Overall.Deployments != 2 || rep.Query.From.Format("2006-01-02") != "2026-03-09" {
 		t.Errorf("last 5 days of invoices: %d deployments from %s", rep.Overall.Deployments, rep.Query.From)
 	}
 	h.fails(2, "--by must be service, team or none", "metrics", "--by", "day")
@@ -622,22 +624,25 @@ func TestMetrics(t *testing.T) {
 
 func TestFeedbackAndIncidents(t *testing.T) {
 	h := newHarness(t)
-	h.ok("demo", "--now", "2026-03-02T09:00:00Z", "--id", "d-1") // deployed 4 March 22:02, closed
+	// The demo leaves d-1 rolled back by its canary, and its fix d-1-fix
+	// deployed on 5 March and closed.
+	h.ok("demo", "--now", "2026-03-02T09:00:00Z", "--id", "d-1")
 	h.ok("create", "--id", "new-1", "--title", "N", "--version", "1.0.0")
 
-	contains(t, "feedback", h.ok("feedback", "d-1", "4", "--comment", "fast", "--source", "survey", "--now", "2026-03-06T10:00:00Z"), "d-1: feedback 4/5 recorded (1 in all)")
-	h.ok("feedback", "d-1", "2", "--now", "2026-03-06T11:00:00Z")
-	out := h.ok("incident", "open", "d-1", "INC0012345", "--severity", "p2", "--summary", "totals wrong for EUR", "--at", "2026-03-04T23:00:00Z")
-	contains(t, "incident open", out, "d-1: incident INC0012345 (high, caused) linked")
-	contains(t, "incident resolve", h.ok("incident", "resolve", "d-1", "INC0012345", "--at", "2026-03-05T01:30:00Z"), "d-1: incident INC0012345 resolved")
-	contains(t, "show", h.ok("show", "d-1"), "INC0012345 (high, caused) opened 2026-03-04 23:00 UTC, resolved 2026-03-05 01:30 UTC: totals wrong for EUR",
+	contains(t, "feedback", h.ok("feedback", "d-1-fix", "4", "--comment", "fast", "--source", "survey", "--now", "2026-03-06T10:00:00Z"), "d-1-fix: feedback 4/5 recorded (1 in all)")
+	h.ok("feedback", "d-1-fix", "2", "--now", "2026-03-06T11:00:00Z")
+	out := h.ok("incident", "open", "d-1-fix", "INC0012345", "--severity", "p2", "--summary", "totals wrong for EUR", "--at", "2026-03-06T23:00:00Z")
+	contains(t, "incident open", out, "d-1-fix: incident INC0012345 (high, caused) linked")
+	contains(t, "incident resolve", h.ok("incident", "resolve", "d-1-fix", "INC0012345", "--at", "2026-03-07T01:30:00Z"), "d-1-fix: incident INC0012345 resolved")
+	contains(t, "show", h.ok("show", "d-1-fix"), "INC0012345 (high, caused) opened 2026-03-06 23:00 UTC, resolved 2026-03-07 01:30 UTC: totals wrong for EUR",
 		"2 rating(s), mean 3.0/5")
 
 	out = h.ok("metrics", "--from", "2026-03-01", "--to", "2026-04-01", "--by", "none")
 	contains(t, "metrics", out, "2h 30m (1)", "3.0 (2)")
 	for _, l := range strings.Split(out, "\n") {
-		if f := strings.Fields(l); len(f) > 5 && f[0] == "all" && (f[4] != "1" || f[5] != "100%") {
-			t.Errorf("overall row %q: want 1 failure, 100%%", l)
+		// Both deployments failed: d-1 was rolled back, d-1-fix caused an incident.
+		if f := strings.Fields(l); len(f) > 5 && f[0] == "all" && (f[4] != "2" || f[5] != "100%") {
+			t.Errorf("overall row %q: want 2 failures, 100%%", l)
 		}
 	}
 
@@ -648,8 +653,8 @@ func TestFeedbackAndIncidents(t *testing.T) {
 	h.fails(2, `incident: unknown action "close"`, "incident", "close", "d-1", "INC1")
 	h.fails(2, "incident open: missing --severity", "incident", "open", "d-1", "INC2")
 	h.fails(2, `--severity "sev9"`, "incident", "open", "d-1", "INC2", "--severity", "sev9")
-	h.fails(1, `incident open: d-1: incident "INC0012345" is already linked`, "incident", "open", "d-1", "INC0012345", "--severity", "low")
-	h.fails(1, "already resolved", "incident", "resolve", "d-1", "INC0012345")
+	h.fails(1, `incident open: d-1-fix: incident "INC0012345" is already linked`, "incident", "open", "d-1-fix", "INC0012345", "--severity", "low")
+	h.fails(1, "already resolved", "incident", "resolve", "d-1-fix", "INC0012345")
 	h.fails(1, `no incident "INC404"`, "incident", "resolve", "d-1", "INC404")
 	h.fails(1, "incident: nope: no such release", "incident", "resolve", "nope", "INC1")
 	h.fails(2, "incident: --at:", "incident", "open", "d-1", "INC3", "--severity", "low", "--at", "at noon")

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/relman-dev/relman"
+	"github.com/relman-dev/relman/store/internal/storedoc"
 )
 
 // lease is a runner's hold on a release or a notification.
@@ -102,16 +103,4 @@ func (s *Store) DueBefore(ctx context.Context, t time.Time, n int) ([]string, er
 	return out, nil
 }
 
-func checkClaim(owner string, n int) error {
-	var fs []relman.FieldError
-	if strings.TrimSpace(owner) == "" {
-		fs = append(fs, relman.FieldError{Field: "owner", Rule: "required"})
-	}
-	if n <= 0 {
-		fs = append(fs, relman.FieldError{Field: "n", Rule: "gt", Param: "0"})
-	}
-	if len(fs) > 0 {
-		return &relman.ValidationError{Fields: fs}
-	}
-	return nil
-}
+func checkClaim(owner string, n int) error { return storedoc.CheckClaim(owner, n) }

@@ -22,7 +22,24 @@ var procs = storetest.Processes{
 	OpenChild: func(_ *testing.T, schema string) (relman.Store, error) {
 		return postgres.Open(context.Background(), os.Getenv(dsnEnv), postgres.Options{Schema: schema})
 	},
+	OpenOutbox: func(_ *testing.T, schema string) (relman.Store, error) {
+		return postgres.Open(context.Background(), os.Getenv(dsnEnv), postgres.Options{Schema: schema, Outbox: true})
+	},
 }
+
+// TestRunnerProcesses runs 3 runner processes over 1,000 scheduled jobs
+// in one schema, kills one with SIGKILL on the way, and checks that every
+// job fired exactly once and every notification reached a webhook
+// receiver that failed and went down meanwhile.
+func TestRunnerProcesses(t *testing.T) { storetest.RunnerProcesses(t, procs, 3, 1000, true) }
+
+// TestKilledBeforeDelivery: changes committed by a process killed before
+// any runner ran are delivered all the same.
+func TestKilledBeforeDelivery(t *testing.T) { storetest.KilledBeforeDelivery(t, procs) }
+
+// TestRolloutKilled: a rollout whose driver is killed mid-step is taken
+// over and no step is deployed twice.
+func TestRolloutKilled(t *testing.T) { storetest.RolloutKilled(t, procs) }
 
 // TestChild is the child process of the multi-process tests; run on its
 // own it skips.

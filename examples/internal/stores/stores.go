@@ -43,13 +43,24 @@ func New(getenv func(string) string) *Set {
 	s := &Set{Getenv: getenv}
 	s.Openers = map[string]Opener{
 		"memory": func(context.Context, string) (relman.Store, func() error, error) {
-			return memory.New(), func() error { return nil }, nil
+			return memory.NewWithOptions(memory.Options{Outbox: s.outbox()}), func() error { return nil }, nil
 		},
 		"sqlite":     s.openSQLite,
-		"postgres":   openPostgres,
-		"postgresql": openPostgres,
+		"postgres":   s.openPostgres,
+		"postgresql": s.openPostgres,
 	}
 	return s
+}
+
+// outbox reports whether RELMAN_OUTBOX asks the stores to keep an outbox
+// of notifications for a runner to deliver ("on", "1" or "true"). Every
+// program that writes to a store must agree on it.
+func (s *Set) outbox() bool {
+	switch strings.ToLower(s.Getenv("RELMAN_OUTBOX")) {
+	case "on", "1", "true", "yes":
+		return true
+	}
+	return false
 }
 
 // Error reports a store that could not be opened. Usage is true when the
@@ -131,7 +142,7 @@ func (s *Set) openSQLite(_ context.Context, location string) (relman.Store, func
 			return nil, nil, err
 		}
 	}
-	st, err := sqlite.Open(location, sqlite.Options{})
+	st, err := sqlite.Open(location, sqlite.Options{Outbox: s.outbox()})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -139,11 +150,11 @@ func (s *Set) openSQLite(_ context.Context, location string) (relman.Store, func
 }
 
 // openPostgres connects to the PostgreSQL database the URL names.
-func openPostgres(ctx context.Context, dsn string) (relman.Store, func() error, error) {
+func (s *Set) openPostgres(ctx context.Context, dsn string) (relman.Store, func() error, error) {
 	if dsn == "" {
 		return nil, nil, fmt.Errorf("%w: give a connection URL: postgres://user@host:5432/db", relman.ErrInvalid)
 	}
-	st, err := postgres.Open(ctx, dsn, postgres.Options{NoNotify: true})
+	st, err := postgres.Open(ctx, dsn, postgres.Options{NoNotify: true, Outbox: s.outbox()})
 	if err != nil {
 		return nil, nil, err
 	}
