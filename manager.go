@@ -543,10 +543,16 @@ func (m *Manager) lockSchedule(ctx context.Context) (func(), error) {
 	}
 }
 
+// observed reports whether a transition of ce from from to to has
+// after-hooks or stage observers to run.
+func (m *Manager) observed(ce *compiledEvent, from, to Stage) bool {
+	return len(ce.after)+len(m.lc.leave[from])+len(m.lc.enter[to]) > 0
+}
+
 // notify runs the after-hooks of a committed transition, then the leave
 // observers of the old stage and the enter observers of the new one.
 func (m *Manager) notify(ctx context.Context, ce *compiledEvent, r *Release, t Transition, e AuditEntry) {
-	if len(ce.after)+len(m.lc.leave[t.From])+len(m.lc.enter[r.Stage]) == 0 {
+	if !m.observed(ce, t.From, r.Stage) {
 		return
 	}
 	t.To = r.Stage

@@ -457,22 +457,38 @@ func (m *Manager) RunDue(ctx context.Context, id string) ([]DueAction, error) {
 		return nil, err
 	}
 	var out []DueAction
-	a, err := m.expireApprovals(ctx, id)
+	cur, err := m.store.Get(ctx, id)
 	if err != nil {
-		return out, err
+		return nil, err
 	}
-	if a != nil {
-		out = append(out, *a)
-	}
-	ra, err := m.driveRollout(ctx, id)
-	out = append(out, ra...)
-	if err != nil {
-		return out, err
-	}
-	for range MaxPendingScheduled + 1 {
-		cur, err := m.store.Get(ctx, id)
+	now := m.Now()
+	if slices.ContainsFunc(cur.Approvals, func(ap Approval) bool {
+		return !ap.Void && !ap.ExpiresAt.IsZero() && !now.Before(ap.ExpiresAt)
+	}) {
+		a, err := m.expireApprovals(ctx, id)
 		if err != nil {
 			return out, err
+		}
+		if a != nil {
+			out = append(out, *a)
+		}
+		cur = nil
+	}
+	if at, ok := cur.rolloutDue(); ok && !at.After(now) {
+		ra, err := m.driveRollout(ctx, id)
+		out = append(out, ra...)
+		if err != nil {
+			return out, err
+		}
+		if len(ra) > 0 {
+			cur = nil
+		}
+	}
+	for range MaxPendingScheduled + 1 {
+		if cur == nil {
+			if cur, err = m.store.Get(ctx, id); err != nil {
+				return out, err
+			}
 		}
 		now := m.Now()
 		var next *ScheduledEvent
@@ -486,13 +502,23 @@ func (m *Manager) RunDue(ctx context.Context, id string) ([]DueAction, error) {
 		if next == nil {
 			return out, nil
 		}
-		act, err := m.runJob(ctx, id, next.ID)
+		act, after, err := m.runJob(ctx, id, next.ID, cur)
 		if err != nil {
 			return out, err
 		}
 		out = append(out, act)
+		cur = after
 	}
 	return out, nil
+}
+
+// rolloutDue is when r's rollout next needs the runner; ok is false when
+// it needs nothing. A nil r (not read yet) counts as due now.
+func (r *Release) rolloutDue() (time.Time, bool) {
+	if r == nil {
+		return time.Time{}, true
+	}
+	return r.Rollout.due()
 }
 
 // expireApprovals voids the approvals in force whose validity ran out.
@@ -524,16 +550,22 @@ func (m *Manager) expireApprovals(ctx context.Context, id string) (*DueAction, e
 
 // runJob runs one due scheduled event (see RunDue), retrying on a
 // revision conflict.
-func (m *Manager) runJob(ctx context.Context, id, job string) (DueAction, error) {
+// It starts from first, the release as just read, and returns the
+// release as it stands after the run (nil when it must be read again).
+func (m *Manager) runJob(ctx context.Context, id, job string, first *Release) (DueAction, *Release, error) {
 	act := DueAction{ReleaseID: id, Job: job}
 	var unlocked bool
 	for attempt := 0; ; attempt++ {
 		if err := ctx.Err(); err != nil {
-			return act, fmt.Errorf("relman: run %s on %q: %w", job, id, err)
+			return act, nil, fmt.Errorf("relman: run %s on %q: %w", job, id, err)
 		}
-		cur, err := m.store.Get(ctx, id)
-		if err != nil {
-			return act, err
+		cur := first
+		first = nil
+		if cur == nil {
+			var err error
+			if cur, err = m.store.Get(ctx, id); err != nil {
+				return act, nil, err
+			}
 		}
 		s := cur.scheduled(job)
 		if s == nil || s.State != SchedulePending {
@@ -541,19 +573,19 @@ func (m *Manager) runJob(ctx context.Context, id, job string) (DueAction, error)
 			if s != nil {
 				act.State = s.State
 			}
-			return act, nil
+			return act, cur, nil
 		}
 		act.Event = s.Event
 		now := m.Now()
 		if at, _ := s.DueAt(cur); at.After(now) {
 			act.State, act.Until = SchedulePending, at
-			return act, nil
+			return act, cur, nil
 		}
 		// Events that book time run under the schedule lock, as in Fire.
 		if ce, ok := m.lc.events[s.Event]; ok && ce.books && !unlocked && ctx.Value(scheduleHeldKey{}) == nil {
 			unlock, err := m.lockSchedule(ctx)
 			if err != nil {
-				return act, fmt.Errorf("relman: run %s on %q: schedule lock: %w", job, id, err)
+				return act, nil, fmt.Errorf("relman: run %s on %q: schedule lock: %w", job, id, err)
 			}
 			defer unlock()
 			ctx = context.WithValue(ctx, scheduleHeldKey{}, true)
@@ -576,7 +608,7 @@ func (m *Manager) runJob(ctx context.Context, id, job string) (DueAction, error)
 			var perr error
 			p, perr = m.prepare(ctx, cur, s.Event, req, false)
 			if perr != nil && ctx.Err() != nil {
-				return act, fmt.Errorf("relman: run %s on %q: %w", job, id, ctx.Err())
+				return act, nil, fmt.Errorf("relman: run %s on %q: %w", job, id, ctx.Err())
 			}
 			r = cur
 			if p != nil {
@@ -591,7 +623,7 @@ func (m *Manager) runJob(ctx context.Context, id, job string) (DueAction, error)
 			case perr == nil:
 				to, err := m.lc.step(id, cur.Stage, s.Event)
 				if err != nil {
-					return act, err
+					return act, nil, err
 				}
 				details := maps.Clone(p.details)
 				if details == nil {
@@ -617,7 +649,7 @@ func (m *Manager) runJob(ctx context.Context, id, job string) (DueAction, error)
 					act.State, act.Until, act.Detail = SchedulePending, until, perr.Error()
 				}
 			case isStoreError(perr):
-				return act, perr
+				return act, nil, perr
 			default:
 				s.State, s.DoneAt, s.Result = ScheduleFailed, now, perr.Error()
 				act.State, act.Detail = s.State, s.Result
@@ -635,17 +667,18 @@ func (m *Manager) runJob(ctx context.Context, id, job string) (DueAction, error)
 		} else {
 			r.pruneScheduled()
 		}
-		err = m.store.Update(ctx, r, entries...)
+		err := m.store.Update(ctx, r, entries...)
 		if errors.Is(err, ErrConflict) && attempt < m.retries {
 			continue
 		}
 		if err != nil {
-			return act, err
+			return act, nil, err
 		}
-		if p != nil && act.State == ScheduleFired {
+		if p != nil && act.State == ScheduleFired && m.observed(p.ev, p.t.From, r.Stage) {
 			m.notify(ctx, p.ev, r, p.t, fired)
+			return act, nil, nil // after-hooks may have changed it
 		}
-		return act, nil
+		return act, r, nil
 	}
 }
 

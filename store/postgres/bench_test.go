@@ -3,6 +3,8 @@ package postgres_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"os"
 	"testing"
 	"time"
 
@@ -112,5 +114,24 @@ func rawStep(b testing.TB, pool *pgxpool.Pool) func() {
 			b.Fatal(err)
 		}
 		rev++
+	}
+}
+
+// BenchmarkRunners measures scheduled jobs done per second by 1 and by 3
+// runners sharing one schema, each runner with a connection pool of its
+// own, as separate host instances would have (metric jobs/s).
+func BenchmarkRunners(b *testing.B) {
+	for _, n := range []int{1, 3} {
+		b.Run(fmt.Sprintf("runners=%d", n), func(b *testing.B) {
+			storetest.RunnerThroughput(b, func(b *testing.B) relman.Store { return newStore(b, testPool(b), postgres.Options{}) },
+				func(b *testing.B, s relman.Store) relman.Store {
+					st, err := postgres.Open(context.Background(), os.Getenv(dsnEnv), postgres.Options{Schema: s.(*postgres.Store).Schema(), NoNotify: true})
+					if err != nil {
+						b.Fatal(err)
+					}
+					b.Cleanup(func() { st.Close() })
+					return st
+				}, n)
+		})
 	}
 }

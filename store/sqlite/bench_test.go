@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -140,5 +141,29 @@ func rawStep(b testing.TB, relaxed bool) func() {
 			b.Fatal(err)
 		}
 		rev++
+	}
+}
+
+// BenchmarkRunners measures scheduled jobs done per second by 1 and by 3
+// runners sharing one file, each with a handle of its own (metric jobs/s).
+func BenchmarkRunners(b *testing.B) {
+	for _, n := range []int{1, 3} {
+		b.Run(fmt.Sprintf("runners=%d", n), func(b *testing.B) {
+			storetest.RunnerThroughput(b, func(b *testing.B) relman.Store {
+				s, err := sqlite.Open(filepath.Join(b.TempDir(), "relman.db"), sqlite.Options{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.Cleanup(func() { s.Close() })
+				return s
+			}, func(b *testing.B, s relman.Store) relman.Store {
+				st, err := sqlite.Open(s.(*sqlite.Store).Path(), sqlite.Options{BusyTimeout: time.Minute})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.Cleanup(func() { st.Close() })
+				return st
+			}, n)
+		})
 	}
 }

@@ -2,10 +2,14 @@ package storetest
 
 import (
 	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/relman-dev/relman"
+	"github.com/relman-dev/relman/runner"
 )
 
 // FireStep returns a function that fires one transition on release id,
@@ -69,4 +73,58 @@ func interleave(b *testing.B, x, y func()) (tx, ty time.Duration, n int) {
 		n++
 	}
 	return tx, ty, n
+}
+
+// RunnerThroughput measures how many scheduled jobs per second runners
+// working together get done: b.N releases, each with one scheduled event
+// due now, are stored in a store made by newStore, then runners runners
+// (each with its own store handle from open and its own Manager) pass
+// until every job has fired. It reports jobs/s. Setting up the jobs is
+// not timed.
+func RunnerThroughput(b *testing.B, newStore func(b *testing.B) relman.Store, open func(b *testing.B, s relman.Store) relman.Store, runners int) {
+	ctx := context.Background()
+	s := newStore(b)
+	due := time.Now().UTC().Add(-time.Minute)
+	for i := range b.N {
+		Put(b, s, scheduledRelease(fmt.Sprintf("job-%07d", i), due))
+	}
+	rs := make([]*runner.Runner, runners)
+	for i := range rs {
+		m, err := relman.NewManager(open(b, s), relman.WithRetries(20))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if rs[i], err = runner.New(m, runner.Options{Batch: 64, Owner: fmt.Sprintf("bench-%d", i)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	ds := s.(relman.DueStore)
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	var errs atomic.Int64
+	for _, r := range rs {
+		wg.Go(func() {
+			for {
+				rep, err := r.Tick(ctx)
+				if err != nil {
+					errs.Add(1)
+				}
+				if len(rep.Actions) == 0 {
+					left, err := ds.DueBefore(ctx, due.Add(time.Hour), 1)
+					if err != nil || len(left) == 0 {
+						return
+					}
+					time.Sleep(time.Millisecond)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	if n := errs.Load(); n > 0 {
+		b.Errorf("%d passes failed", n)
+	}
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "jobs/s")
 }
