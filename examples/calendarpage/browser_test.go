@@ -129,6 +129,13 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("%d maintenance bands, want 29 (%v)", n, err)
 	}
 
+	// The release in operation shows its rollout: production, all steps, 100 %.
+	rollouts := eval(`[...document.querySelectorAll('#scheduled tr')].filter(tr => tr.querySelector('td.rollout progress'))
+		.map(tr => tr.cells[0].innerText + ' | ' + tr.querySelector('td.rollout').innerText + ' | ' + tr.querySelector('td.rollout progress').value)`)
+	if len(rollouts) != 1 || !strings.HasPrefix(rollouts[0], "sample-ops-7.2.0 | production done, step 3/3 (100%)") ||
+		!strings.Contains(rollouts[0], "production: succeeded") || !strings.HasSuffix(rollouts[0], "| 100") {
+		t.Errorf("rollout progress in the page: %q", rollouts)
+	}
 	unscheduled := eval(`[...document.querySelectorAll('#unscheduled tr td:first-child')].map(e => e.innerText)`)
 	if !slices.Equal(unscheduled, []string{"sample-auth-5.1.0", "sample-search-0.9.0"}) && !slices.Equal(unscheduled, []string{"sample-search-0.9.0", "sample-auth-5.1.0"}) {
 		t.Errorf("unscheduled: %v", unscheduled)

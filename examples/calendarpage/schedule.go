@@ -42,6 +42,43 @@ type Entry struct {
 	Teams    []string     `json:"teams"`
 	Window   *relman.Span `json:"window,omitempty"`
 	Conflict bool         `json:"conflict,omitempty"` // part of at least one conflict
+	Rollout  *Progress    `json:"rollout,omitempty"`  // the release's rollout, if it has one
+}
+
+// Progress is where a release's rollout stands: the environment, the
+// phase, the step reached, and what each environment's last rollout did.
+type Progress struct {
+	Environment  string              `json:"environment"`
+	Phase        relman.RolloutPhase `json:"phase"`
+	Step         int                 `json:"step"`  // steps passed, or the one under way (1-based)
+	Steps        int                 `json:"steps"` // steps in the plan
+	Label        string              `json:"label"` // the current step: "25%", "eu-1", "manual approval"
+	Percent      int                 `json:"percent"`
+	Reason       string              `json:"reason,omitempty"`
+	Environments []EnvState          `json:"environments"`
+}
+
+// EnvState is how a release's last rollout to an environment ended.
+type EnvState struct {
+	Environment string              `json:"environment"`
+	State       relman.RolloutState `json:"state"`
+}
+
+// progressOf summarises r's rollout, or returns nil.
+func progressOf(r *relman.Release) *Progress {
+	ro := r.Rollout
+	if ro == nil {
+		return nil
+	}
+	p := &Progress{Environment: ro.Environment, Phase: ro.Phase, Step: ro.Step + 1, Steps: len(ro.Plan.Steps),
+		Label: ro.Plan.Steps[ro.Step].Label(), Reason: ro.Reason}
+	for _, st := range ro.Plan.Steps[:ro.Step+1] {
+		p.Percent = max(p.Percent, st.Percent)
+	}
+	for _, d := range r.Deployments {
+		p.Environments = append(p.Environments, EnvState{Environment: d.Environment, State: d.State})
+	}
+	return p
 }
 
 // Window is one occurrence of a maintenance window or a freeze.
@@ -74,7 +111,7 @@ func buildSchedule(ctx context.Context, m *relman.Manager, from, to, now time.Ti
 		}
 		for _, r := range page {
 			e := Entry{ID: r.ID, Title: r.Title, Version: r.Version, Stage: r.Stage, Kind: r.Kind, Owner: r.Owner,
-				Services: nonNil(r.Services), Teams: nonNil(r.Teams), Window: r.Window}
+				Services: nonNil(r.Services), Teams: nonNil(r.Teams), Window: r.Window, Rollout: progressOf(r)}
 			switch {
 			case r.Window != nil && r.Window.Overlaps(period):
 				s.Releases = append(s.Releases, e)

@@ -51,7 +51,9 @@ func seedReleases(ctx context.Context, st relman.Store, now time.Time) (int, err
 	clock := now.UTC()
 	// The samples include two releases in conflict, as if planned before
 	// the conflict check was on: conflicts do not block here.
-	m, err := relman.NewManager(st, relman.WithClock(func() time.Time { return clock }), relman.WithBlockingConflicts())
+	m, err := relman.NewManager(st, relman.WithClock(func() time.Time { return clock }), relman.WithBlockingConflicts(),
+		relman.WithEnvironments(sampleEnvironments), relman.WithDeployer(sampleDeployer{}),
+		relman.WithProbe("errors", relman.ProbeFunc(func(context.Context, relman.ProbeQuery) (float64, error) { return 0.002, nil })))
 	if err != nil {
 		return 0, err
 	}
@@ -106,7 +108,27 @@ func seedReleases(ctx context.Context, st relman.Store, now time.Time) (int, err
 				clock = s.window.Start.Add(time.Minute - time.Hour) // fire adds the hour
 				return fire(relman.EventDeploy, relman.Request{})
 			},
-			func() error { return fire(relman.EventComplete, relman.Request{}) },
+			func() error {
+				// The runner rolls it out to production; its last step
+				// completes the release.
+				if _, err := m.StartRollout(ctx, r.ID, olga, "production", samplePlan); err != nil {
+					return err
+				}
+				for range 40 {
+					if _, err := m.RunDue(ctx, r.ID); err != nil {
+						return err
+					}
+					cur, err := m.Get(ctx, r.ID)
+					if err != nil {
+						return err
+					}
+					if !cur.Rollout.Active() {
+						return errDone
+					}
+					clock = clock.Add(5 * time.Minute)
+				}
+				return fmt.Errorf("the rollout did not finish")
+			},
 		}
 		if s.stage == relman.StageProposed {
 			continue
@@ -129,6 +151,25 @@ func seedReleases(ctx context.Context, st relman.Store, now time.Time) (int, err
 		}
 	}
 	return added, nil
+}
+
+// sampleEnvironments: an optional staging, then production.
+var sampleEnvironments = relman.Environments{List: []relman.Environment{{Name: "staging", Optional: true}, {Name: "production", Production: true}}}
+
+// sampleDeployer stands for the host's deployment tooling.
+type sampleDeployer struct{}
+
+func (sampleDeployer) Deploy(context.Context, relman.DeployRequest) error   { return nil }
+func (sampleDeployer) Rollback(context.Context, relman.DeployRequest) error { return nil }
+
+var sampleLimit = 0.01
+
+// samplePlan is a canary of three steps, each verified by two five-minute
+// measurements of the error rate.
+var samplePlan = relman.RolloutPlan{
+	Steps: []relman.RolloutStep{{Percent: 10}, {Percent: 50}, {Percent: 100}},
+	Verification: relman.Verification{Interval: 5 * time.Minute, Measurements: 2,
+		Checks: []relman.ProbeCheck{{Name: "error-rate", Probe: "errors", Max: &sampleLimit}}},
 }
 
 // sampleWindows returns a daily evening maintenance window and a freeze
