@@ -287,8 +287,13 @@ func TestBinaryOnPostgres(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, "chain intact") {
 		t.Errorf("history --verify on postgres: exit %d, stderr %q\n%s", r.code, r.stderr, r.stdout)
 	}
+	// The demo's release was rolled back by its canary; its fix is closed.
 	r = exe(t, dir, "", env, "show", id, "-o", "json")
-	if r.code != 0 || !strings.Contains(r.stdout, `"stage": "closed"`) {
+	if r.code != 0 || !strings.Contains(r.stdout, `"stage": "rolled_back"`) {
 		t.Errorf("show on postgres: exit %d, stderr %q", r.code, r.stderr)
+	}
+	r = exe(t, dir, "", env, "show", id+"-fix", "-o", "json")
+	if r.code != 0 || !strings.Contains(r.stdout, `"stage": "closed"`) {
+		t.Errorf("show the fix on postgres: exit %d, stderr %q", r.code, r.stderr)
 	}
 }
