@@ -8,7 +8,18 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/relman-dev/relman/ical"
 )
+
+func mustLoad(t testing.TB, name string) *time.Location {
+	t.Helper()
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		t.Fatalf("load %s: %v", name, err)
+	}
+	return loc
+}
 
 func sundayNight(t testing.TB, services ...string) Window {
 	paris := mustLoad(t, "Europe/Paris")
@@ -107,7 +118,7 @@ func TestWindowValidate(t *testing.T) {
 	w := sundayNight(t)
 	w.RRule = "FREQ=WEEKLY;BYDAY=XX"
 	err := w.Validate()
-	var re *RRuleError
+	var re *ical.RuleError
 	if !errors.As(err, &re) || re.Part != "BYDAY" || !errors.Is(err, ErrInvalid) {
 		t.Errorf("bad rule: %v", err)
 	}

@@ -1,4 +1,4 @@
-package relman
+package ical
 
 import (
 	"testing"
@@ -18,7 +18,7 @@ func BenchmarkRRuleDailyYear(b *testing.B) {
 	const text = "FREQ=DAILY;BYHOUR=22;BYMINUTE=0;BYSECOND=0"
 
 	b.Run("relman", func(b *testing.B) {
-		r, err := ParseRRule(text)
+		r, err := ParseRule(text)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -34,7 +34,7 @@ func BenchmarkRRuleDailyYear(b *testing.B) {
 		}
 	})
 	b.Run("relman-from-dtstart", func(b *testing.B) {
-		r, _ := ParseRRule(text)
+		r, _ := ParseRule(text)
 		s := time.Date(2025, 1, 1, 22, 0, 0, 0, paris)
 		b.ReportAllocs()
 		for b.Loop() {

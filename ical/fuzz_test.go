@@ -1,4 +1,4 @@
-package relman
+package ical
 
 import (
 	"errors"
@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-func FuzzParseRRule(f *testing.F) {
+func FuzzParseRule(f *testing.F) {
 	for _, c := range rfcCases() {
 		f.Add(c.rule)
 	}
@@ -29,16 +29,16 @@ func FuzzParseRRule(f *testing.F) {
 	}
 	start := time.Date(2025, 3, 30, 2, 30, 0, 0, paris)
 	f.Fuzz(func(t *testing.T, s string) {
-		r, err := ParseRRule(s)
+		r, err := ParseRule(s)
 		if err != nil {
-			var re *RRuleError
+			var re *RuleError
 			if !errors.As(err, &re) {
-				t.Fatalf("ParseRRule(%q) error %T is not *RRuleError: %v", s, err, err)
+				t.Fatalf("ParseRule(%q) error %T is not *RuleError: %v", s, err, err)
 			}
 			return
 		}
 		text := r.String()
-		r2, err := ParseRRule(text)
+		r2, err := ParseRule(text)
 		if err != nil {
 			t.Fatalf("String() of %q = %q does not parse: %v", s, text, err)
 		}
