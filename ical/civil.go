@@ -207,4 +207,3 @@ func civilOf(t time.Time) int64 {
 	_, off := t.Zone()
 	return t.Unix() + int64(off)
 }
-

@@ -417,4 +417,3 @@ func Parse(r io.Reader) ([]*Component, error) {
 	}
 	return top, nil
 }
-

@@ -532,4 +532,3 @@ func (x *expander) run(from, to time.Time, yield func(u int64) bool) {
 		}
 	}
 }
-

@@ -513,4 +513,3 @@ func (r *Rule) Between(dtstart, from, to time.Time) iter.Seq[time.Time] {
 		})
 	}
 }
-

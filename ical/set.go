@@ -8,7 +8,6 @@ import (
 	"time"
 )
 
-
 // Set is an RFC 5545 recurrence set: the instances of one event. Start
 // (DTSTART) is the first instance whether or not it matches Rule, and its
 // location is the one Rule expands in. RDates add instances, ExDates

@@ -271,4 +271,3 @@ func writeObservance(z *Component, obs string, start time.Time, from, to int, na
 		w.Add("TZNAME", EscapeText(name))
 	}
 }
-
