@@ -220,8 +220,10 @@ type ImportOptions struct {
 // with its RRULE, RDATEs, EXDATEs, overrides (VEVENTs with a
 // RECURRENCE-ID) and time zone. Time zones are read as [ical.ReadEvents]
 // reads them: IANA names, Windows names, or the file's own VTIMEZONE; a
-// recurring window needs a zone of the first two kinds. All-day events
-// span whole local days in ImportOptions.TimeZone.
+// window of a zone only the file defines takes the IANA zone that has the
+// same offsets for twenty years from its start ([ical.IANAZone]), and
+// without one it must not recur. Floating times and all-day events are
+// read in ImportOptions.TimeZone; all-day events span whole local days.
 //
 // Errors are *ValidationError, or match ErrInvalid and unwrap to an
 // *ical.Error naming the line. Nothing is returned with an error.
@@ -335,13 +337,18 @@ func importEvent(ev *ical.Event, c *ical.Component, opt ImportOptions, n int) (W
 	if ev.AllDay || ev.Floating {
 		w.TimeZone = opt.TimeZone
 	} else if _, err := time.LoadLocation(w.TimeZone); err != nil || w.TimeZone == "Local" {
-		// A zone only this file's VTIMEZONE defines: fine for one
-		// occurrence, which becomes UTC; a series needs a zone that can
-		// be named again.
-		if set.Rule != nil || len(set.RDates) > 0 || len(set.Overrides) > 0 {
-			return w, lineErr(c.Line, "time zone %q is defined only by this file's VTIMEZONE; a recurring window needs an IANA or Windows zone name", truncate(w.TimeZone, 60))
+		// A zone only this file's VTIMEZONE defines. A window names its
+		// zone, so take the IANA zone that agrees with it for the next
+		// twenty years; failing that, one occurrence becomes UTC and a
+		// series is refused.
+		start := set.Start
+		if iana, ok := ical.IANAZone(loc, start, start.AddDate(20, 0, 0)); ok {
+			w.TimeZone, loc = iana.String(), iana
+		} else if set.Rule != nil || len(set.RDates) > 0 || len(set.Overrides) > 0 {
+			return w, lineErr(c.Line, "time zone %q is defined only by this file's VTIMEZONE and matches no IANA zone; a recurring window needs one", truncate(w.TimeZone, 60))
+		} else {
+			w.TimeZone, loc = "UTC", time.UTC
 		}
-		w.TimeZone, loc = "UTC", time.UTC
 	}
 	w.Start = set.Start.In(loc)
 	w.End = w.Start.Add(set.Duration)

@@ -132,19 +132,30 @@ type tzTransition struct {
 	dst      bool
 }
 
-// zoneTransitions lists the offset changes of loc in [from, to).
+// zoneTransitions lists the offset changes of loc in [from, to). The
+// time package reports zone bounds at year ends for zones whose future
+// comes from a POSIX rule (and, for some southern-hemisphere zones, a
+// bound that does not advance); changes of nothing are skipped and a
+// stuck walk steps on.
 func zoneTransitions(loc *time.Location, from, to time.Time) []tzTransition {
 	var out []tzTransition
 	t := from.In(loc)
-	for range 10000 {
+	for range 100000 {
 		_, end := t.ZoneBounds()
 		if end.IsZero() || !end.Before(to) {
 			break
 		}
-		_, fromOff := end.Add(-time.Second).Zone()
+		if !end.After(t) {
+			t = t.Add(time.Hour)
+			continue
+		}
+		before := end.Add(-time.Second)
+		fromName, fromOff := before.Zone()
 		at := end.In(loc)
 		name, toOff := at.Zone()
-		out = append(out, tzTransition{at: end, from: fromOff, to: toOff, name: name, dst: at.IsDST()})
+		if fromOff != toOff || fromName != name || before.IsDST() != at.IsDST() {
+			out = append(out, tzTransition{at: end, from: fromOff, to: toOff, name: name, dst: at.IsDST()})
+		}
 		t = at
 	}
 	return out

@@ -343,3 +343,35 @@ func sanitizeAbbr(s string) string {
 	}
 	return s
 }
+
+// IANAZone returns an IANA zone with the same offsets as loc at every
+// instant of [from, to), chosen among the zones CLDR maps Windows names
+// to, or false if none has. It gives a zone that only a VTIMEZONE defines
+// (Outlook's "Customized Time Zone", say) a name that other programs
+// know, for as long as the two agree.
+func IANAZone(loc *time.Location, from, to time.Time) (*time.Location, bool) {
+	want := zoneTransitions(loc, from, to)
+	_, off0 := from.In(loc).Zone()
+	names := make([]string, 0, len(windowsZones))
+	for _, n := range windowsZones {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	names = slices.Compact(names)
+	for _, n := range names {
+		cand, ok := loadIANA(n)
+		if !ok {
+			continue
+		}
+		if _, off := from.In(cand).Zone(); off != off0 {
+			continue
+		}
+		got := zoneTransitions(cand, from, to)
+		if slices.EqualFunc(got, want, func(a, b tzTransition) bool {
+			return a.at.Equal(b.at) && a.from == b.from && a.to == b.to
+		}) {
+			return cand, true
+		}
+	}
+	return nil, false
+}
