@@ -1,6 +1,7 @@
 package ical
 
 import (
+	"math/bits"
 	"math"
 	"slices"
 	"time"
@@ -28,6 +29,8 @@ type expander struct {
 	ydayPos, ydayNeg [6]uint64
 	hasYday          bool
 	wnoPos, wnoNeg   uint64
+	weeks            []int      // BYWEEKNO values; YEARLY visits only their days
+	ranges           [][2]int64 // scratch: day ranges of the selected weeks
 	wdMask           uint8
 	ordinals         []WeekdayNum
 	hasByDay         bool
@@ -99,6 +102,7 @@ func newExpander(r *Rule, dtstart time.Time) *expander {
 			x.ydayNeg[-d/64] |= 1 << (-d % 64)
 		}
 	}
+	x.weeks = r.ByWeekNo
 	for _, w := range r.ByWeekNo {
 		if w > 0 {
 			x.wnoPos |= 1 << w
@@ -186,7 +190,7 @@ func (x *expander) dayOK(c *dayCur) bool {
 			return false
 		}
 	}
-	if x.wnoPos|x.wnoNeg != 0 {
+	if x.weeks == nil && x.wnoPos|x.wnoNeg != 0 {
 		wno, total := x.weekNo(c)
 		if x.wnoPos&(1<<wno) == 0 && x.wnoNeg&(1<<(total-wno+1)) == 0 {
 			return false
@@ -240,6 +244,38 @@ func (x *expander) week1(y int64) int64 {
 	x.w1Year[1], x.w1Start[1] = x.w1Year[0], x.w1Start[0]
 	x.w1Year[0], x.w1Start[0] = y, ws
 	return ws
+}
+
+// weekRanges returns, ascending, the day ranges [a, b) inside the year
+// [jan1, next) that belong to a week BYWEEKNO selects. A day belongs to
+// the week (of its own week-numbering year) that contains it, so the last
+// week of the year before and the first week of the year after may
+// contribute a few days.
+func (x *expander) weekRanges(jan1, next int64) [][2]int64 {
+	y, _, _ := civilFromDays(jan1)
+	out := x.ranges[:0]
+	for wy := y - 1; wy <= y+1; wy++ {
+		w1 := x.week1(wy)
+		total := int((x.week1(wy+1) - w1) / 7)
+		for _, n := range x.weeks {
+			if n < 0 {
+				n = total + n + 1
+			}
+			if n < 1 || n > total {
+				continue
+			}
+			a := w1 + int64(n-1)*7
+			b := a + 7
+			a, b = max(a, jan1), min(b, next)
+			if a < b {
+				out = append(out, [2]int64{a, b})
+			}
+		}
+	}
+	slices.SortFunc(out, func(p, q [2]int64) int { return int(p[0] - q[0]) })
+	out = slices.Compact(out)
+	x.ranges = out
+	return out
 }
 
 // firstPeriod returns the index of the first period that may hold an
@@ -322,12 +358,25 @@ func (x *expander) civil(k int64, stopL int64, yield func(l int64) bool) {
 			return
 		}
 		days := x.days[:0]
-		c := newDayCur(first)
-		for i := 0; i < n; i++ {
-			if x.dayOK(&c) {
-				days = append(days, c.day)
+		if x.weeks != nil {
+			// BYWEEKNO: visit the days of the selected weeks only.
+			for _, r := range x.weekRanges(first, first+int64(n)) {
+				c := newDayCur(r[0])
+				for d := r[0]; d < r[1]; d++ {
+					if x.dayOK(&c) {
+						days = append(days, c.day)
+					}
+					c.next()
+				}
 			}
-			c.next()
+		} else {
+			c := newDayCur(first)
+			for i := 0; i < n; i++ {
+				if x.dayOK(&c) {
+					days = append(days, c.day)
+				}
+				c.next()
+			}
 		}
 		x.days = days
 		if len(days) == 0 {
@@ -416,7 +465,12 @@ func (x *expander) civilSub(k int64, stopL int64, yield func(l int64) bool) {
 		}
 		h, m, s := sod/3600, sod/60%60, sod%60
 		if x.hourMask != 0 && x.hourMask&(1<<h) == 0 {
-			k = max(skipTo(p-sod%3600+3600), k+1)
+			// Jump to the next hour BYHOUR allows (tomorrow's first if none).
+			next := (day+1)*86400 + int64(bits.TrailingZeros32(x.hourMask))*3600
+			if rest := x.hourMask >> (h + 1); rest != 0 {
+				next = day*86400 + (h+1+int64(bits.TrailingZeros32(rest)))*3600
+			}
+			k = max(skipTo(next), k+1)
 			continue
 		}
 		if x.freq <= Minutely && x.minMask != 0 && x.minMask&(1<<m) == 0 {
