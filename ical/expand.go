@@ -1,8 +1,8 @@
 package ical
 
 import (
-	"math/bits"
 	"math"
+	"math/bits"
 	"slices"
 	"time"
 )
