@@ -217,3 +217,31 @@ func FuzzImportICS(f *testing.F) {
 		}
 	})
 }
+
+// TestImportErrorsNameTheLine checks the root boundary: what package ical
+// refuses comes back matching ErrInvalid, as an *ical.Error with the line,
+// and no window is returned.
+func TestImportErrorsNameTheLine(t *testing.T) {
+	cal := func(lines ...string) string {
+		return "BEGIN:VCALENDAR\r\n" + strings.Join(lines, "\r\n") + "\r\nEND:VCALENDAR\r\n"
+	}
+	good := []string{"BEGIN:VEVENT", "UID:ok", "DTSTART:20260105T090000Z", "DURATION:PT1H", "CATEGORIES:FREEZE", "END:VEVENT"}
+	cases := []struct {
+		name string
+		in   string
+		line int
+	}{
+		{"unknown zone", cal(append(good, "BEGIN:VEVENT", "UID:x", "DTSTART;TZID=Mars/Base:20260101T000000", "DURATION:PT1H", "END:VEVENT")...), 10},
+		{"vtimezone without rules", cal(append([]string{"BEGIN:VTIMEZONE", "TZID:Custom", "END:VTIMEZONE"}, good...)...), 2},
+		{"recurrence-id of nothing", cal(append(append(good[:len(good)-1:len(good)-1], "RRULE:FREQ=DAILY;COUNT=2", "END:VEVENT"),
+			"BEGIN:VEVENT", "UID:ok", "RECURRENCE-ID:20260109T090000Z", "DTSTART:20260109T100000Z", "END:VEVENT")...), 11},
+		{"bad rdate", cal(append(good[:len(good)-1:len(good)-1], "RDATE:20260109", "END:VEVENT")...), 7},
+	}
+	for _, c := range cases {
+		ws, err := ImportICS(strings.NewReader(c.in), ImportOptions{})
+		var ie *ical.Error
+		if !errors.Is(err, ErrInvalid) || !errors.As(err, &ie) || ie.Line != c.line || ws != nil {
+			t.Errorf("%s: %v (%#v), %d windows; want line %d", c.name, err, ie, len(ws), c.line)
+		}
+	}
+}

@@ -2,7 +2,10 @@ package ical
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -58,6 +61,48 @@ func FuzzParseRule(f *testing.F) {
 			last = o
 			if n++; n == 50 {
 				break
+			}
+		}
+	})
+}
+
+// FuzzReadEvents feeds the corpus and variations to ReadEvents: it must
+// not panic, every error must be an *Error, and the instances of what it
+// reads come in order.
+func FuzzReadEvents(f *testing.F) {
+	files, _ := filepath.Glob("testdata/corpus/*.ics")
+	for _, name := range files {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(string(data))
+	}
+	f.Add(calendar("BEGIN:VTIMEZONE", "TZID:X", "BEGIN:STANDARD", "DTSTART:19700101T000000", "RDATE:19800101T000000",
+		"TZOFFSETFROM:+0100", "TZOFFSETTO:+0000", "END:STANDARD", "END:VTIMEZONE",
+		"BEGIN:VEVENT", "UID:u", "DTSTART;TZID=X:19750101T000000", "RRULE:FREQ=YEARLY", "END:VEVENT",
+		"BEGIN:VEVENT", "UID:u", "RECURRENCE-ID;RANGE=THISANDFUTURE;TZID=X:19770101T000000", "DURATION:PT1H", "END:VEVENT"))
+	f.Add(calendar("BEGIN:VEVENT", "UID:p", "DTSTART:20260101T000000Z", "RDATE;VALUE=PERIOD:20260102T000000Z/PT1H", "END:VEVENT"))
+	f.Fuzz(func(t *testing.T, s string) {
+		evs, err := ReadEvents(strings.NewReader(s), ReadOptions{})
+		if err != nil {
+			var ie *Error
+			if !errors.As(err, &ie) {
+				t.Fatalf("error %T is not an *Error: %v", err, err)
+			}
+			return
+		}
+		for _, ev := range evs {
+			var prev Instance
+			n := 0
+			for in := range ev.Set.Between(time.Time{}, time.Time{}) {
+				if n > 0 && compareInstances(prev, in) > 0 {
+					t.Fatalf("%v: %v after %v", ev, in, prev)
+				}
+				prev = in
+				if n++; n == 50 {
+					break
+				}
 			}
 		}
 	})

@@ -75,16 +75,42 @@ func (s *Set) Validate() error {
 		if !o.Cancelled && o.End.Before(o.Start) {
 			return &SetError{Index: i, Field: "RECURRENCE-ID", Reason: "override ends before it starts"}
 		}
-		found := false
-		for u := range base.ids(o.RecurrenceID, o.RecurrenceID.Add(time.Second)) {
-			found = u.Unix() == o.RecurrenceID.Unix()
-			break
+		found, err := base.has(o.RecurrenceID)
+		if err != nil {
+			return &SetError{Index: i, Field: "RECURRENCE-ID", Reason: err.Error()}
 		}
 		if !found {
 			return &SetError{Index: i, Field: "RECURRENCE-ID", Reason: fmt.Sprintf("no instance starts at %s", o.RecurrenceID.Format(time.RFC3339))}
 		}
 	}
 	return nil
+}
+
+// maxCountedSteps bounds how many instances of a rule with COUNT Validate
+// walks to find the instance an override names: COUNT forbids skipping
+// ahead, and an override far into a second-by-second series would
+// otherwise cost time without bound.
+const maxCountedSteps = 1 << 20
+
+// has reports whether t is one of the set's original starts.
+func (s *Set) has(t time.Time) (bool, error) {
+	u := t.Unix()
+	if s.Rule == nil || s.Rule.Count == 0 {
+		for v := range s.ids(t, t.Add(time.Second)) {
+			return v.Unix() == u, nil
+		}
+		return false, nil
+	}
+	n := 0
+	for v := range s.ids(time.Time{}, t.Add(time.Second)) {
+		if v.Unix() == u {
+			return true, nil
+		}
+		if n++; n > maxCountedSteps {
+			return false, fmt.Errorf("more than %d instances precede it; not checked", maxCountedSteps)
+		}
+	}
+	return false, nil
 }
 
 // SetError reports a Set that cannot be expanded. Field names the part at
