@@ -23,10 +23,11 @@ type Error struct {
 func (e *Error) Error() string {
 	msg := e.Reason
 	if e.Err != nil {
+		inner := strings.TrimPrefix(e.Err.Error(), "ical: ")
 		if msg == "" {
-			msg = e.Err.Error()
+			msg = inner
 		} else {
-			msg += ": " + e.Err.Error()
+			msg += ": " + inner
 		}
 	}
 	if e.Line > 0 {
