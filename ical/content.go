@@ -369,7 +369,10 @@ func truncate(s string, n int) string {
 // maxDepth bounds component nesting.
 const maxDepth = 16
 
-// Parse reads an iCalendar stream into its top-level components.
+// Parse reads an iCalendar stream into its top-level components. Folded
+// lines are joined (CRLF and bare LF line ends are both accepted), names
+// are upper-cased and parameter values unquoted; values stay raw. Errors
+// are *Error naming the line.
 func Parse(r io.Reader) ([]*Component, error) {
 	lines, nums, err := unfold(r)
 	if err != nil {

@@ -491,7 +491,7 @@ func (r *Rule) String() string {
 
 // All returns the occurrences of r for a series starting at dtstart, in
 // ascending order, in dtstart's location. Only instants matching the rule
-// are produced (DTSTART itself only if it matches); see Recurrence for the
+// are produced (DTSTART itself only if it matches); see Set for the
 // full RFC 5545 recurrence set. The sequence may be infinite.
 func (r *Rule) All(dtstart time.Time) iter.Seq[time.Time] {
 	return r.Between(dtstart, time.Time{}, time.Time{})
