@@ -94,18 +94,7 @@ func TestCorpusRoundTrip(t *testing.T) {
 				t.Errorf("exported file, read by the independent parser:\n got %q\nwant %q", again, want)
 			}
 			// And it imports back to the same windows.
-			back, err := ImportICS(bytes.NewReader(out.Bytes()), ImportOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(back) != len(ws) {
-				t.Fatalf("re-import: %d windows, want %d", len(back), len(ws))
-			}
-			for i := range ws {
-				if !sameWindow(ws[i], back[i]) {
-					t.Errorf("window %d changed:\n %+v\n %+v", i, ws[i], back[i])
-				}
-			}
+			checkReimport(t, out.String(), ws)
 		})
 	}
 }
