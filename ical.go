@@ -136,20 +136,27 @@ func windowEvents(win *Window, loc *time.Location, stamp ical.Property, domain s
 		rr, _ := ical.ParseRule(win.RRule)
 		ev.Add("RRULE", rr.String())
 	}
+	// RDATEs in their order: a run of date-times in one property, each
+	// period in its own.
 	var plain []time.Time
+	flush := func() {
+		if len(plain) > 0 {
+			ev.Props = append(ev.Props, ical.NewDateTimes("RDATE", plain, loc))
+			plain = nil
+		}
+	}
 	for _, p := range win.RDates {
 		if p.End.IsZero() {
 			plain = append(plain, p.Start)
 			continue
 		}
+		flush()
 		rd := ical.NewDateTime("RDATE", p.Start, loc)
 		rd.Params = append(rd.Params, ical.Param{Name: "VALUE", Values: []string{"PERIOD"}})
 		rd.Value += "/" + ical.NewDateTime("RDATE", p.End, loc).Value
 		ev.Props = append(ev.Props, rd)
 	}
-	if len(plain) > 0 {
-		ev.Props = append(ev.Props, ical.NewDateTimes("RDATE", plain, loc))
-	}
+	flush()
 	if len(win.ExDates) > 0 {
 		ev.Props = append(ev.Props, ical.NewDateTimes("EXDATE", win.ExDates, loc))
 	}

@@ -22,7 +22,14 @@ func exportWindows(t *testing.T) []Window {
 		yearEnd(t),
 		{ID: "ny-patch", Name: "Patch Tuesday", Kind: WindowMaintenance, TimeZone: "America/New_York",
 			Start: time.Date(2026, 1, 13, 1, 30, 0, 0, ny), End: time.Date(2026, 1, 13, 3, 0, 0, 0, ny),
-			RRule: "FREQ=MONTHLY;BYDAY=2TU"},
+			RRule: "FREQ=MONTHLY;BYDAY=2TU",
+			RDates: []ical.Period{{Start: time.Date(2026, 1, 20, 1, 30, 0, 0, ny)},
+				{Start: time.Date(2026, 2, 1, 4, 0, 0, 0, ny), End: time.Date(2026, 2, 1, 9, 0, 0, 0, ny)}},
+			Overrides: []ical.Override{
+				{RecurrenceID: time.Date(2026, 3, 10, 1, 30, 0, 0, ny), Start: time.Date(2026, 3, 11, 2, 0, 0, 0, ny), End: time.Date(2026, 3, 11, 4, 0, 0, 0, ny)},
+				{RecurrenceID: time.Date(2026, 4, 14, 1, 30, 0, 0, ny), Cancelled: true},
+				{RecurrenceID: time.Date(2026, 6, 9, 1, 30, 0, 0, ny), ThisAndFuture: true, Start: time.Date(2026, 6, 9, 0, 30, 0, 0, ny), End: time.Date(2026, 6, 9, 3, 30, 0, 0, ny)},
+			}},
 		{ID: "utc-once", Name: "Datacenter move", Kind: WindowFreeze, TimeZone: "UTC",
 			Start: time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC), End: time.Date(2026, 7, 3, 0, 0, 0, 0, time.UTC)},
 	}
@@ -49,6 +56,11 @@ func TestExportImportRoundTrip(t *testing.T) {
 		"EXDATE;TZID=Europe/Paris:20260405T220000,20261227T220000",
 		"UID:window-sunday@relman", "DTSTAMP:20260301T120000Z", "DTSTART:20260701T000000Z",
 		"UID:release-inv-2.4@relman", "X-RELMAN-SERVICES:billing,in\\,voices",
+		"RDATE;TZID=America/New_York:20260120T013000",
+		"RDATE;TZID=America/New_York;VALUE=PERIOD:20260201T040000/20260201T090000",
+		"RECURRENCE-ID;TZID=America/New_York:20260310T013000\r\nDTSTART;TZID=America/New_York:20260311T020000",
+		"RECURRENCE-ID;TZID=America/New_York:20260414T013000\r\nDTSTART;TZID=America/New_York:20260414T013000\r\nSTATUS:CANCELLED",
+		"RECURRENCE-ID;TZID=America/New_York;RANGE=THISANDFUTURE:20260609T013000",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("export lacks %q", want)
