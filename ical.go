@@ -312,7 +312,7 @@ func importEvent(ev *ical.Event, c *ical.Component, opt ImportOptions, n int) (W
 	}
 	// Identity and text.
 	if p := c.Property("X-RELMAN-ID"); p != nil {
-		w.ID = ical.UnescapeText(p.Value)
+		w.ID = textValue(p.Value)
 	} else if ev.UID != "" {
 		w.ID = sanitizeID(ev.UID)
 	}
@@ -320,16 +320,17 @@ func importEvent(ev *ical.Event, c *ical.Component, opt ImportOptions, n int) (W
 		w.ID = fmt.Sprintf("ics-%d", n+1)
 	}
 	if p := c.Property("SUMMARY"); p != nil {
-		w.Name = truncate(ical.UnescapeText(p.Value), 190)
+		w.Name = truncate(textValue(p.Value), 190)
 	}
 	if strings.TrimSpace(w.Name) == "" {
 		w.Name = "Imported window " + w.ID
 	}
 	if p := c.Property("DESCRIPTION"); p != nil {
-		w.Reason = truncate(ical.UnescapeText(p.Value), 3990)
+		w.Reason = truncate(textValue(p.Value), 3990)
 	}
 	if p := c.Property("X-RELMAN-SERVICES"); p != nil {
 		for _, s := range ical.SplitText(p.Value) {
+			s = newlines.Replace(s)
 			if s = strings.TrimSpace(s); s != "" {
 				w.Services = append(w.Services, s)
 			}
@@ -408,3 +409,10 @@ func truncate(s string, n int) string {
 	}
 	return s[:n] + "…"
 }
+
+// newlines turns the CR of a CRLF or a bare CR into LF: EscapeText
+// writes both as "\n", so that is what they read back as.
+var newlines = strings.NewReplacer("\r\n", "\n", "\r", "\n")
+
+// textValue unescapes a TEXT value with its line breaks as LF.
+func textValue(v string) string { return newlines.Replace(ical.UnescapeText(v)) }
