@@ -144,73 +144,76 @@ func (e *SetError) Unwrap() error { return e.Err }
 // without duplicates, in Start's location. A zero from or to leaves that
 // side open.
 func (rc *Set) ids(from, to time.Time) iter.Seq[time.Time] {
-	return func(yield func(time.Time) bool) {
-		loc := rc.Start.Location()
-		extra := make([]int64, 0, len(rc.RDates)+1)
-		extra = append(extra, rc.Start.Unix())
-		for _, p := range rc.RDates {
-			extra = append(extra, p.Start.Unix())
+	return func(yield func(time.Time) bool) { rc.walk(from, to, yield) }
+}
+
+// walk is ids without the iterator.
+func (rc *Set) walk(from, to time.Time, yield func(time.Time) bool) {
+	loc := rc.Start.Location()
+	extra := make([]int64, 0, len(rc.RDates)+1)
+	extra = append(extra, rc.Start.Unix())
+	for _, p := range rc.RDates {
+		extra = append(extra, p.Start.Unix())
+	}
+	slices.Sort(extra)
+	extra = slices.Compact(extra)
+	var ex []int64
+	if len(rc.ExDates) > 0 {
+		ex = make([]int64, len(rc.ExDates))
+		for i, t := range rc.ExDates {
+			ex[i] = t.Unix()
 		}
-		slices.Sort(extra)
-		extra = slices.Compact(extra)
-		var ex []int64
-		if len(rc.ExDates) > 0 {
-			ex = make([]int64, len(rc.ExDates))
-			for i, t := range rc.ExDates {
-				ex[i] = t.Unix()
-			}
-			slices.Sort(ex)
+		slices.Sort(ex)
+	}
+	fromU, toU := int64(math.MinInt64), int64(math.MaxInt64)
+	if !from.IsZero() {
+		fromU = from.Unix()
+		if from.Nanosecond() > 0 {
+			fromU++
 		}
-		fromU, toU := int64(math.MinInt64), int64(math.MaxInt64)
-		if !from.IsZero() {
-			fromU = from.Unix()
-			if from.Nanosecond() > 0 {
-				fromU++
-			}
+	}
+	if !to.IsZero() {
+		toU = to.Unix()
+		if to.Nanosecond() > 0 {
+			toU++
 		}
-		if !to.IsZero() {
-			toU = to.Unix()
-			if to.Nanosecond() > 0 {
-				toU++
-			}
+	}
+	last := int64(math.MinInt64)
+	out := func(u int64) bool {
+		if u <= last || u < fromU {
+			return true
 		}
-		last := int64(math.MinInt64)
-		out := func(u int64) bool {
-			if u <= last || u < fromU {
-				return true
-			}
-			last = u
-			if _, found := slices.BinarySearch(ex, u); found {
-				return true
-			}
-			return yield(time.Unix(u, 0).In(loc))
+		last = u
+		if _, found := slices.BinarySearch(ex, u); found {
+			return true
 		}
-		ei := 0
-		if rc.Rule != nil && rc.Rule.Validate() == nil {
-			x := newExpander(rc.Rule, rc.Start)
-			stopped := false
-			x.run(from, to, func(u int64) bool {
-				for ei < len(extra) && extra[ei] <= u {
-					if extra[ei] >= toU || !out(extra[ei]) {
-						stopped = true
-						return false
-					}
-					ei++
-				}
-				if !out(u) {
+		return yield(time.Unix(u, 0).In(loc))
+	}
+	ei := 0
+	if rc.Rule != nil && rc.Rule.Validate() == nil {
+		x := newExpander(rc.Rule, rc.Start)
+		stopped := false
+		x.run(from, to, func(u int64) bool {
+			for ei < len(extra) && extra[ei] <= u {
+				if extra[ei] >= toU || !out(extra[ei]) {
 					stopped = true
 					return false
 				}
-				return true
-			})
-			if stopped {
-				return
+				ei++
 			}
+			if !out(u) {
+				stopped = true
+				return false
+			}
+			return true
+		})
+		if stopped {
+			return
 		}
-		for ; ei < len(extra) && extra[ei] < toU; ei++ {
-			if !out(extra[ei]) {
-				return
-			}
+	}
+	for ; ei < len(extra) && extra[ei] < toU; ei++ {
+		if !out(extra[ei]) {
+			return
 		}
 	}
 }
@@ -227,6 +230,9 @@ func (s *Set) Starts(from, to time.Time) iter.Seq[time.Time] { return s.ids(from
 // location. A zero from or to leaves that side open. Expansion is lazy:
 // it reads the rule only as far as the instances it yields.
 func (s *Set) Between(from, to time.Time) iter.Seq[Instance] {
+	if len(s.Overrides) == 0 {
+		return s.plain(from, to)
+	}
 	return func(yield func(Instance) bool) {
 		loc := s.Start.Location()
 		var exact []Instance // moved single instances, by start
@@ -335,6 +341,39 @@ func (s *Set) Between(from, to time.Time) iter.Seq[Instance] {
 			}
 		}
 		flush(time.Time{})
+	}
+}
+
+// plain is Between for a set without overrides: instances come in the
+// order of their original start, so nothing needs holding back.
+func (s *Set) plain(from, to time.Time) iter.Seq[Instance] {
+	return func(yield func(Instance) bool) {
+		maxDur := max(s.Duration, 0)
+		var periods map[int64]time.Duration
+		for _, p := range s.RDates {
+			if !p.End.IsZero() {
+				if periods == nil {
+					periods = map[int64]time.Duration{}
+				}
+				periods[p.Start.Unix()] = p.End.Sub(p.Start)
+				maxDur = max(maxDur, p.End.Sub(p.Start))
+			}
+		}
+		lo := from
+		if !lo.IsZero() {
+			lo = lo.Add(-maxDur)
+		}
+		s.walk(lo, to, func(id time.Time) bool {
+			d, ok := periods[id.Unix()]
+			if !ok {
+				d = s.Duration
+			}
+			end := id.Add(d)
+			if !from.IsZero() && !end.After(from) && (d != 0 || id.Before(from)) {
+				return true
+			}
+			return yield(Instance{RecurrenceID: id, Start: id, End: end})
+		})
 	}
 }
 
