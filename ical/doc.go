@@ -30,7 +30,8 @@
 // octets with CRLF line ends. [EscapeText], [UnescapeText] and
 // [SplitText] handle TEXT values. [ReadEvents] goes further: it groups
 // the VEVENTs of each series by UID, resolves their time zones and
-// returns one [Event] per series with its [Set]. Errors are [*Error]
+// returns one [Event] per series with its [Set]; when the same instance
+// is overridden twice, the higher SEQUENCE wins. Errors are [*Error]
 // values that name the line at fault; nothing is returned with one.
 //
 // # Time zones
@@ -55,7 +56,9 @@
 // A DATE value (an all-day event) and a floating DATE-TIME (no "Z", no
 // TZID) have no zone. RFC 5545 leaves their instant to the reader;
 // ReadEvents places them in [ReadOptions].Floating, UTC by default, so
-// that a file reads the same on every machine. [VTimezone] writes the
+// that a file reads the same on every machine. The non-standard
+// X-WR-TIMEZONE that Google and Apple write is ignored: a time with a
+// TZID or in UTC already says when it is. [VTimezone] writes the
 // VTIMEZONE of a location for a range of years.
 //
 // # Limits

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -126,8 +127,17 @@ func Events(cal *Component, opt ReadOptions) ([]*Event, error) {
 		if err != nil {
 			return nil, err
 		}
-		ev.Overrides = append(ev.Overrides, c)
-		ev.Set.Overrides = append(ev.Set.Overrides, o)
+		// The same instance overridden twice (an update that kept the old
+		// copy): the higher SEQUENCE wins, then the later one.
+		i := slices.IndexFunc(ev.Set.Overrides, func(p Override) bool {
+			return p.RecurrenceID.Equal(o.RecurrenceID) && p.ThisAndFuture == o.ThisAndFuture
+		})
+		if i < 0 {
+			ev.Overrides = append(ev.Overrides, c)
+			ev.Set.Overrides = append(ev.Set.Overrides, o)
+		} else if sequence(c) >= sequence(ev.Overrides[i]) {
+			ev.Overrides[i], ev.Set.Overrides[i] = c, o
+		}
 	}
 	for _, ev := range out {
 		if err := ev.Set.Validate(); err != nil {
@@ -148,6 +158,16 @@ func uidOf(c *Component) string {
 		return strings.TrimSpace(UnescapeText(p.Value))
 	}
 	return ""
+}
+
+// sequence returns the SEQUENCE of c, 0 if it has none or a bad one.
+func sequence(c *Component) int {
+	if p := c.Property("SEQUENCE"); p != nil {
+		if n, err := strconv.Atoi(strings.TrimSpace(p.Value)); err == nil {
+			return n
+		}
+	}
+	return 0
 }
 
 func isCancelled(c *Component) bool {

@@ -60,6 +60,21 @@ func TestReadEventsOverrides(t *testing.T) {
 	}
 }
 
+func TestReadEventsRepeatedOverride(t *testing.T) {
+	in := calendar(
+		"BEGIN:VEVENT", "UID:s", "DTSTART:20260302T100000Z", "DURATION:PT1H", "RRULE:FREQ=DAILY;COUNT=2", "END:VEVENT",
+		"BEGIN:VEVENT", "UID:s", "SEQUENCE:2", "RECURRENCE-ID:20260303T100000Z", "DTSTART:20260303T120000Z", "END:VEVENT",
+		"BEGIN:VEVENT", "UID:s", "SEQUENCE:1", "RECURRENCE-ID:20260303T100000Z", "DTSTART:20260303T110000Z", "END:VEVENT",
+	)
+	evs, err := ReadEvents(strings.NewReader(in), ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := instances(t, evs[0], time.Time{}, time.Time{}); !slices.Equal(got, []string{"03-02T10:00/11:00", "03-03T12:00/13:00"}) {
+		t.Errorf("instances %v", got)
+	}
+}
+
 func TestReadEventsAllDayAndFloating(t *testing.T) {
 	ny, _ := time.LoadLocation("America/New_York")
 	in := calendar(
