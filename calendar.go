@@ -136,7 +136,13 @@ type invalidICal struct{ err error }
 
 func icalInvalid(err error) error { return &invalidICal{err} }
 
-func (e *invalidICal) Error() string        { return "relman: " + e.err.Error() }
+func (e *invalidICal) Error() string {
+	msg := strings.TrimPrefix(e.err.Error(), "ical: ")
+	if _, ok := e.err.(*ical.Error); ok {
+		return "relman: icalendar " + msg
+	}
+	return "relman: " + msg
+}
 func (e *invalidICal) Unwrap() error        { return e.err }
 func (e *invalidICal) Is(target error) bool { return target == ErrInvalid }
 

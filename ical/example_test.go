@@ -99,7 +99,7 @@ func ExampleError() {
 	fmt.Println(err)
 	// Output:
 	// line 5 part BYHOUR
-	// ical: line 5: rule BYHOUR=25: 25 out of range 0..23
+	// ical: line 5: rrule BYHOUR=25: 25 out of range 0..23
 }
 
 // A zone that only the file defines is built from its VTIMEZONE.

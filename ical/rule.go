@@ -112,9 +112,9 @@ type RuleError struct {
 // Error implements error.
 func (e *RuleError) Error() string {
 	if e.Value == "" {
-		return fmt.Sprintf("ical: rule %s: %s", e.Part, e.Reason)
+		return fmt.Sprintf("ical: rrule %s: %s", e.Part, e.Reason)
 	}
-	return fmt.Sprintf("ical: rule %s=%s: %s", e.Part, e.Value, e.Reason)
+	return fmt.Sprintf("ical: rrule %s=%s: %s", e.Part, e.Value, e.Reason)
 }
 
 func ruleErr(part, value, reason string) error {
