@@ -107,3 +107,45 @@ func FuzzReadEvents(f *testing.F) {
 		}
 	})
 }
+
+// FuzzZoneFromVTimezone builds zones from every VTIMEZONE of the input:
+// no panic, errors are *Error, and a zone built converts times both ways.
+func FuzzZoneFromVTimezone(f *testing.F) {
+	files, _ := filepath.Glob("testdata/corpus/*.ics")
+	for _, name := range files {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(string(data))
+	}
+	f.Add(calendar("BEGIN:VTIMEZONE", "TZID:Half", "BEGIN:DAYLIGHT", "DTSTART:20000101T000000",
+		"RDATE:20100601T020000,20110601T020000", "TZOFFSETFROM:+0530", "TZOFFSETTO:+063015", "TZNAME:HALF", "END:DAYLIGHT", "END:VTIMEZONE"))
+	f.Fuzz(func(t *testing.T, s string) {
+		comps, err := Parse(strings.NewReader(s))
+		if err != nil {
+			return
+		}
+		for _, cal := range comps {
+			for _, c := range cal.Comps {
+				if c.Name != "VTIMEZONE" {
+					continue
+				}
+				loc, err := ZoneFromVTimezone(c)
+				if err != nil {
+					var ie *Error
+					if !errors.As(err, &ie) {
+						t.Fatalf("error %T is not an *Error: %v", err, err)
+					}
+					continue
+				}
+				for _, y := range []int{1601, 1970, 2026, 2199, 2300} {
+					w := time.Date(y, 7, 1, 12, 0, 0, 0, loc)
+					if back := time.Unix(w.Unix(), 0).In(loc); back.Year() != y {
+						t.Fatalf("%s: %v reads back as %v", loc, w, back)
+					}
+				}
+			}
+		}
+	})
+}
