@@ -98,8 +98,9 @@ func TestReadEventsAllDayAndFloating(t *testing.T) {
 
 func TestLoadZone(t *testing.T) {
 	for tzid, want := range map[string]string{
-		"Europe/Berlin":                                         "Europe/Berlin",
-		"W. Europe Standard Time":                               "Europe/Berlin",
+		"Europe/Berlin":           "Europe/Berlin",
+		"W. Europe Standard Time": "Europe/Berlin",
+		"(UTC+01:00) Amsterdam, Berlin, Bern, Rome, Stockholm, Vienna": "Europe/Berlin",
 		"Eastern Standard Time":                                 "America/New_York",
 		"/mozilla.org/20070129_1/Europe/Berlin":                 "Europe/Berlin",
 		"/softwarestudio.org/Olson_20011030_5/America/New_York": "America/New_York",

@@ -3,7 +3,9 @@
 //
 // It reads CLDR's windowsZones.xml, as Debian's unicode-cldr-core package
 // installs it, and keeps the "001" (default territory) entry of every
-// Windows name. The CLDR version comes from the supplemental DTD that
+// Windows name. Each entry follows a comment with the zone's display name,
+// such as "(UTC+01:00) Amsterdam, Berlin, Bern, Rome, Stockholm, Vienna",
+// which older Outlook versions write as TZID; those are kept too. The CLDR version comes from the supplemental DTD that
 // ships beside it. Run it through go generate in the ical directory:
 //
 //	go generate ./ical/
@@ -15,11 +17,13 @@ import (
 	"flag"
 	"fmt"
 	"go/format"
+	"io"
 	"log"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strings"
 )
 
 type supplemental struct {
@@ -32,6 +36,49 @@ type supplemental struct {
 			Type      string `xml:"type,attr"`
 		} `xml:"mapZone"`
 	} `xml:"windowsZones>mapTimezones"`
+}
+
+// displayNames maps the display name in the comment before each group
+// of mapZone elements to the IANA zone of that group's 001 entry.
+func displayNames(data []byte, ids map[string]string) (map[string]string, error) {
+	out := map[string]string{}
+	d := xml.NewDecoder(bytes.NewReader(data))
+	comment := ""
+	for {
+		tok, err := d.Token()
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		switch t := tok.(type) {
+		case xml.Comment:
+			c := strings.TrimSpace(string(t))
+			if strings.HasPrefix(c, "(UTC") {
+				comment = c
+			}
+		case xml.StartElement:
+			if t.Name.Local != "mapZone" || comment == "" {
+				continue
+			}
+			var other, territory string
+			for _, a := range t.Attr {
+				switch a.Name.Local {
+				case "other":
+					other = a.Value
+				case "territory":
+					territory = a.Value
+				}
+			}
+			if territory == "001" {
+				if iana, ok := ids[other]; ok {
+					out[comment] = iana
+				}
+				comment = ""
+			}
+		}
+	}
 }
 
 func main() {
@@ -62,6 +109,15 @@ func main() {
 			names[z.Other] = z.Type
 		}
 	}
+	display, err := displayNames(data, names)
+	if err != nil {
+		log.Fatalf("%s: %v", *in, err)
+	}
+	for k, v := range display {
+		if _, ok := names[k]; !ok {
+			names[k] = v
+		}
+	}
 	if len(names) == 0 {
 		log.Fatalf("%s: no mapZone with territory 001", *in)
 	}
@@ -76,7 +132,7 @@ func main() {
 	fmt.Fprintf(&b, "package ical\n\n")
 	fmt.Fprintf(&b, "// windowsZonesVersion names the data: CLDR %s, windowsZones typeVersion %s (IANA), otherVersion %s (Windows).\n", cldr, s.Map.TypeVersion, s.Map.OtherVersion)
 	fmt.Fprintf(&b, "const windowsZonesVersion = %q\n\n", fmt.Sprintf("CLDR %s; tz %s; windows %s", cldr, s.Map.TypeVersion, s.Map.OtherVersion))
-	fmt.Fprintf(&b, "// windowsZones maps each Windows time zone name to the IANA zone CLDR gives for its default territory (001).\n")
+	fmt.Fprintf(&b, "// windowsZones maps each Windows time zone name, and its display name, to the IANA zone CLDR gives for its default territory (001).\n")
 	fmt.Fprintf(&b, "var windowsZones = map[string]string{\n")
 	for _, k := range keys {
 		fmt.Fprintf(&b, "\t%q: %q,\n", k, names[k])
