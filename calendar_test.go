@@ -64,6 +64,47 @@ func TestCalendarAllowedAcrossDST(t *testing.T) {
 	}
 }
 
+// TestCalendarOverrides checks that moved, cancelled and added
+// occurrences decide what the calendar allows, and NextSlot finds them.
+func TestCalendarOverrides(t *testing.T) {
+	paris := mustLoad(t, "Europe/Paris")
+	at := func(d, h int) time.Time { return time.Date(2026, 3, d, h, 0, 0, 0, paris) }
+	w := sundayNight(t)
+	w.Overrides = []ical.Override{
+		{RecurrenceID: at(8, 22), Start: at(10, 20), End: at(10, 23)}, // Sunday 8th moves to Tuesday 10th
+		{RecurrenceID: at(15, 22), Cancelled: true},
+	}
+	w.RDates = []ical.Period{{Start: at(18, 1), End: at(18, 3)}}
+	cal, err := NewCalendar(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		from, to time.Time
+		ok       bool
+	}{
+		{at(1, 22), at(1, 23), true},
+		{at(8, 22), at(8, 23), false}, // moved away
+		{at(10, 20), at(10, 23), true},
+		{at(15, 22), at(15, 23), false}, // cancelled
+		{at(18, 1), at(18, 3), true},    // added
+		{at(22, 22), at(23, 2), true},
+	} {
+		err := cal.Allowed(Span{c.from, c.to}, nil)
+		if (err == nil) != c.ok {
+			t.Errorf("%v–%v: %v, want allowed %v", c.from, c.to, err, c.ok)
+		}
+	}
+	slot, err := cal.NextSlot(at(8, 0), 2*time.Hour, nil, SlotOptions{})
+	if err != nil || !slot.Start.Equal(at(10, 20)) {
+		t.Errorf("NextSlot after the 8th: %v, %v; want the moved occurrence on the 10th", slot, err)
+	}
+	slot, err = cal.NextSlot(at(11, 0), 2*time.Hour, nil, SlotOptions{})
+	if err != nil || !slot.Start.Equal(at(18, 1)) {
+		t.Errorf("NextSlot after the 11th: %v, %v; want the added occurrence on the 18th", slot, err)
+	}
+}
+
 func TestCalendarAllowedListsEveryReason(t *testing.T) {
 	paris := mustLoad(t, "Europe/Paris")
 	billing := sundayNight(t, "billing")
