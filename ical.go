@@ -376,6 +376,11 @@ func importEvent(ev *ical.Event, c *ical.Component, opt ImportOptions, n int) (W
 	for _, t := range set.ExDates {
 		w.ExDates = append(w.ExDates, t.In(loc))
 	}
+	if ev.Component == nil {
+		// Only an override of a series this file lacks (an invitation
+		// to one occurrence): it is a window of its own.
+		return w, nil
+	}
 	for _, o := range set.Overrides {
 		o.RecurrenceID = o.RecurrenceID.In(loc)
 		if !o.Cancelled {

@@ -225,6 +225,21 @@ func FuzzImportICS(f *testing.F) {
 	})
 }
 
+// TestImportLoneOverride: an occurrence whose series is not in the file
+// is a one-off window.
+func TestImportLoneOverride(t *testing.T) {
+	in := "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:series@x\r\nRECURRENCE-ID:20260310T090000Z\r\n" +
+		"DTSTART:20260311T090000Z\r\nDTEND:20260311T100000Z\r\nSUMMARY:moved\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+	ws, err := ImportICS(strings.NewReader(in), ImportOptions{Kind: WindowFreeze})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ws) != 1 || ws[0].ID != "series" || len(ws[0].Overrides) != 0 || ws[0].RRule != "" ||
+		!ws[0].Start.Equal(time.Date(2026, 3, 11, 9, 0, 0, 0, time.UTC)) {
+		t.Errorf("windows %+v", ws)
+	}
+}
+
 // TestImportErrorsNameTheLine checks the root boundary: what package ical
 // refuses comes back matching ErrInvalid, as an *ical.Error with the line,
 // and no window is returned.
