@@ -128,5 +128,18 @@ func TestVTimezoneRoundTrip(t *testing.T) {
 		if !slices.EqualFunc(have, want, time.Time.Equal) {
 			t.Errorf("%s: %d transitions, Go %d", name, len(have), len(want))
 		}
+		// And an IANA zone that agrees with it is found again.
+		iana, ok := IANAZone(got, time.Date(2015, 2, 1, 0, 0, 0, 0, time.UTC), end)
+		if !ok {
+			t.Errorf("%s: no IANA zone found for it", name)
+			continue
+		}
+		for u := time.Date(2015, 2, 1, 0, 0, 0, 0, time.UTC); u.Before(end); u = u.Add(241 * time.Minute) {
+			_, a := u.In(iana).Zone()
+			_, b := u.In(loc).Zone()
+			if a != b {
+				t.Fatalf("%s: IANAZone gave %s, which differs at %s", name, iana, u)
+			}
+		}
 	}
 }

@@ -28,7 +28,6 @@ type expander struct {
 	mdayPos, mdayNeg uint32
 	ydayPos, ydayNeg [6]uint64
 	hasYday          bool
-	wnoPos, wnoNeg   uint64
 	weeks            []int      // BYWEEKNO values; YEARLY visits only their days
 	ranges           [][2]int64 // scratch: day ranges of the selected weeks
 	wdMask           uint8
@@ -40,10 +39,8 @@ type expander struct {
 	times            []int64 // seconds added to the period base, ascending
 	setpos           []int
 
-	w1Year  [2]int64 // week-1 start cache: year → day
-	w1Start [2]int64
-	capDay  int64
-	days    []int64 // matched days of the current period (scratch)
+	capDay int64
+	days   []int64 // matched days of the current period (scratch)
 }
 
 func newExpander(r *Rule, dtstart time.Time) *expander {
@@ -102,13 +99,8 @@ func newExpander(r *Rule, dtstart time.Time) *expander {
 			x.ydayNeg[-d/64] |= 1 << (-d % 64)
 		}
 	}
-	x.weeks = r.ByWeekNo
-	for _, w := range r.ByWeekNo {
-		if w > 0 {
-			x.wnoPos |= 1 << w
-		} else {
-			x.wnoNeg |= 1 << -w
-		}
+	if len(r.ByWeekNo) > 0 {
+		x.weeks = r.ByWeekNo
 	}
 	for _, w := range byday {
 		x.hasByDay = true
@@ -190,12 +182,6 @@ func (x *expander) dayOK(c *dayCur) bool {
 			return false
 		}
 	}
-	if x.weeks == nil && x.wnoPos|x.wnoNeg != 0 {
-		wno, total := x.weekNo(c)
-		if x.wnoPos&(1<<wno) == 0 && x.wnoNeg&(1<<(total-wno+1)) == 0 {
-			return false
-		}
-	}
 	if x.hasByDay {
 		if x.wdMask&(1<<c.wd) != 0 {
 			return true
@@ -219,31 +205,15 @@ func (x *expander) dayOK(c *dayCur) bool {
 	return true
 }
 
-// weekNo returns the week number of the day (weeks start on WKST; week 1 is
-// the first with at least four days in its year) and the number of weeks of
-// the year that owns that week.
-func (x *expander) weekNo(c *dayCur) (wno, total int) {
-	ws := c.day - int64((c.wd-x.wkst+7)%7)
-	wy, _, _ := civilFromDays(ws + 3)
-	w1 := x.week1(wy)
-	return int((ws-w1)/7) + 1, int((x.week1(wy+1) - w1) / 7)
-}
-
+// week1 returns the first day of week 1 of year y: weeks start on WKST,
+// and week 1 is the first with at least four days in y.
 func (x *expander) week1(y int64) int64 {
-	for i := range x.w1Year {
-		if x.w1Year[i] == y && x.w1Start[i] != 0 {
-			return x.w1Start[i]
-		}
-	}
 	jan1 := daysFromCivil(y, 1, 1)
 	off := int64((weekdayOf(jan1) - x.wkst + 7) % 7)
-	ws := jan1 - off
 	if off > 3 {
-		ws += 7
+		return jan1 - off + 7
 	}
-	x.w1Year[1], x.w1Start[1] = x.w1Year[0], x.w1Start[0]
-	x.w1Year[0], x.w1Start[0] = y, ws
-	return ws
+	return jan1 - off
 }
 
 // weekRanges returns, ascending, the day ranges [a, b) inside the year
@@ -255,8 +225,8 @@ func (x *expander) weekRanges(jan1, next int64) [][2]int64 {
 	y, _, _ := civilFromDays(jan1)
 	out := x.ranges[:0]
 	for wy := y - 1; wy <= y+1; wy++ {
-		w1 := x.week1(wy)
-		total := int((x.week1(wy+1) - w1) / 7)
+		w1, w1next := x.week1(wy), x.week1(wy+1)
+		total := int((w1next - w1) / 7)
 		for _, n := range x.weeks {
 			if n < 0 {
 				n = total + n + 1
