@@ -71,13 +71,19 @@ func (s *Set) Validate() error {
 		}
 	}
 	base := Set{Start: s.Start, Rule: s.Rule, RDates: s.RDates}
+	counted, err := base.countedIDs(s.Overrides)
 	for i, o := range s.Overrides {
 		if !o.Cancelled && o.End.Before(o.Start) {
 			return &SetError{Index: i, Field: "RECURRENCE-ID", Reason: "override ends before it starts"}
 		}
-		found, err := base.has(o.RecurrenceID)
-		if err != nil {
-			return &SetError{Index: i, Field: "RECURRENCE-ID", Reason: err.Error()}
+		var found bool
+		if counted != nil {
+			found = counted[o.RecurrenceID.Unix()]
+			if !found && err != nil {
+				return &SetError{Index: i, Field: "RECURRENCE-ID", Reason: err.Error()}
+			}
+		} else {
+			found = base.has(o.RecurrenceID)
 		}
 		if !found {
 			return &SetError{Index: i, Field: "RECURRENCE-ID", Reason: fmt.Sprintf("no instance starts at %s", o.RecurrenceID.Format(time.RFC3339))}
@@ -87,30 +93,46 @@ func (s *Set) Validate() error {
 }
 
 // maxCountedSteps bounds how many instances of a rule with COUNT Validate
-// walks to find the instance an override names: COUNT forbids skipping
+// walks to find the instances overrides name: COUNT forbids skipping
 // ahead, and an override far into a second-by-second series would
 // otherwise cost time without bound.
 const maxCountedSteps = 1 << 20
 
-// has reports whether t is one of the set's original starts.
-func (s *Set) has(t time.Time) (bool, error) {
-	u := t.Unix()
-	if s.Rule == nil || s.Rule.Count == 0 {
-		for v := range s.ids(t, t.Add(time.Second)) {
-			return v.Unix() == u, nil
+// has reports whether t is one of the original starts of a set whose
+// rule, if any, has no COUNT (so that expansion skips ahead to t).
+func (s *Set) has(t time.Time) bool {
+	for v := range s.ids(t, t.Add(time.Second)) {
+		return v.Unix() == t.Unix()
+	}
+	return false
+}
+
+// countedIDs returns, for a set whose rule has COUNT, which of the
+// overrides' instants are original starts, walking the series once up to
+// the last of them (at most maxCountedSteps instances; past that, err
+// says so). For other sets it returns nil.
+func (s *Set) countedIDs(overrides []Override) (map[int64]bool, error) {
+	if s.Rule == nil || s.Rule.Count == 0 || len(overrides) == 0 {
+		return nil, nil
+	}
+	want := map[int64]bool{}
+	var last time.Time
+	for _, o := range overrides {
+		want[o.RecurrenceID.Unix()] = false
+		if o.RecurrenceID.After(last) {
+			last = o.RecurrenceID
 		}
-		return false, nil
 	}
 	n := 0
-	for v := range s.ids(time.Time{}, t.Add(time.Second)) {
-		if v.Unix() == u {
-			return true, nil
+	for v := range s.ids(time.Time{}, last.Add(time.Second)) {
+		if _, ok := want[v.Unix()]; ok {
+			want[v.Unix()] = true
 		}
 		if n++; n > maxCountedSteps {
-			return false, fmt.Errorf("more than %d instances precede it; not checked", maxCountedSteps)
+			return want, fmt.Errorf("more than %d instances precede it; not checked", maxCountedSteps)
 		}
 	}
-	return false, nil
+	return want, nil
 }
 
 // SetError reports a Set that cannot be expanded. Field names the part at

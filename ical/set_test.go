@@ -1,8 +1,10 @@
 package ical
 
 import (
+	"errors"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -124,5 +126,25 @@ func TestSetBetweenMatchesNaive(t *testing.T) {
 		if !slices.EqualFunc(got, want, eq) {
 			t.Fatalf("case %d: %+v from %v to %v\n got %v\nwant %v", i, s, from, to, got, want)
 		}
+	}
+}
+
+// TestSetValidateBounded: an override far into a counted series is not
+// searched for ever.
+func TestSetValidateBounded(t *testing.T) {
+	r, _ := ParseRule("FREQ=SECONDLY;COUNT=2000000000")
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s := &Set{Start: start, Rule: r, Overrides: []Override{
+		{RecurrenceID: start.Add(10 * time.Second), Cancelled: true},
+		{RecurrenceID: start.AddDate(0, 6, 0), Cancelled: true},
+	}}
+	begin := time.Now()
+	err := s.Validate()
+	var se *SetError
+	if !errors.As(err, &se) || se.Index != 1 || !strings.Contains(err.Error(), "not checked") {
+		t.Errorf("Validate = %v", err)
+	}
+	if d := time.Since(begin); d > 5*time.Second {
+		t.Errorf("Validate took %v", d)
 	}
 }
