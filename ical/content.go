@@ -271,6 +271,9 @@ func unfold(r io.Reader) ([]string, []int, error) {
 	for sc.Scan() {
 		n++
 		l := strings.TrimSuffix(sc.Text(), "\r")
+		if n == 1 {
+			l = strings.TrimPrefix(l, "\ufeff") // a byte order mark, as some Windows programs write
+		}
 		if l == "" {
 			continue
 		}

@@ -96,6 +96,13 @@ func TestReadEventsAllDayAndFloating(t *testing.T) {
 	}
 }
 
+func TestReadEventsByteOrderMark(t *testing.T) {
+	in := "\ufeff" + calendar("BEGIN:VEVENT", "UID:b", "DTSTART:20260101T000000Z", "END:VEVENT")
+	if evs, err := ReadEvents(strings.NewReader(in), ReadOptions{}); err != nil || len(evs) != 1 {
+		t.Errorf("%v, %v", evs, err)
+	}
+}
+
 func TestLoadZone(t *testing.T) {
 	for tzid, want := range map[string]string{
 		"Europe/Berlin":           "Europe/Berlin",
