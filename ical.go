@@ -259,7 +259,7 @@ func ImportICS(in io.Reader, opt ImportOptions) ([]Window, error) {
 		if c == nil {
 			c = ev.Overrides[0]
 		}
-		if c.Property("X-RELMAN-RELEASE") != nil || isCancelled(c) {
+		if c.Property("X-RELMAN-RELEASE") != nil || ev.Cancelled {
 			continue
 		}
 		w, err := importEvent(ev, c, opt, len(out))
@@ -276,11 +276,6 @@ func ImportICS(in io.Reader, opt ImportOptions) ([]Window, error) {
 		out = append(out, w)
 	}
 	return out, nil
-}
-
-func isCancelled(c *ical.Component) bool {
-	p := c.Property("STATUS")
-	return p != nil && strings.EqualFold(strings.TrimSpace(p.Value), "CANCELLED")
 }
 
 func lineErr(line int, format string, args ...any) error {

@@ -42,7 +42,7 @@ func readExpected(t *testing.T, path string) []occurrence {
 func expandAll(evs []*Event, from, to time.Time) []occurrence {
 	var got []occurrence
 	for _, ev := range evs {
-		if ev.Component != nil && isCancelled(ev.Component) {
+		if ev.Cancelled {
 			continue
 		}
 		for in := range ev.Set.Between(from, to) {

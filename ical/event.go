@@ -27,6 +27,10 @@ type Event struct {
 	// Floating reports a DTSTART that is a local time without a zone; it
 	// was read in ReadOptions.Floating.
 	Floating bool
+	// Cancelled reports a whole series with STATUS:CANCELLED (or, for a
+	// series the file holds only an override of, a cancelled override).
+	// Its Set still holds its instances; most readers skip it.
+	Cancelled bool
 	// Set holds the instances: Set.Start is DTSTART, in the event's time
 	// zone, Set.Duration comes from DTEND or DURATION (one day for an
 	// all-day event without either, zero otherwise).
@@ -215,7 +219,7 @@ func (rd *reader) when(p *Property, v string) (t time.Time, isDate, floating boo
 }
 
 func (rd *reader) master(c *Component) (*Event, error) {
-	ev := &Event{UID: uidOf(c), Component: c}
+	ev := &Event{UID: uidOf(c), Component: c, Cancelled: isCancelled(c)}
 	ds := c.Property("DTSTART")
 	if ds == nil {
 		return nil, errAt(c.Line, "VEVENT without DTSTART")

@@ -70,14 +70,7 @@ func FuzzParseRule(f *testing.F) {
 // not panic, every error must be an *Error, and the instances of what it
 // reads come in order.
 func FuzzReadEvents(f *testing.F) {
-	files, _ := filepath.Glob("testdata/corpus/*.ics")
-	for _, name := range files {
-		data, err := os.ReadFile(name)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(string(data))
-	}
+	addCorpus(f)
 	f.Add(calendar("BEGIN:VTIMEZONE", "TZID:X", "BEGIN:STANDARD", "DTSTART:19700101T000000", "RDATE:19800101T000000",
 		"TZOFFSETFROM:+0100", "TZOFFSETTO:+0000", "END:STANDARD", "END:VTIMEZONE",
 		"BEGIN:VEVENT", "UID:u", "DTSTART;TZID=X:19750101T000000", "RRULE:FREQ=YEARLY", "END:VEVENT",
@@ -111,14 +104,7 @@ func FuzzReadEvents(f *testing.F) {
 // FuzzZoneFromVTimezone builds zones from every VTIMEZONE of the input:
 // no panic, errors are *Error, and a zone built converts times both ways.
 func FuzzZoneFromVTimezone(f *testing.F) {
-	files, _ := filepath.Glob("testdata/corpus/*.ics")
-	for _, name := range files {
-		data, err := os.ReadFile(name)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(string(data))
-	}
+	addCorpus(f)
 	f.Add(calendar("BEGIN:VTIMEZONE", "TZID:Half", "BEGIN:DAYLIGHT", "DTSTART:20000101T000000",
 		"RDATE:20100601T020000,20110601T020000", "TZOFFSETFROM:+0530", "TZOFFSETTO:+063015", "TZNAME:HALF", "END:DAYLIGHT", "END:VTIMEZONE"))
 	f.Fuzz(func(t *testing.T, s string) {
@@ -148,4 +134,16 @@ func FuzzZoneFromVTimezone(f *testing.F) {
 			}
 		}
 	})
+}
+
+// addCorpus seeds f with the files of testdata/corpus.
+func addCorpus(f *testing.F) {
+	files, _ := filepath.Glob("testdata/corpus/*.ics")
+	for _, name := range files {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(string(data))
+	}
 }
