@@ -128,6 +128,16 @@ func TestVTimezoneRoundTrip(t *testing.T) {
 		if !slices.EqualFunc(have, want, time.Time.Equal) {
 			t.Errorf("%s: %d transitions, Go %d", name, len(have), len(want))
 		}
+		// Past the expanded span, the POSIX rule carries the zone on.
+		for _, y := range []int{2201, 2350} {
+			for _, m := range []time.Month{1, 4, 7, 10} {
+				u := time.Date(y, m, 20, 12, 0, 0, 0, time.UTC)
+				_, want := u.In(loc).Zone()
+				if _, off := u.In(got).Zone(); off != want {
+					t.Errorf("%s in %d-%02d: offset %d, want %d", name, y, m, off, want)
+				}
+			}
+		}
 		// And an IANA zone that agrees with it is found again.
 		iana, ok := IANAZone(got, time.Date(2015, 2, 1, 0, 0, 0, 0, time.UTC), end)
 		if !ok {

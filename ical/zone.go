@@ -4,6 +4,7 @@ package ical
 
 import (
 	"encoding/binary"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -117,9 +118,12 @@ type onset struct {
 // optionally RRULE, RDATE and TZNAME. The location is named after TZID.
 //
 // A time.Location cannot be made from rules, so the observances are
-// expanded into a list of offset changes (through the year 2200; later
-// instants keep the last offset) and compiled into the binary zoneinfo
-// form that time.LoadLocationFromTZData reads. The result then behaves as
+// expanded into a list of offset changes (through the year 2200) and
+// compiled into the binary zoneinfo form that time.LoadLocationFromTZData
+// reads. When the zone ends in the usual pair of yearly rules (nth or
+// last weekday of a month), they also become the zoneinfo's POSIX rule,
+// which carries them on past 2200; otherwise later instants keep the last
+// offset. The result then behaves as
 // any other location: time.Date resolves wall-clock times with it, and
 // recurrence rules expand in it. Before the first change the offset is
 // the TZOFFSETFROM of that change. Errors are *Error naming the line.
@@ -155,7 +159,7 @@ func ZoneFromVTimezone(c *Component) (*time.Location, error) {
 		return 0
 	})
 	all = slices.CompactFunc(all, func(a, b onset) bool { return a.at == b.at })
-	data, err := tzif(all)
+	data, err := tzif(all, posixRule(c))
 	if err != nil {
 		return nil, errAt(c.Line, "%s", err.(*Error).Reason)
 	}
@@ -268,7 +272,7 @@ func parseOffset(v string, line int) (int, error) {
 // tzif encodes the offset changes as a version 2 zoneinfo file. Type 0,
 // used by no change, holds the offset before the first one, which is how
 // the time package learns it.
-func tzif(all []onset) ([]byte, error) {
+func tzif(all []onset, footer string) ([]byte, error) {
 	type ztype struct {
 		off  int
 		dst  bool
@@ -327,7 +331,99 @@ func tzif(all []onset) ([]byte, error) {
 		b = append(b, dst, byte(abbr[t.name]))
 	}
 	b = append(b, chars...)
+	if footer != "" {
+		b = append(b, '\n')
+		b = append(b, footer...)
+		b = append(b, '\n')
+	}
 	return b, nil
+}
+
+// posixRule returns the POSIX TZ string that continues a VTIMEZONE's
+// offset changes past the year they were expanded to, when the zone ends
+// in the usual shape: one STANDARD and one DAYLIGHT observance, each an
+// open-ended yearly rule on the nth (or last) weekday of a month.
+// Otherwise it returns "", and the last offset holds.
+func posixRule(c *Component) string {
+	var std, dst string
+	for _, o := range c.Comps {
+		if o.Name != "STANDARD" && o.Name != "DAYLIGHT" {
+			continue
+		}
+		for _, p := range o.Properties("RRULE") {
+			r, err := ParseRule(p.Value)
+			if err != nil || r.Count > 0 || !r.Until.IsZero() {
+				continue
+			}
+			part, ok := posixPart(o, r)
+			if !ok {
+				return ""
+			}
+			if o.Name == "STANDARD" {
+				if std != "" {
+					return ""
+				}
+				std = part
+			} else {
+				if dst != "" {
+					return ""
+				}
+				dst = part
+			}
+		}
+	}
+	if std == "" || dst == "" {
+		return ""
+	}
+	// std and dst are "<name>offset|Mm.w.d/time"; DST needs both.
+	sn, sr, _ := strings.Cut(std, "|")
+	dn, dr, _ := strings.Cut(dst, "|")
+	return sn + dn + "," + dr + "," + sr
+}
+
+// posixPart renders one observance as "<name>offset|Mm.w.d/time".
+func posixPart(o *Component, r *Rule) (string, bool) {
+	if r.Freq != Yearly || r.Interval > 1 || len(r.ByMonth) != 1 || len(r.ByDay) != 1 ||
+		len(r.ByMonthDay)+len(r.ByYearDay)+len(r.ByWeekNo)+len(r.BySetPos)+len(r.ByHour)+len(r.ByMinute)+len(r.BySecond) > 0 {
+		return "", false
+	}
+	w := r.ByDay[0].N
+	switch {
+	case w == -1:
+		w = 5
+	case w < 1 || w > 4:
+		return "", false
+	}
+	to, ds := o.Property("TZOFFSETTO"), o.Property("DTSTART")
+	if to == nil || ds == nil {
+		return "", false
+	}
+	off, err := parseOffset(to.Value, 0)
+	if err != nil {
+		return "", false
+	}
+	start, _, err := parseDateTimeValue(strings.TrimSpace(ds.Value), time.UTC, 0)
+	if err != nil {
+		return "", false
+	}
+	name := ""
+	if p := o.Property("TZNAME"); p != nil {
+		name = strings.Map(func(r rune) rune {
+			if r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '+' || r == '-' {
+				return r
+			}
+			return -1
+		}, UnescapeText(p.Value))
+	}
+	hms := func(sec int) string {
+		return fmt.Sprintf("%d:%02d:%02d", sec/3600, sec/60%60, sec%60)
+	}
+	posixOff := hms(max(off, -off))
+	if off > 0 {
+		posixOff = "-" + posixOff // POSIX counts west of Greenwich
+	}
+	sod := start.Hour()*3600 + start.Minute()*60 + start.Second()
+	return fmt.Sprintf("<%s>%s|M%d.%d.%d/%s", name, posixOff, r.ByMonth[0], w, int(r.ByDay[0].Day), hms(sod)), true
 }
 
 // sanitizeAbbr keeps a zone abbreviation printable and short.
