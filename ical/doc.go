@@ -47,7 +47,8 @@
 //
 // A [time.Location] cannot be built from rules, so a VTIMEZONE's
 // observances are expanded into a list of offset changes (through the
-// year 2200) and compiled into the zoneinfo form that
+// year 2200, and beyond it by a POSIX rule when the zone ends in the usual
+// pair of yearly rules) and compiled into the zoneinfo form that
 // [time.LoadLocationFromTZData] reads. The zone is then an ordinary
 // location: the time package converts wall-clock times with it and rules
 // expand in it like in any other. [IANAZone] finds an IANA zone that
