@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/relman-dev/relman/ical"
 )
 
 // Sentinels of the calendar. Test for them with errors.Is: the typed
@@ -53,20 +55,25 @@ const (
 //
 // Start and End bound the first occurrence; their wall-clock times in
 // TimeZone are what recurs. RRule (RFC 5545, e.g. "FREQ=WEEKLY;BYDAY=SU")
-// repeats it, each occurrence lasting End-Start; ExDates removes
-// occurrences by their start. A window without Services covers every
-// service, and releases that name none.
+// repeats it, each occurrence lasting End-Start; RDates adds occurrences
+// (each lasting End-Start unless its period says otherwise); ExDates
+// removes occurrences by their start; Overrides move, resize or cancel
+// single occurrences, or every occurrence from one on (see
+// [ical.Override]). A window without Services covers every service, and
+// releases that name none.
 type Window struct {
-	ID       string      `json:"id" validate:"required,max=128,id"`
-	Name     string      `json:"name" validate:"required,max=200"`
-	Kind     WindowKind  `json:"kind" validate:"required,oneof=maintenance freeze"`
-	Reason   string      `json:"reason,omitempty" validate:"max=4000"`
-	TimeZone string      `json:"time_zone" validate:"required,max=100"`
-	Start    time.Time   `json:"start" validate:"required"`
-	End      time.Time   `json:"end" validate:"required,gtfield=Start"`
-	RRule    string      `json:"rrule,omitempty" validate:"max=1000"`
-	ExDates  []time.Time `json:"exdates,omitempty"`
-	Services []string    `json:"services,omitempty" validate:"dive,required,max=200"`
+	ID        string          `json:"id" validate:"required,max=128,id"`
+	Name      string          `json:"name" validate:"required,max=200"`
+	Kind      WindowKind      `json:"kind" validate:"required,oneof=maintenance freeze"`
+	Reason    string          `json:"reason,omitempty" validate:"max=4000"`
+	TimeZone  string          `json:"time_zone" validate:"required,max=100"`
+	Start     time.Time       `json:"start" validate:"required"`
+	End       time.Time       `json:"end" validate:"required,gtfield=Start"`
+	RRule     string          `json:"rrule,omitempty" validate:"max=1000"`
+	RDates    []ical.Period   `json:"rdates,omitempty" validate:"max=10000"`
+	ExDates   []time.Time     `json:"exdates,omitempty"`
+	Overrides []ical.Override `json:"overrides,omitempty" validate:"max=10000"`
+	Services  []string        `json:"services,omitempty" validate:"dive,required,max=200"`
 	// Environments, when set, scopes the window to rollouts in those
 	// environments (see StartRollout): it then does not apply to the
 	// plan and deploy gates, only to rollout steps there.
@@ -75,14 +82,18 @@ type Window struct {
 
 // Clone returns a deep copy of w.
 func (w Window) Clone() Window {
+	w.RDates = slices.Clone(w.RDates)
 	w.ExDates = slices.Clone(w.ExDates)
+	w.Overrides = slices.Clone(w.Overrides)
 	w.Services = slices.Clone(w.Services)
 	w.Environments = slices.Clone(w.Environments)
 	return w
 }
 
 // Validate checks w: a *ValidationError for bad fields or an unknown time
-// zone, an *RRuleError (which also matches ErrInvalid) for a bad rule.
+// zone; for a bad rule or an override that names no occurrence, an error
+// that matches ErrInvalid and unwraps to an *ical.RuleError or
+// *ical.SetError.
 func (w *Window) Validate() error {
 	_, err := w.Recurrence()
 	return err
@@ -100,8 +111,9 @@ func (w *Window) Location() (*time.Location, error) {
 	return loc, nil
 }
 
-// Recurrence returns the recurrence set of w's starts, in its time zone.
-func (w *Window) Recurrence() (*Recurrence, error) {
+// Recurrence returns the recurrence set of w's occurrences, in its time
+// zone.
+func (w *Window) Recurrence() (*ical.Set, error) {
 	if err := validateStruct(w); err != nil {
 		return nil, err
 	}
@@ -109,17 +121,35 @@ func (w *Window) Recurrence() (*Recurrence, error) {
 	if err != nil {
 		return nil, err
 	}
-	rc := &Recurrence{Start: w.Start.In(loc).Truncate(time.Second), ExDates: w.ExDates}
+	start := w.Start.In(loc).Truncate(time.Second)
+	rc := &ical.Set{Start: start, Duration: w.End.Sub(w.Start), RDates: w.RDates, ExDates: w.ExDates, Overrides: w.Overrides}
 	if w.RRule != "" {
-		if rc.Rule, err = ParseRRule(w.RRule); err != nil {
-			return nil, err
+		if rc.Rule, err = ical.ParseRule(w.RRule); err != nil {
+			return nil, icalInvalid(err)
 		}
+	}
+	if err := rc.Validate(); err != nil {
+		return nil, icalInvalid(err)
 	}
 	return rc, nil
 }
 
-// Is reports whether target is ErrInvalid: a bad rule is invalid input.
-func (e *RRuleError) Is(target error) bool { return target == ErrInvalid }
+// invalidICal marks an error of package ical as invalid input: it matches
+// ErrInvalid and unwraps to the ical error (*ical.Error, *ical.RuleError,
+// *ical.SetError).
+type invalidICal struct{ err error }
+
+func icalInvalid(err error) error { return &invalidICal{err} }
+
+func (e *invalidICal) Error() string {
+	msg := strings.TrimPrefix(e.err.Error(), "ical: ")
+	if _, ok := e.err.(*ical.Error); ok {
+		return "relman: icalendar " + msg
+	}
+	return "relman: " + msg
+}
+func (e *invalidICal) Unwrap() error        { return e.err }
+func (e *invalidICal) Is(target error) bool { return target == ErrInvalid }
 
 // Covers reports whether w applies to a release touching services.
 func (w *Window) Covers(services []string) bool {
@@ -144,16 +174,14 @@ type Occurrence struct {
 
 type calWindow struct {
 	w   Window
-	rec *Recurrence
-	dur time.Duration
+	rec *ical.Set
 }
 
 // occurrences yields the occurrences of cw overlapping [from, to).
 func (cw *calWindow) occurrences(from, to time.Time) iter.Seq[Span] {
 	return func(yield func(Span) bool) {
-		for s := range cw.rec.Between(from.Add(-cw.dur+time.Second), to) {
-			sp := Span{Start: s, End: s.Add(cw.dur)}
-			if sp.End.After(from) && !yield(sp) {
+		for in := range cw.rec.Between(from, to) {
+			if !yield(Span{Start: in.Start, End: in.End}) {
 				return
 			}
 		}
@@ -167,7 +195,8 @@ type Calendar struct {
 }
 
 // NewCalendar checks the windows and builds a calendar of them. Window ids
-// must be unique. Errors: *ValidationError, *RRuleError.
+// must be unique. Errors: *ValidationError, or one matching ErrInvalid
+// that unwraps to an *ical.RuleError or *ical.SetError.
 func NewCalendar(windows ...Window) (*Calendar, error) {
 	c := &Calendar{}
 	seen := make(map[string]bool, len(windows))
@@ -187,7 +216,7 @@ func NewCalendar(windows ...Window) (*Calendar, error) {
 			return nil, invalid(fmt.Sprintf("windows[%d].id", i), "unique")
 		}
 		seen[w.ID] = true
-		c.windows = append(c.windows, &calWindow{w: w, rec: rc, dur: w.End.Sub(w.Start)})
+		c.windows = append(c.windows, &calWindow{w: w, rec: rc})
 	}
 	return c, nil
 }

@@ -8,7 +8,18 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/relman-dev/relman/ical"
 )
+
+func mustLoad(t testing.TB, name string) *time.Location {
+	t.Helper()
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		t.Fatalf("load %s: %v", name, err)
+	}
+	return loc
+}
 
 func sundayNight(t testing.TB, services ...string) Window {
 	paris := mustLoad(t, "Europe/Paris")
@@ -50,6 +61,47 @@ func TestCalendarAllowedAcrossDST(t *testing.T) {
 	occ := cal.Occurrences(Span{time.Date(2026, 3, 29, 0, 0, 0, 0, paris), time.Date(2026, 3, 31, 0, 0, 0, 0, paris)}, nil)
 	if len(occ) != 1 || occ[0].Span.Start.UTC().Hour() != 20 {
 		t.Fatalf("occurrences %+v", occ)
+	}
+}
+
+// TestCalendarOverrides checks that moved, cancelled and added
+// occurrences decide what the calendar allows, and NextSlot finds them.
+func TestCalendarOverrides(t *testing.T) {
+	paris := mustLoad(t, "Europe/Paris")
+	at := func(d, h int) time.Time { return time.Date(2026, 3, d, h, 0, 0, 0, paris) }
+	w := sundayNight(t)
+	w.Overrides = []ical.Override{
+		{RecurrenceID: at(8, 22), Start: at(10, 20), End: at(10, 23)}, // Sunday 8th moves to Tuesday 10th
+		{RecurrenceID: at(15, 22), Cancelled: true},
+	}
+	w.RDates = []ical.Period{{Start: at(18, 1), End: at(18, 3)}}
+	cal, err := NewCalendar(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		from, to time.Time
+		ok       bool
+	}{
+		{at(1, 22), at(1, 23), true},
+		{at(8, 22), at(8, 23), false}, // moved away
+		{at(10, 20), at(10, 23), true},
+		{at(15, 22), at(15, 23), false}, // cancelled
+		{at(18, 1), at(18, 3), true},    // added
+		{at(22, 22), at(23, 2), true},
+	} {
+		err := cal.Allowed(Span{c.from, c.to}, nil)
+		if (err == nil) != c.ok {
+			t.Errorf("%v–%v: %v, want allowed %v", c.from, c.to, err, c.ok)
+		}
+	}
+	slot, err := cal.NextSlot(at(8, 0), 2*time.Hour, nil, SlotOptions{})
+	if err != nil || !slot.Start.Equal(at(10, 20)) {
+		t.Errorf("NextSlot after the 8th: %v, %v; want the moved occurrence on the 10th", slot, err)
+	}
+	slot, err = cal.NextSlot(at(11, 0), 2*time.Hour, nil, SlotOptions{})
+	if err != nil || !slot.Start.Equal(at(18, 1)) {
+		t.Errorf("NextSlot after the 11th: %v, %v; want the added occurrence on the 18th", slot, err)
 	}
 }
 
@@ -107,7 +159,7 @@ func TestWindowValidate(t *testing.T) {
 	w := sundayNight(t)
 	w.RRule = "FREQ=WEEKLY;BYDAY=XX"
 	err := w.Validate()
-	var re *RRuleError
+	var re *ical.RuleError
 	if !errors.As(err, &re) || re.Part != "BYDAY" || !errors.Is(err, ErrInvalid) {
 		t.Errorf("bad rule: %v", err)
 	}

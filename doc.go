@@ -87,10 +87,11 @@
 // # Calendar
 //
 // A Window is a maintenance window (deploys allowed) or a freeze (deploys
-// forbidden), one-off or recurring (an RFC 5545 RRULE with EXDATEs), in its
-// own IANA time zone, for some services or all. Recurrence is expanded in
-// local wall-clock time, so a 22:00 Paris window stays at 22:00 across DST
-// changes (ParseRRule, RRule.Between, Recurrence). Calendar.Allowed lists
+// forbidden), one-off or recurring (an RFC 5545 RRULE with RDATEs, EXDATEs
+// and overrides of single occurrences), in its own IANA time zone, for some
+// services or all. Recurrence is expanded in local wall-clock time by
+// package ical, so a 22:00 Paris window stays at 22:00 across DST changes
+// (Window.Recurrence returns its ical.Set). Calendar.Allowed lists
 // every reason a span is refused (*FreezeError, *OutsideMaintenanceError
 // in a *CalendarError; errors.Is(err, ErrFreeze)); NextSlot finds the
 // earliest allowed slot among planned releases and a capacity;
@@ -101,7 +102,10 @@
 // windows persisted by a Store that is a WindowStore); an emergency
 // release may override a freeze with the freeze-override role and a
 // reason, and the override is audited. ExportICS and ImportICS exchange
-// windows and the forward schedule as iCalendar.
+// windows and the forward schedule as iCalendar; they map windows to and
+// from package ical, which reads what Google Calendar, Outlook, Apple
+// Calendar and Thunderbird write (Windows zone names, VTIMEZONE-defined
+// zones, moved and cancelled occurrences).
 //
 // # Operation
 //

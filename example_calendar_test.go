@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/relman-dev/relman"
+	"github.com/relman-dev/relman/ical"
 	"github.com/relman-dev/relman/store/memory"
 )
 
@@ -245,4 +247,40 @@ func ExampleFindConflicts() {
 	// dependent-service 2026-06-07T21:15Z – 2026-06-07T21:30Z [billing-hotfix, invoices-2.5]: invoices-2.5 deploys invoices while billing-hotfix changes a service invoices depends on
 	// team 2026-06-07T21:15Z – 2026-06-07T22:00Z [billing-3.1, invoices-2.5]: team payments is booked by both
 	// freeze 2026-06-07T23:00Z – 2026-06-07T23:45Z [mail-9]: inside freeze "Election night" (2026-06-07T22:30:00Z – 2026-06-07T23:59:00Z) for mail
+}
+
+// ImportICS reads a change window as Outlook writes it: a Windows zone
+// name, and one occurrence moved by a VEVENT with a RECURRENCE-ID.
+func ExampleImportICS() {
+	const outlook = "BEGIN:VCALENDAR\r\nPRODID:-//Microsoft Corporation//Outlook 16.0 MIMEDIR//EN\r\nVERSION:2.0\r\n" +
+		"BEGIN:VEVENT\r\nUID:erp\r\nSUMMARY:ERP change window\r\nCATEGORIES:Maintenance\r\n" +
+		"DTSTART;TZID=\"W. Europe Standard Time\":20260303T180000\r\nDTEND;TZID=\"W. Europe Standard Time\":20260303T220000\r\n" +
+		"RRULE:FREQ=WEEKLY;COUNT=3;BYDAY=TU\r\nEND:VEVENT\r\n" +
+		"BEGIN:VEVENT\r\nUID:erp\r\nRECURRENCE-ID;TZID=\"W. Europe Standard Time\":20260310T180000\r\n" +
+		"DTSTART;TZID=\"W. Europe Standard Time\":20260311T190000\r\nDTEND;TZID=\"W. Europe Standard Time\":20260311T230000\r\nEND:VEVENT\r\n" +
+		"END:VCALENDAR\r\n"
+	ws, err := relman.ImportICS(strings.NewReader(outlook), relman.ImportOptions{})
+	if err != nil {
+		panic(err)
+	}
+	cal, err := relman.NewCalendar(ws...)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(ws[0].ID, ws[0].Kind, ws[0].TimeZone, ws[0].RRule)
+	march := relman.Span{Start: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), End: time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)}
+	for _, o := range cal.Occurrences(march, nil) {
+		fmt.Println(o.Span.Start.Format("Mon 01-02 15:04"), "to", o.Span.End.Format("15:04 MST"))
+	}
+
+	// Bad input names its line.
+	_, err = relman.ImportICS(strings.NewReader("BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART;TZID=Mars/Olympus:20260101T000000\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"), relman.ImportOptions{})
+	var ie *ical.Error
+	fmt.Println(errors.Is(err, relman.ErrInvalid), errors.As(err, &ie), ie.Line)
+	// Output:
+	// erp maintenance Europe/Berlin FREQ=WEEKLY;COUNT=3;BYDAY=TU
+	// Tue 03-03 18:00 to 22:00 CET
+	// Wed 03-11 19:00 to 23:00 CET
+	// Tue 03-17 18:00 to 22:00 CET
+	// true true 3
 }

@@ -7,166 +7,9 @@ import (
 	"strings"
 	"testing"
 	"time"
-	"unicode/utf8"
+
+	"github.com/relman-dev/relman/ical"
 )
-
-func TestFoldLine(t *testing.T) {
-	for _, s := range []string{
-		"SUMMARY:short",
-		"DESCRIPTION:" + strings.Repeat("abcdefghij", 30),
-		"DESCRIPTION:" + strings.Repeat("é€😀", 60), // 2-, 3- and 4-octet sequences
-	} {
-		var b strings.Builder
-		foldLine(&b, s)
-		out := b.String()
-		if !strings.HasSuffix(out, "\r\n") {
-			t.Fatalf("no CRLF: %q", out)
-		}
-		phys := strings.Split(strings.TrimSuffix(out, "\r\n"), "\r\n")
-		for i, l := range phys {
-			if len(l) > 75 {
-				t.Errorf("line %d has %d octets", i, len(l))
-			}
-			if !utf8.ValidString(l) {
-				t.Errorf("line %d splits a UTF-8 sequence: %q", i, l)
-			}
-			if i > 0 && l[0] != ' ' {
-				t.Errorf("continuation %d does not start with a space", i)
-			}
-		}
-		lines, _, err := unfold(strings.NewReader(out))
-		if err != nil || len(lines) != 1 || lines[0] != s {
-			t.Errorf("unfold(fold(s)) = %q, %v", lines, err)
-		}
-	}
-}
-
-func TestTextEscaping(t *testing.T) {
-	in := "a\\b;c,d\ne"
-	esc := escapeText(in)
-	if esc != `a\\b\;c\,d\ne` {
-		t.Errorf("escape = %q", esc)
-	}
-	if got := unescapeText(esc); got != in {
-		t.Errorf("unescape = %q", got)
-	}
-	if got := splitText(`a\,b,c\\,d`); !slices.Equal(got, []string{"a,b", `c\`, "d"}) {
-		t.Errorf("splitText = %q", got)
-	}
-}
-
-func TestParseContentLine(t *testing.T) {
-	p, err := parseContentLine(`dtstart;TZID="Europe/Paris";X-A=1,"b:c";X-B=:20260329T220000`, 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p.Name != "DTSTART" || p.param("tzid") != "Europe/Paris" || p.Value != "20260329T220000" ||
-		!slices.Equal(p.Params[1].Values, []string{"1", "b:c"}) || p.Params[2].Values[0] != "" {
-		t.Errorf("parsed %+v", p)
-	}
-	for _, bad := range []string{"NOCOLON", ":value", "A;B:x", `A;B="x:y`, "A B:x", "A;=x:y"} {
-		_, err := parseContentLine(bad, 7)
-		var ie *ICalError
-		if !errors.As(err, &ie) || ie.Line != 7 || !errors.Is(err, ErrInvalid) {
-			t.Errorf("parseContentLine(%q) = %v", bad, err)
-		}
-	}
-}
-
-func TestVTimezoneParis(t *testing.T) {
-	paris := mustLoad(t, "Europe/Paris")
-	var b strings.Builder
-	writeVTimezone(&b, paris, 2020, 2030)
-	out := b.String()
-	for _, want := range []string{
-		"TZID:Europe/Paris",
-		"BEGIN:DAYLIGHT\r\nDTSTART:20200329T020000\r\nRRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU\r\nTZOFFSETFROM:+0100\r\nTZOFFSETTO:+0200\r\nTZNAME:CEST",
-		"BEGIN:STANDARD\r\nDTSTART:20201025T030000\r\nRRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU\r\nTZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100\r\nTZNAME:CET",
-	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("VTIMEZONE lacks %q:\n%s", want, out)
-		}
-	}
-	// A zone without DST gets one observance.
-	b.Reset()
-	writeVTimezone(&b, mustLoad(t, "Asia/Kolkata"), 2020, 2030)
-	if !strings.Contains(b.String(), "TZOFFSETFROM:+0530\r\nTZOFFSETTO:+0530") {
-		t.Errorf("Kolkata:\n%s", b.String())
-	}
-	// The observances we write describe the zone: expanding them gives
-	// every transition Go knows.
-	for _, name := range []string{"Europe/Paris", "America/New_York", "Australia/Lord_Howe", "America/Sao_Paulo"} {
-		loc := mustLoad(t, name)
-		b.Reset()
-		b.WriteString("BEGIN:VCALENDAR\r\n")
-		writeVTimezone(&b, loc, 2015, 2030)
-		b.WriteString("END:VCALENDAR\r\n")
-		comps, err := parseICal(strings.NewReader(b.String()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var got []time.Time
-		for _, obs := range comps[0].Comps[0].Comps {
-			from, _ := parseOffset(obs.prop("TZOFFSETFROM").Value)
-			fixed := time.FixedZone("", from)
-			start, _ := time.ParseInLocation(layoutDateTime, obs.prop("DTSTART").Value, fixed)
-			rc := &Recurrence{Start: start}
-			if p := obs.prop("RRULE"); p != nil {
-				rc.Rule, err = ParseRRule(p.Value)
-				if err != nil {
-					t.Fatal(err)
-				}
-			}
-			if p := obs.prop("RDATE"); p != nil {
-				for v := range strings.SplitSeq(p.Value, ",") {
-					d, _ := time.ParseInLocation(layoutDateTime, v, fixed)
-					rc.RDates = append(rc.RDates, d)
-				}
-			}
-			for o := range rc.Between(time.Time{}, time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC)) {
-				got = append(got, o.UTC())
-			}
-		}
-		slices.SortFunc(got, time.Time.Compare)
-		var want []time.Time
-		for _, tr := range zoneTransitions(loc, time.Date(2015, 1, 1, 0, 0, 0, 0, loc), time.Date(2031, 1, 1, 0, 0, 0, 0, loc)) {
-			want = append(want, tr.at.UTC())
-		}
-		if !slices.EqualFunc(got, want, time.Time.Equal) {
-			t.Errorf("%s: VTIMEZONE gives %d transitions, Go %d\n%v\n%v", name, len(got), len(want), got, want)
-		}
-	}
-}
-
-// parseOffset reads +HHMM[SS].
-func parseOffset(s string) (int, bool) {
-	if len(s) != 5 && len(s) != 7 {
-		return 0, false
-	}
-	sign := 1
-	if s[0] == '-' {
-		sign = -1
-	}
-	n := 0
-	for i, c := range s[1:] {
-		d := int(c - '0')
-		switch i {
-		case 0:
-			n += d * 36000
-		case 1:
-			n += d * 3600
-		case 2:
-			n += d * 600
-		case 3:
-			n += d * 60
-		case 4:
-			n += d * 10
-		case 5:
-			n += d
-		}
-	}
-	return sign * n, true
-}
 
 func exportWindows(t *testing.T) []Window {
 	paris := mustLoad(t, "Europe/Paris")
@@ -179,7 +22,14 @@ func exportWindows(t *testing.T) []Window {
 		yearEnd(t),
 		{ID: "ny-patch", Name: "Patch Tuesday", Kind: WindowMaintenance, TimeZone: "America/New_York",
 			Start: time.Date(2026, 1, 13, 1, 30, 0, 0, ny), End: time.Date(2026, 1, 13, 3, 0, 0, 0, ny),
-			RRule: "FREQ=MONTHLY;BYDAY=2TU"},
+			RRule: "FREQ=MONTHLY;BYDAY=2TU",
+			RDates: []ical.Period{{Start: time.Date(2026, 1, 20, 1, 30, 0, 0, ny)},
+				{Start: time.Date(2026, 2, 1, 4, 0, 0, 0, ny), End: time.Date(2026, 2, 1, 9, 0, 0, 0, ny)}},
+			Overrides: []ical.Override{
+				{RecurrenceID: time.Date(2026, 3, 10, 1, 30, 0, 0, ny), Start: time.Date(2026, 3, 11, 2, 0, 0, 0, ny), End: time.Date(2026, 3, 11, 4, 0, 0, 0, ny)},
+				{RecurrenceID: time.Date(2026, 4, 14, 1, 30, 0, 0, ny), Cancelled: true},
+				{RecurrenceID: time.Date(2026, 6, 9, 1, 30, 0, 0, ny), ThisAndFuture: true, Start: time.Date(2026, 6, 9, 0, 30, 0, 0, ny), End: time.Date(2026, 6, 9, 3, 30, 0, 0, ny)},
+			}},
 		{ID: "utc-once", Name: "Datacenter move", Kind: WindowFreeze, TimeZone: "UTC",
 			Start: time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC), End: time.Date(2026, 7, 3, 0, 0, 0, 0, time.UTC)},
 	}
@@ -206,21 +56,32 @@ func TestExportImportRoundTrip(t *testing.T) {
 		"EXDATE;TZID=Europe/Paris:20260405T220000,20261227T220000",
 		"UID:window-sunday@relman", "DTSTAMP:20260301T120000Z", "DTSTART:20260701T000000Z",
 		"UID:release-inv-2.4@relman", "X-RELMAN-SERVICES:billing,in\\,voices",
+		"RDATE;TZID=America/New_York:20260120T013000",
+		"RDATE;TZID=America/New_York;VALUE=PERIOD:20260201T040000/20260201T090000",
+		"RECURRENCE-ID;TZID=America/New_York:20260310T013000\r\nDTSTART;TZID=America/New_York:20260311T020000",
+		"RECURRENCE-ID;TZID=America/New_York:20260414T013000\r\nDTSTART;TZID=America/New_York:20260414T013000\r\nSTATUS:CANCELLED",
+		"RECURRENCE-ID;TZID=America/New_York;RANGE=THISANDFUTURE:20260609T013000",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("export lacks %q", want)
 		}
 	}
-	got, err := ImportICS(strings.NewReader(out), ImportOptions{})
+	checkReimport(t, out, windows)
+}
+
+// checkReimport imports ics and checks that it gives back want.
+func checkReimport(t testing.TB, ics string, want []Window) {
+	t.Helper()
+	got, err := ImportICS(strings.NewReader(ics), ImportOptions{})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("import: %v\n%s", err, ics)
 	}
-	if len(got) != len(windows) {
-		t.Fatalf("imported %d windows, want %d", len(got), len(windows))
+	if len(got) != len(want) {
+		t.Fatalf("imported %d windows, want %d", len(got), len(want))
 	}
-	for i := range windows {
-		if !sameWindow(windows[i], got[i]) {
-			t.Errorf("window %d:\n exported %+v\n imported %+v", i, windows[i], got[i])
+	for i := range want {
+		if !sameWindow(want[i], got[i]) {
+			t.Fatalf("window %d changed:\n %+v\n %+v", i, want[i], got[i])
 		}
 	}
 }
@@ -228,7 +89,12 @@ func TestExportImportRoundTrip(t *testing.T) {
 func sameWindow(a, b Window) bool {
 	return a.ID == b.ID && a.Name == b.Name && a.Kind == b.Kind && a.Reason == b.Reason && a.TimeZone == b.TimeZone &&
 		a.Start.Equal(b.Start) && a.End.Equal(b.End) && a.RRule == b.RRule &&
-		slices.EqualFunc(a.ExDates, b.ExDates, time.Time.Equal) && slices.Equal(a.Services, b.Services)
+		slices.EqualFunc(a.ExDates, b.ExDates, time.Time.Equal) && slices.Equal(a.Services, b.Services) &&
+		slices.EqualFunc(a.RDates, b.RDates, func(x, y ical.Period) bool { return x.Start.Equal(y.Start) && x.End.Equal(y.End) }) &&
+		slices.EqualFunc(a.Overrides, b.Overrides, func(x, y ical.Override) bool {
+			return x.RecurrenceID.Equal(y.RecurrenceID) && x.Start.Equal(y.Start) && x.End.Equal(y.End) &&
+				x.Cancelled == y.Cancelled && x.ThisAndFuture == y.ThisAndFuture
+		})
 }
 
 func TestImportHolidayCalendar(t *testing.T) {
@@ -317,7 +183,7 @@ func TestImportErrors(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
-	var re *RRuleError
+	var re *ical.RuleError
 	if _, err := ImportICS(strings.NewReader(cases["bad rrule"]), ImportOptions{}); !errors.As(err, &re) || re.Part != "BYHOUR" {
 		t.Errorf("bad rrule: %v", err)
 	}
@@ -355,17 +221,49 @@ func FuzzImportICS(f *testing.F) {
 		if err := ExportICS(&out, got, nil, ICSOptions{Now: time.Unix(0, 0)}); err != nil {
 			t.Fatalf("export of imported windows: %v", err)
 		}
-		again, err := ImportICS(&out, ImportOptions{})
-		if err != nil {
-			t.Fatalf("re-import: %v\n%s", err, out.String())
-		}
-		if len(again) != len(got) {
-			t.Fatalf("re-import %d windows, want %d", len(again), len(got))
-		}
-		for i := range got {
-			if !sameWindow(got[i], again[i]) {
-				t.Fatalf("window %d changed:\n %+v\n %+v", i, got[i], again[i])
-			}
-		}
+		checkReimport(t, out.String(), got)
 	})
+}
+
+// TestImportLoneOverride: an occurrence whose series is not in the file
+// is a one-off window.
+func TestImportLoneOverride(t *testing.T) {
+	in := "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:series@x\r\nRECURRENCE-ID:20260310T090000Z\r\n" +
+		"DTSTART:20260311T090000Z\r\nDTEND:20260311T100000Z\r\nSUMMARY:moved\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+	ws, err := ImportICS(strings.NewReader(in), ImportOptions{Kind: WindowFreeze})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ws) != 1 || ws[0].ID != "series" || len(ws[0].Overrides) != 0 || ws[0].RRule != "" ||
+		!ws[0].Start.Equal(time.Date(2026, 3, 11, 9, 0, 0, 0, time.UTC)) {
+		t.Errorf("windows %+v", ws)
+	}
+}
+
+// TestImportErrorsNameTheLine checks the root boundary: what package ical
+// refuses comes back matching ErrInvalid, as an *ical.Error with the line,
+// and no window is returned.
+func TestImportErrorsNameTheLine(t *testing.T) {
+	cal := func(lines ...string) string {
+		return "BEGIN:VCALENDAR\r\n" + strings.Join(lines, "\r\n") + "\r\nEND:VCALENDAR\r\n"
+	}
+	good := []string{"BEGIN:VEVENT", "UID:ok", "DTSTART:20260105T090000Z", "DURATION:PT1H", "CATEGORIES:FREEZE", "END:VEVENT"}
+	cases := []struct {
+		name string
+		in   string
+		line int
+	}{
+		{"unknown zone", cal(append(good, "BEGIN:VEVENT", "UID:x", "DTSTART;TZID=Mars/Base:20260101T000000", "DURATION:PT1H", "END:VEVENT")...), 10},
+		{"vtimezone without rules", cal(append([]string{"BEGIN:VTIMEZONE", "TZID:Custom", "END:VTIMEZONE"}, good...)...), 2},
+		{"recurrence-id of nothing", cal(append(append(good[:len(good)-1:len(good)-1], "RRULE:FREQ=DAILY;COUNT=2", "END:VEVENT"),
+			"BEGIN:VEVENT", "UID:ok", "RECURRENCE-ID:20260109T090000Z", "DTSTART:20260109T100000Z", "END:VEVENT")...), 11},
+		{"bad rdate", cal(append(good[:len(good)-1:len(good)-1], "RDATE:20260109", "END:VEVENT")...), 7},
+	}
+	for _, c := range cases {
+		ws, err := ImportICS(strings.NewReader(c.in), ImportOptions{})
+		var ie *ical.Error
+		if !errors.Is(err, ErrInvalid) || !errors.As(err, &ie) || ie.Line != c.line || ws != nil {
+			t.Errorf("%s: %v (%#v), %d windows; want line %d", c.name, err, ie, len(ws), c.line)
+		}
+	}
 }

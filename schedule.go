@@ -56,7 +56,7 @@ var PlannedStages = []Stage{StagePlanned, StageBuilding, StageTesting, StageVeri
 
 // WithWindows adds fixed windows to the Manager's calendar, besides those
 // of a WindowStore. NewManager fails with a *ValidationError or
-// *RRuleError if one is invalid.
+// an error matching ErrInvalid that unwraps to an *ical.RuleError if one is invalid.
 func WithWindows(ws ...Window) Option {
 	return func(m *Manager) {
 		for _, w := range ws {
@@ -162,7 +162,7 @@ func (m *Manager) windowStore() (WindowStore, error) {
 // PutWindow validates w and saves it in the store (a WindowStore), adding
 // or replacing the window with its id. The Authorizer is asked for
 // AuthWindow with a nil release. Errors: *ValidationError (also for the id
-// of a WithWindows window), *RRuleError, *ForbiddenError,
+// of a WithWindows window), an error matching ErrInvalid that unwraps to an *ical.RuleError, *ForbiddenError,
 // errors.ErrUnsupported for a store without windows.
 func (m *Manager) PutWindow(ctx context.Context, by Actor, w Window) error {
 	if err := checkActor(by); err != nil {
@@ -411,7 +411,7 @@ func (m *Manager) ExportICS(ctx context.Context, w io.Writer) error {
 
 // ImportWindows reads windows from an iCalendar stream (see ImportICS)
 // and stores them all, or none: every window is checked first (a
-// *ValidationError or *RRuleError, and nothing is stored), and if the
+// *ValidationError or an error matching ErrInvalid that unwraps to an *ical.RuleError, and nothing is stored), and if the
 // store fails part way, each window already written is put back as it
 // was (or deleted, if it is new) and the write error is returned. It
 // returns the windows stored. The Authorizer is asked for AuthWindow with

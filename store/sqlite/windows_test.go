@@ -82,7 +82,7 @@ func TestManagerWindowsPersist(t *testing.T) {
 		t.Fatal(err)
 	}
 	freeze := storetest.Window("year-end")
-	freeze.Kind, freeze.RRule, freeze.ExDates = relman.WindowFreeze, "FREQ=YEARLY", nil
+	freeze.Kind, freeze.RRule, freeze.ExDates, freeze.RDates, freeze.Overrides = relman.WindowFreeze, "FREQ=YEARLY", nil, nil, nil
 	for _, w := range []relman.Window{storetest.Window("sunday"), freeze} {
 		if err := m.PutWindow(ctx, relman.Actor{ID: "olga"}, w); err != nil {
 			t.Fatalf("Manager.PutWindow: %v", err)

@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
 	"github.com/relman-dev/relman"
+	"github.com/relman-dev/relman/ical"
 )
 
 // Window returns a valid recurring window with every field set.
@@ -27,7 +29,15 @@ func Window(id string) relman.Window {
 		Start:    time.Date(2026, 3, 22, 22, 0, 0, 0, paris),
 		End:      time.Date(2026, 3, 23, 2, 0, 0, 0, paris),
 		RRule:    "FREQ=WEEKLY;BYDAY=SU",
-		ExDates:  []time.Time{time.Date(2026, 4, 5, 22, 0, 0, 0, paris)},
+		RDates: []ical.Period{
+			{Start: time.Date(2026, 3, 25, 22, 0, 0, 0, paris)},
+			{Start: time.Date(2026, 3, 28, 20, 0, 0, 0, paris), End: time.Date(2026, 3, 28, 23, 0, 0, 0, paris)},
+		},
+		ExDates: []time.Time{time.Date(2026, 4, 5, 22, 0, 0, 0, paris)},
+		Overrides: []ical.Override{
+			{RecurrenceID: time.Date(2026, 4, 12, 22, 0, 0, 0, paris), Start: time.Date(2026, 4, 13, 21, 0, 0, 0, paris), End: time.Date(2026, 4, 14, 1, 0, 0, 0, paris)},
+			{RecurrenceID: time.Date(2026, 4, 19, 22, 0, 0, 0, paris), Cancelled: true},
+		},
 		Services: []string{"billing", "invoices"},
 	}
 }
@@ -89,6 +99,7 @@ func runWindows(t *testing.T, newStore func(t *testing.T) relman.Store) {
 		}
 		w := Window("a")
 		w.Kind, w.RRule, w.ExDates, w.Services = relman.WindowFreeze, "", nil, nil
+		w.RDates, w.Overrides = nil, nil
 		if err := s.PutWindow(ctx, w); err != nil {
 			t.Fatal(err)
 		}

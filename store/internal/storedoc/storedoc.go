@@ -146,7 +146,32 @@ func EncodeWindow(w *relman.Window) ([]byte, error) {
 			return nil, err
 		}
 	}
+	for i := range c.RDates {
+		if err := utcAll(utc, fmt.Sprintf("rdates[%d]", i), &c.RDates[i].Start, &c.RDates[i].End); err != nil {
+			return nil, err
+		}
+	}
+	for i := range c.Overrides {
+		o := &c.Overrides[i]
+		if err := utcAll(utc, fmt.Sprintf("overrides[%d]", i), &o.RecurrenceID, &o.Start, &o.End); err != nil {
+			return nil, err
+		}
+	}
 	return json.Marshal(&c)
+}
+
+// utcAll applies utc to each non-zero time (a zero one stays zero: it
+// means "not given").
+func utcAll(utc func(string, *time.Time) error, field string, ts ...*time.Time) error {
+	for _, t := range ts {
+		if t.IsZero() {
+			continue
+		}
+		if err := utc(field, t); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // WindowInZone puts the times of w, as EncodeWindow stored them, in w's
@@ -156,6 +181,20 @@ func WindowInZone(w *relman.Window) {
 		w.Start, w.End = w.Start.In(loc), w.End.In(loc)
 		for i, t := range w.ExDates {
 			w.ExDates[i] = t.In(loc)
+		}
+		in := func(t time.Time) time.Time {
+			if t.IsZero() {
+				return t
+			}
+			return t.In(loc)
+		}
+		for i := range w.RDates {
+			p := &w.RDates[i]
+			p.Start, p.End = in(p.Start), in(p.End)
+		}
+		for i := range w.Overrides {
+			o := &w.Overrides[i]
+			o.RecurrenceID, o.Start, o.End = in(o.RecurrenceID), in(o.Start), in(o.End)
 		}
 	}
 }

@@ -1,6 +1,6 @@
 //go:build race
 
-package relman
+package ical
 
 // raceEnabled shortens the slowest randomized tests under the race detector.
 const raceEnabled = true

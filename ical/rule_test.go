@@ -1,4 +1,4 @@
-package relman
+package ical
 
 import (
 	"errors"
@@ -181,11 +181,11 @@ func TestRRuleRFC5545Examples(t *testing.T) {
 	ny := mustLoad(t, "America/New_York")
 	for _, c := range rfcCases() {
 		t.Run(c.name, func(t *testing.T) {
-			r, err := ParseRRule(c.rule)
+			r, err := ParseRule(c.rule)
 			if err != nil {
 				t.Fatalf("parse %q: %v", c.rule, err)
 			}
-			rc := &Recurrence{Start: parseLocal(t, c.dtstart, ny), Rule: r}
+			rc := &Set{Start: parseLocal(t, c.dtstart, ny), Rule: r}
 			for _, e := range c.exdate {
 				rc.ExDates = append(rc.ExDates, parseLocal(t, e, ny))
 			}
@@ -194,7 +194,7 @@ func TestRRuleRFC5545Examples(t *testing.T) {
 				limit += 5 // look past the end: nothing more may come
 			}
 			var got []string
-			for o := range rc.Between(time.Time{}, time.Time{}) {
+			for o := range rc.Starts(time.Time{}, time.Time{}) {
 				if o.Location() != ny {
 					t.Fatalf("occurrence %v not in America/New_York", o)
 				}
@@ -211,7 +211,7 @@ func TestRRuleRFC5545Examples(t *testing.T) {
 				from := parseLocal(t, c.want[2], ny)
 				to := parseLocal(t, c.want[len(c.want)-1], ny)
 				var sub []string
-				for o := range rc.Between(from, to) {
+				for o := range rc.Starts(from, to) {
 					sub = append(sub, o.Format("20060102T150405"))
 				}
 				if w := c.want[2 : len(c.want)-1]; !slices.Equal(sub, w) {
@@ -225,7 +225,7 @@ func TestRRuleRFC5545Examples(t *testing.T) {
 func TestRRuleExpansionInZoneEDTEST(t *testing.T) {
 	// The RFC labels each block EDT or EST: the UTC offsets must follow.
 	ny := mustLoad(t, "America/New_York")
-	r, _ := ParseRRule("FREQ=WEEKLY;COUNT=10")
+	r, _ := ParseRule("FREQ=WEEKLY;COUNT=10")
 	var zones []string
 	for o := range r.All(time.Date(1997, 9, 2, 9, 0, 0, 0, ny)) {
 		name, _ := o.Zone()
@@ -300,7 +300,7 @@ func TestRRuleDST(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			r, err := ParseRRule(c.rule)
+			r, err := ParseRule(c.rule)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -376,14 +376,14 @@ func TestParseRRuleErrors(t *testing.T) {
 		{"FREQ=DAILY;BYMONTH=", "BYMONTH"},
 	}
 	for _, c := range cases {
-		_, err := ParseRRule(c.in)
-		var re *RRuleError
+		_, err := ParseRule(c.in)
+		var re *RuleError
 		if !errors.As(err, &re) {
-			t.Errorf("ParseRRule(%q) = %v, want *RRuleError", c.in, err)
+			t.Errorf("ParseRule(%q) = %v, want *RuleError", c.in, err)
 			continue
 		}
 		if re.Part != c.part {
-			t.Errorf("ParseRRule(%q) part %q, want %q (%v)", c.in, re.Part, c.part, err)
+			t.Errorf("ParseRule(%q) part %q, want %q (%v)", c.in, re.Part, c.part, err)
 		}
 		if !strings.Contains(err.Error(), c.part) {
 			t.Errorf("message %q does not name %s", err, c.part)
@@ -401,12 +401,12 @@ func TestRRuleStringRoundTrip(t *testing.T) {
 		"FREQ=MONTHLY;BYDAY=+2TU,-1FR;BYSETPOS=1,-1;COUNT=4",
 		"FREQ=SECONDLY;BYSECOND=0,30;BYMINUTE=5;BYHOUR=4;BYYEARDAY=-1;BYMONTH=2",
 	} {
-		r, err := ParseRRule(in)
+		r, err := ParseRule(in)
 		if err != nil {
 			t.Fatalf("%q: %v", in, err)
 		}
 		s := r.String()
-		r2, err := ParseRRule(s)
+		r2, err := ParseRule(s)
 		if err != nil {
 			t.Fatalf("reparse %q: %v", s, err)
 		}
@@ -414,7 +414,7 @@ func TestRRuleStringRoundTrip(t *testing.T) {
 			t.Errorf("%q → %q → %q", in, s, r2.String())
 		}
 	}
-	r, _ := ParseRRule("FREQ=MONTHLY;BYDAY=+2TU,-1FR;COUNT=4;INTERVAL=1")
+	r, _ := ParseRule("FREQ=MONTHLY;BYDAY=+2TU,-1FR;COUNT=4;INTERVAL=1")
 	if got, want := r.String(), "FREQ=MONTHLY;COUNT=4;BYDAY=2TU,-1FR"; got != want {
 		t.Errorf("String() = %q, want %q", got, want)
 	}
@@ -422,7 +422,7 @@ func TestRRuleStringRoundTrip(t *testing.T) {
 
 func TestRRuleBetweenSkipsAhead(t *testing.T) {
 	paris := mustLoad(t, "Europe/Paris")
-	r, _ := ParseRRule("FREQ=DAILY;INTERVAL=3;BYHOUR=22;BYMINUTE=0;BYSECOND=0")
+	r, _ := ParseRule("FREQ=DAILY;INTERVAL=3;BYHOUR=22;BYMINUTE=0;BYSECOND=0")
 	start := time.Date(2000, 1, 1, 22, 0, 0, 0, paris)
 	from := time.Date(2025, 6, 1, 0, 0, 0, 0, paris)
 	to := from.AddDate(0, 1, 0)
@@ -453,7 +453,7 @@ func TestRRuleNeverMatchingEnds(t *testing.T) {
 		"FREQ=SECONDLY;BYHOUR=12,6;BYSECOND=31;BYSETPOS=3",
 		"FREQ=MONTHLY;BYMONTHDAY=1;BYSETPOS=2",
 	} {
-		r, err := ParseRRule(s)
+		r, err := ParseRule(s)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -476,26 +476,30 @@ func TestRRuleNeverMatchingEnds(t *testing.T) {
 	}
 }
 
-func TestRecurrenceRDateExDate(t *testing.T) {
+func TestSetRDateExDate(t *testing.T) {
 	paris := mustLoad(t, "Europe/Paris")
-	r, _ := ParseRRule("FREQ=WEEKLY;BYDAY=TU;COUNT=4")
+	r, _ := ParseRule("FREQ=WEEKLY;BYDAY=TU;COUNT=4")
 	start := time.Date(2025, 1, 7, 22, 0, 0, 0, paris)
-	rc := &Recurrence{
-		Start:   start,
-		Rule:    r,
-		RDates:  []time.Time{time.Date(2025, 1, 10, 22, 0, 0, 0, paris), start.AddDate(0, 0, 7)},
-		ExDates: []time.Time{start.AddDate(0, 0, 14).UTC()},
+	rc := &Set{
+		Start:    start,
+		Duration: time.Hour,
+		Rule:     r,
+		RDates:   []Period{{Start: time.Date(2025, 1, 10, 22, 0, 0, 0, paris)}, {Start: start.AddDate(0, 0, 7)}},
+		ExDates:  []time.Time{start.AddDate(0, 0, 14).UTC()},
 	}
 	var got []string
-	for o := range rc.Between(time.Time{}, time.Time{}) {
+	for o := range rc.Starts(time.Time{}, time.Time{}) {
 		got = append(got, o.Format("01-02"))
 	}
 	want := []string{"01-07", "01-10", "01-14", "01-28"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("got %v, want %v", got, want)
 	}
-	next, ok := rc.After(time.Date(2025, 1, 11, 0, 0, 0, 0, paris))
-	if !ok || next.Format("01-02") != "01-14" {
-		t.Fatalf("After = %v %v", next, ok)
+	got = got[:0]
+	for in := range rc.Between(time.Date(2025, 1, 10, 22, 30, 0, 0, paris), time.Time{}) {
+		got = append(got, in.Start.Format("01-02"))
+	}
+	if want := want[1:]; !slices.Equal(got, want) {
+		t.Fatalf("Between: got %v, want %v", got, want)
 	}
 }

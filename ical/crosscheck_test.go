@@ -1,4 +1,4 @@
-package relman
+package ical
 
 import (
 	"math/rand/v2"
@@ -14,12 +14,12 @@ import (
 // randomRule builds a valid rule text with the parts RFC 5545 allows for
 // its frequency.
 func randomRule(rng *rand.Rand) string {
-	freqs := []Frequency{FreqYearly, FreqYearly, FreqMonthly, FreqMonthly, FreqWeekly, FreqWeekly, FreqDaily, FreqDaily, FreqHourly, FreqMinutely, FreqSecondly}
+	freqs := []Frequency{Yearly, Yearly, Monthly, Monthly, Weekly, Weekly, Daily, Daily, Hourly, Minutely, Secondly}
 	f := freqs[rng.IntN(len(freqs))]
 	parts := []string{"FREQ=" + f.String()}
 	// rrule-go loops for ever on sub-daily rules whose interval never meets
 	// their BYHOUR/BYMINUTE/BYSECOND, so those keep INTERVAL=1 here.
-	subDaily := f <= FreqHourly
+	subDaily := f <= Hourly
 	if rng.IntN(2) == 0 && !subDaily {
 		parts = append(parts, "INTERVAL="+strconv.Itoa(1+rng.IntN(4)))
 	}
@@ -49,22 +49,22 @@ func randomRule(rng *rand.Rand) string {
 	if rng.IntN(3) == 0 {
 		add("BYMONTH=" + list(3, 1, 12, false))
 	}
-	if f == FreqYearly && rng.IntN(4) == 0 {
+	if f == Yearly && rng.IntN(4) == 0 {
 		add("BYWEEKNO=" + list(3, 1, 53, true))
 		// With BYWEEKNO and no day part, rrule-go takes every day of the
 		// week; we take DTSTART's weekday, as RFC 5545 derives missing
 		// parts from DTSTART (and as WEEKLY does). Compare with a BYDAY.
 		add("BYDAY=" + dayNames[rng.IntN(7)])
 	}
-	if f == FreqYearly && rng.IntN(4) == 0 {
+	if f == Yearly && rng.IntN(4) == 0 {
 		add("BYYEARDAY=" + list(3, 1, 366, true))
 	}
-	if f != FreqWeekly && !subDaily && rng.IntN(3) == 0 {
+	if f != Weekly && !subDaily && rng.IntN(3) == 0 {
 		add("BYMONTHDAY=" + list(3, 1, 31, true))
 	}
 	if rng.IntN(2) == 0 && !strings.Contains(strings.Join(parts, ";"), "BYDAY") {
 		var v []string
-		ordOK := (f == FreqMonthly || f == FreqYearly) && !slices.ContainsFunc(parts, func(p string) bool { return strings.HasPrefix(p, "BYWEEKNO") })
+		ordOK := (f == Monthly || f == Yearly) && !slices.ContainsFunc(parts, func(p string) bool { return strings.HasPrefix(p, "BYWEEKNO") })
 		// rrule-go requires a day to match both the plain and the numbered
 		// entries of a mixed BYDAY list (FR,2MO); RFC 5545 takes their
 		// union, so a list here is all plain or all numbered.
@@ -73,7 +73,7 @@ func randomRule(rng *rand.Rand) string {
 			d := dayNames[rng.IntN(7)]
 			if numbered {
 				n := 1 + rng.IntN(4)
-				if f == FreqYearly && rng.IntN(2) == 0 {
+				if f == Yearly && rng.IntN(2) == 0 {
 					n = 1 + rng.IntN(52)
 				}
 				if rng.IntN(2) == 0 {
@@ -85,19 +85,19 @@ func randomRule(rng *rand.Rand) string {
 		}
 		add("BYDAY=" + strings.Join(v, ","))
 	}
-	if f > FreqHourly && rng.IntN(3) == 0 || f <= FreqHourly && rng.IntN(4) == 0 {
+	if f > Hourly && rng.IntN(3) == 0 || f <= Hourly && rng.IntN(4) == 0 {
 		add("BYHOUR=" + list(3, 0, 23, false))
 	}
 	if rng.IntN(4) == 0 {
 		add("BYMINUTE=" + list(2, 0, 59, false))
 	}
-	if f == FreqSecondly && rng.IntN(3) == 0 {
+	if f == Secondly && rng.IntN(3) == 0 {
 		add("BYSECOND=" + list(2, 0, 59, false))
 	}
 	// rrule-go never ends a sub-daily rule whose BYSETPOS cannot match, and
 	// for WEEKLY it counts BYSETPOS in a first week cut at DTSTART rather
 	// than in the whole week.
-	if hasBy && !subDaily && f != FreqWeekly && rng.IntN(4) == 0 {
+	if hasBy && !subDaily && f != Weekly && rng.IntN(4) == 0 {
 		parts = append(parts, "BYSETPOS="+list(2, 1, 5, true))
 	}
 	if rng.IntN(3) == 0 {
@@ -131,7 +131,7 @@ func TestRRuleCrossCheck(t *testing.T) {
 			strings.Contains(text, "FREQ=MINUTELY") || strings.Contains(text, "FREQ=SECONDLY") {
 			start = start.UTC()
 		}
-		ours, err := ParseRRule(text)
+		ours, err := ParseRule(text)
 		if err != nil {
 			t.Fatalf("generated rule %q: %v", text, err)
 		}
