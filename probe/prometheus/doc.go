@@ -32,7 +32,7 @@
 // as an inconclusive measurement, never as a pass. Every error is a
 // *QueryError carrying the query as sent; errors.Is tells the causes a
 // caller may act on apart: ErrNoData (an empty vector), ErrAmbiguous
-// (several samples), ErrResultType (a matrix, string or histogram),
+// (several samples), ErrResultType (a matrix or a histogram),
 // ErrNotFinite (NaN or ±Inf), ErrWarnings (an answer Prometheus warned
 // may be partial) and ErrPlaceholder. A query Prometheus refuses or fails
 // wraps client_golang's *v1.Error (errors.As), whose Type says which:

@@ -31,8 +31,10 @@ var (
 	// ErrAmbiguous: the result is a vector of more than one sample.
 	// Aggregate the query (sum, max …) down to one series.
 	ErrAmbiguous = errors.New("prometheus: more than one sample")
-	// ErrResultType: the result is a range vector (matrix), a string, or
-	// a native histogram sample rather than a float.
+	// ErrResultType: the result is a range vector (matrix) or a native
+	// histogram sample rather than a float. (A string result never gets
+	// this far: client_golang refuses it as a *v1.Error of type
+	// bad_response.)
 	ErrResultType = errors.New("prometheus: result is not a number")
 	// ErrNotFinite: the value is NaN or ±Inf, typically a division by
 	// zero such as an error ratio while there is no traffic.
