@@ -89,7 +89,9 @@ type Options struct {
 	// basic authentication.
 	Address string
 	// Timeout bounds one Measure call, and is sent to Prometheus as the
-	// query's evaluation timeout. Default DefaultTimeout.
+	// query's evaluation timeout. Default DefaultTimeout. The Manager
+	// stops waiting after the verification's Timeout (by default its
+	// Interval, at most 30 s) whatever this says, so keep it no longer.
 	Timeout time.Duration
 	// RoundTripper makes the HTTP requests (TLS settings, a proxy, an
 	// authenticating transport). Default: client_golang's
