@@ -1,5 +1,5 @@
 // Package prometheus is a relman verification probe over PromQL: it
-// answers a rollout's probe checks (relman.ProbeCheck) with the value of
+// answers a rollout's probe checks ([relman.ProbeCheck]) with the value of
 // an instant query against a Prometheus server, or anything that speaks
 // its HTTP API (Thanos, Mimir, Cortex, VictoriaMetrics).
 //
@@ -11,10 +11,10 @@
 // A check's Query is PromQL that evaluates to one number: a scalar, or an
 // instant vector of exactly one sample. Aggregate to get there:
 // sum(rate(…)) rather than rate(…). The query runs at the Manager's
-// clock (relman.ProbeQuery.At), so the Manager must run on real time.
+// clock ([relman.ProbeQuery].At), so the Manager must run on real time.
 //
 // The query may name the release it verifies through placeholders, filled
-// in before it is sent (see Expand):
+// in before it is sent (see [Expand]):
 //
 //	{{release}}      the release's ID
 //	{{version}}      the release's version
@@ -24,20 +24,22 @@
 //
 // Values are never escaped but checked: each must consist of the
 // characters [A-Za-z0-9._:-], so that it cannot break out of a quoted
-// label value or change the query's shape.
+// label value. A value that does not fit makes the measurement fail
+// ([ErrPlaceholder]) rather than send another query.
 //
 // # Errors
 //
 // Anything but one finite number is an error, which the Manager records
 // as an inconclusive measurement, never as a pass. Every error is a
-// *QueryError carrying the query as sent; errors.Is tells the causes a
-// caller may act on apart: ErrNoData (an empty vector), ErrAmbiguous
-// (several samples), ErrResultType (a matrix or a histogram),
-// ErrNotFinite (NaN or ±Inf), ErrWarnings (an answer Prometheus warned
-// may be partial) and ErrPlaceholder. A query Prometheus refuses or fails
-// wraps client_golang's *v1.Error (errors.As), whose Type says which:
-// bad_data for a PromQL syntax error, timeout, execution, server_error …
-// No answer within Options.Timeout matches context.DeadlineExceeded.
+// [*QueryError] carrying the query as sent; [errors.Is] tells the causes
+// a caller may act on apart: [ErrNoData] (an empty vector),
+// [ErrAmbiguous] (several samples), [ErrResultType] (a matrix or a
+// histogram), [ErrNotFinite] (NaN or ±Inf), [ErrWarnings] (an answer
+// Prometheus warned may be partial) and [ErrPlaceholder]. A query
+// Prometheus refuses or fails wraps client_golang's *v1.Error
+// ([errors.As]), whose Type says which: bad_data for a PromQL syntax
+// error, timeout, execution, server_error … No answer within
+// [Options].Timeout matches [context.DeadlineExceeded].
 //
 // # Example
 //

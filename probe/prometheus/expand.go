@@ -30,12 +30,14 @@ const MaxValueLen = 200
 // not redefine one of the four built-in names.
 //
 // Values are not escaped: instead, each must be 1 to MaxValueLen
-// characters from [A-Za-z0-9._:-], which cannot end a PromQL string
-// ("…", '…' or `…`), open a new matcher or add an operator that changes
-// the query's meaning, wherever the placeholder stands. A semantic version
-// with build metadata ("1.2.3+build.7") is therefore refused: label such
-// series without the metadata. In a regular-expression matcher (=~) a "."
-// in a value matches any character; use = to match a version exactly.
+// characters from [A-Za-z0-9._:-], none of which can end a PromQL string
+// ("…", '…' or `…`), escape a character in it, or open a matcher, a
+// group or a comment: inside a quoted label value, a value stays that one
+// label value. Outside quotes (a range such as [{{window}}], a threshold)
+// it is inserted as it is, where "-" is a minus sign. A semantic version
+// with build metadata ("1.2.3+build.7") is refused: label such series
+// without the metadata. In a regular-expression matcher (=~) a "." in a
+// value matches any character; use = to match a version exactly.
 //
 // Every error matches ErrPlaceholder.
 func Expand(query string, q relman.ProbeQuery) (string, error) {

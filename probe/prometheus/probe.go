@@ -21,8 +21,8 @@ import (
 // DefaultTimeout bounds one query when Options.Timeout is zero.
 const DefaultTimeout = 10 * time.Second
 
-// Errors matched by a *QueryError (errors.Is) when the query ran but its
-// answer is not one finite number.
+// Errors matched by a [*QueryError] ([errors.Is]) when the query ran but
+// its answer is not one finite number.
 var (
 	// ErrNoData: the result is an empty vector: no series matched, or
 	// they had no samples in the lookback window (a metric not scraped
@@ -33,7 +33,7 @@ var (
 	ErrAmbiguous = errors.New("prometheus: more than one sample")
 	// ErrResultType: the result is a range vector (matrix) or a native
 	// histogram sample rather than a float. (A string result never gets
-	// this far: client_golang refuses it as a *v1.Error of type
+	// this far: client_golang refuses it as a [*promv1.Error] of type
 	// bad_response.)
 	ErrResultType = errors.New("prometheus: result is not a number")
 	// ErrNotFinite: the value is NaN or ±Inf, typically a division by
@@ -47,13 +47,13 @@ var (
 	ErrWarnings = errors.New("prometheus: the answer came with warnings")
 )
 
-// QueryError is the error Measure returns, whatever went wrong. Err
-// matches one of ErrNoData, ErrAmbiguous, ErrResultType, ErrNotFinite,
-// ErrWarnings or ErrPlaceholder; or it wraps the *promv1.Error of a
-// query Prometheus refused or failed (bad PromQL, an evaluation timeout,
-// a 5xx), a *relman.ValidationError for an empty query, or the transport
-// or context error (context.DeadlineExceeded when no answer came within
-// Options.Timeout).
+// QueryError is the error [Probe.Measure] returns, whatever went wrong.
+// Err matches one of [ErrNoData], [ErrAmbiguous], [ErrResultType],
+// [ErrNotFinite], [ErrWarnings] or [ErrPlaceholder]; or it wraps the
+// [*promv1.Error] of a query Prometheus refused or failed (bad PromQL, an
+// evaluation timeout, a 5xx), a [*relman.ValidationError] for an empty
+// query, or the transport or context error ([context.DeadlineExceeded]
+// when no answer came within [Options].Timeout).
 type QueryError struct {
 	Query    string   // the query as sent, placeholders filled in ("" if they could not be)
 	Warnings []string // Prometheus' warnings, if it sent any
@@ -113,8 +113,8 @@ type Probe struct {
 var _ relman.Probe = (*Probe)(nil)
 
 // New returns a Probe querying the server at o.Address. Invalid options
-// are reported together in a *relman.ValidationError (which matches
-// relman.ErrInvalid) naming each field: "address", "timeout",
+// are reported together in a [*relman.ValidationError] (which matches
+// [relman.ErrInvalid]) naming each field: "address", "timeout",
 // "headers[Name]". New makes no request.
 func New(o Options) (*Probe, error) {
 	var fs []relman.FieldError
@@ -166,11 +166,11 @@ func New(o Options) (*Probe, error) {
 	return &Probe{api: promv1.NewAPI(c), timeout: timeout}, nil
 }
 
-// Measure runs q.Query, with its placeholders filled in (see Expand), as
-// an instant query at q.At, or at the server's current time if q.At is
+// Measure runs q.Query, with its placeholders filled in (see [Expand]),
+// as an instant query at q.At, or at the server's current time if q.At is
 // zero, and returns its value. The result must be a scalar, or a vector
-// of exactly one float sample, and finite. Every error is a *QueryError;
-// see there for what it matches.
+// of exactly one float sample, and finite. Every error is a
+// [*QueryError]; see there for what it matches.
 func (p *Probe) Measure(ctx context.Context, q relman.ProbeQuery) (float64, error) {
 	if strings.TrimSpace(q.Query) == "" {
 		return 0, &QueryError{Err: &relman.ValidationError{Fields: []relman.FieldError{{Field: "query", Rule: "required"}}}}

@@ -203,7 +203,7 @@ func TestMeasureRequest(t *testing.T) {
 	p := newProbe(t, prometheus.Options{
 		Address: srv.URL + "/prom/",
 		Timeout: 3 * time.Second,
-		Headers: http.Header{"Authorization": {"Bearer s3cret"}, "X-Scope-Orgid": {"team-a"}},
+		Headers: http.Header{"Authorization": {"Bearer s3cret"}, "X-Scope-Orgid": {"team-a"}, "Host": {"prometheus.internal"}},
 	})
 	q := query(`sum(rate(http_requests_total{version="{{version}}",env="{{ environment }}",release="{{release}}",step="{{step}}",service="{{service}}"}[{{window}}]))`)
 	q.Params = map[string]string{"service": "invoices", "window": "5m"}
@@ -225,8 +225,8 @@ func TestMeasureRequest(t *testing.T) {
 	if form["timeout"] != "3s" {
 		t.Errorf("timeout %q, want the probe's", form["timeout"])
 	}
-	if req.Header.Get("Authorization") != "Bearer s3cret" || req.Header.Get("X-Scope-OrgID") != "team-a" {
-		t.Errorf("headers %v", req.Header)
+	if req.Header.Get("Authorization") != "Bearer s3cret" || req.Header.Get("X-Scope-OrgID") != "team-a" || req.Host != "prometheus.internal" {
+		t.Errorf("headers %v, host %q", req.Header, req.Host)
 	}
 
 	// A zero At leaves the time to the server.
