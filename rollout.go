@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -672,8 +673,8 @@ func (m *Manager) rolloutWrite(ctx context.Context, cur *Release, token string, 
 			return "", gerr
 		}
 		if o, n := cur.Rollout, fresh.Rollout; n == nil || n.Phase != o.Phase || n.Step != o.Step || n.Environment != o.Environment ||
-			(claimed && n.Driver != token) {
-			return "", nil // someone else moved it on
+			!n.NextAt.Equal(o.NextAt) || len(n.Measurements) != len(o.Measurements) || (claimed && n.Driver != token) {
+			return "", nil // someone else moved it on (another runner's round, a command)
 		}
 		cur = fresh
 	}
@@ -803,10 +804,17 @@ func (m *Manager) measure(ctx context.Context, cur *Release, token string, act *
 	if ro.Phase == PhaseVerifying {
 		step = ro.Step
 	}
+	// The checks are measured at once, so a round takes at most one
+	// wait, however many checks there are.
 	round := make([]Measurement, len(v.Checks))
 	wait := cmp.Or(v.Timeout, min(v.Interval, DefaultProbeWait))
+	var wg sync.WaitGroup
 	for i, c := range v.Checks {
-		round[i] = m.probeOnce(ctx, cur, c, step, now, wait)
+		wg.Go(func() { round[i] = m.probeOnce(ctx, cur, c, step, now, wait) })
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("relman: measure %q: %w", cur.ID, err) // a round cut short is not recorded
 	}
 	var incident *Incident
 	reason, err := m.rolloutWrite(ctx, cur, token, false, func(r *Release) (reason string) {
@@ -901,7 +909,7 @@ func (m *Manager) probeOnce(ctx context.Context, r *Release, c ProbeCheck, step 
 		ms.Error = "probe " + c.Probe + " is not registered"
 		return ms
 	}
-	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), wait)
+	pctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	type answer struct {
 		v   float64
@@ -935,6 +943,9 @@ func (m *Manager) probeOnce(ctx context.Context, r *Release, c ProbeCheck, step 
 		}
 	case <-pctx.Done():
 		ms.Error = "no answer within " + wait.String()
+		if ctx.Err() != nil {
+			ms.Error = "cancelled"
+		}
 	}
 	return ms
 }

@@ -28,6 +28,7 @@ func runRollouts(t *testing.T, newStore func(t *testing.T) relman.Store) {
 	t.Run("Rollout/WatchOpensIncident", func(t *testing.T) { testRolloutWatchOpensIncident(t, newStore) })
 	t.Run("Rollout/WatchEndsHealthy", func(t *testing.T) { testRolloutWatchEndsHealthy(t, newStore) })
 	t.Run("Rollout/RefusesBadInput", func(t *testing.T) { testRolloutRefusesBadInput(t, newStore) })
+	t.Run("Rollout/ConcurrentDrivers", func(t *testing.T) { testRolloutConcurrentDrivers(t, newStore) })
 }
 
 // recordingDeployer records every call; failDeploy makes Deploy fail.
@@ -645,4 +646,60 @@ func historyOf(t *testing.T, m *relman.Manager, id string, a relman.Action) []re
 		t.Fatalf("Verify: %v", err)
 	}
 	return slices.DeleteFunc(h, func(e relman.AuditEntry) bool { return e.Action != a })
+}
+
+// testRolloutConcurrentDrivers: several Managers driving one rollout at
+// the same instant record one measurement round, not one each, and
+// deploy each step once.
+func testRolloutConcurrentDrivers(t *testing.T, newStore func(t *testing.T) relman.Store) {
+	ctx := context.Background()
+	f := deploying(t, newStore(t), "rel-1")
+	ms := []*relman.Manager{f.m}
+	for range 3 {
+		m, err := relman.NewManager(f.m.Store(), relman.WithClock(f.c.Now), relman.WithEnvironments(rolloutEnvs), relman.WithDeployer(f.dep),
+			relman.WithProbe("rate", f.probe), relman.WithRetries(10))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ms = append(ms, m)
+	}
+	if _, err := f.m.StartRollout(ctx, "rel-1", rmAlice, "test", canary(relman.FailureRollback)); err != nil {
+		t.Fatal(err)
+	}
+	rounds := 0
+	for range 12 {
+		var wg sync.WaitGroup
+		for _, m := range ms {
+			wg.Go(func() {
+				if _, err := m.RunDue(ctx, "rel-1"); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		if r := f.get(t, "rel-1"); r.Rollout.Phase == relman.PhaseVerifying && r.Rollout.Step == 0 {
+			rounds = len(r.Rollout.Measurements)
+			if rounds > 2 {
+				t.Fatalf("%d rounds recorded on step 1, which passes at 3", rounds)
+			}
+		}
+		f.c.Advance(time.Minute)
+	}
+	r := f.get(t, "rel-1")
+	if r.Deployments[0].State != relman.RolloutSucceeded {
+		t.Fatalf("deployment %+v", r.Deployments[0])
+	}
+	if got := f.dep.Calls(); !slices.Equal(got, []string{"deploy test 0", "deploy test 1", "deploy test 2"}) {
+		t.Errorf("deployer calls %v: each step once", got)
+	}
+	var passed []time.Time
+	for _, e := range historyOf(t, f.m, "rel-1", relman.ActionRollout) {
+		if strings.Contains(e.Reason, "passed verification") {
+			passed = append(passed, e.At)
+		}
+	}
+	// Each step bakes three one-minute rounds, whatever the drivers.
+	if len(passed) != 3 || passed[1].Sub(passed[0]) < 3*time.Minute || passed[2].Sub(passed[1]) < 3*time.Minute {
+		t.Errorf("steps passed at %v: a step must bake three rounds", passed)
+	}
 }
