@@ -576,8 +576,14 @@ func (m *Manager) decideFor(ctx context.Context, id string, by Actor, env, role,
 	if role != "" && !by.HasRole(role) {
 		return nil, &ValidationError{Fields: []FieldError{{Field: "role", Rule: "held_by_actor", Param: role}}}
 	}
-	if len(comment) > 4000 {
+	if len(comment) > MaxReason {
 		return nil, &ValidationError{Fields: []FieldError{{Field: "comment", Rule: "max", Param: "4000"}}}
+	}
+	if err := CheckText("", struct {
+		Role    string `json:"role"`
+		Comment string `json:"comment"`
+	}{role, comment}); err != nil {
+		return nil, err
 	}
 	p := &m.policy
 	if ex, ok := p.excluded(Rule{}, by.Roles...); ok {

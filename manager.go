@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"reflect"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -229,6 +230,20 @@ func checkActor(a Actor) error {
 	if blank(a.ID) {
 		return invalid("actor.id", "required")
 	}
+	return checkActorText(a)
+}
+
+// checkActorText checks the actor's id and roles as CheckText would,
+// without reflection (it runs on every call).
+func checkActorText(a Actor) error {
+	if rule := textRule(a.ID); rule != "" {
+		return invalid("actor.id", rule)
+	}
+	for i, role := range a.Roles {
+		if rule := textRule(role); rule != "" {
+			return invalid(fmt.Sprintf("actor.roles[%d]", i), rule)
+		}
+	}
 	return nil
 }
 
@@ -265,7 +280,7 @@ func (m *Manager) Create(ctx context.Context, r *Release, by Actor) (*Release, e
 		return nil, err
 	}
 	e := c.Record(AuditEntry{At: now, Actor: by.ID, Action: ActionCreate, To: c.Stage})
-	if err := m.store.Create(ctx, c, e); err != nil {
+	if err := m.create(ctx, c, e); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -398,6 +413,14 @@ func checkRequest(id string, ev Event, req Request) error {
 	if len(fields) > 0 {
 		return &ValidationError{Fields: fields}
 	}
+	if err := checkActorText(req.Actor); err != nil {
+		return err
+	}
+	for _, f := range []struct{ name, v string }{{"id", id}, {"event", string(ev)}, {"reason", req.Reason}} {
+		if rule := textRule(f.v); rule != "" {
+			return invalid(f.name, rule)
+		}
+	}
 	if w := req.Window; w != nil && (w.Start.IsZero() || !w.End.After(w.Start)) {
 		return &ValidationError{Fields: []FieldError{{Field: "window.end", Rule: "gtfield", Param: "start"}}}
 	}
@@ -496,7 +519,7 @@ func (m *Manager) commit(ctx context.Context, id string, ev Event, req Request) 
 		if err := ctx.Err(); err != nil {
 			return nil, nil, AuditEntry{}, fmt.Errorf("relman: fire %s on %q: %w", ev, id, err)
 		}
-		err = m.store.Update(ctx, r, entries...)
+		err = m.update(ctx, r, entries...)
 		if errors.Is(err, ErrConflict) && attempt < m.retries {
 			continue
 		}
@@ -583,8 +606,25 @@ func (m *Manager) notify(ctx context.Context, ce *compiledEvent, r *Release, t T
 // register, every approval in force is voided in the same update, with a
 // second audit entry (action void) naming the approvers and what changed.
 func (m *Manager) Edit(ctx context.Context, id string, by Actor, reason string, fn func(r *Release) error) (*Release, error) {
+	if err := checkReason(reason); err != nil {
+		return nil, err
+	}
 	return m.editWith(ctx, id, by, editOpts{action: ActionEdit, reason: reason, host: true}, fn)
 }
+
+// checkReason checks a free-text reason: at most MaxReason bytes of text.
+func checkReason(reason string) error {
+	if len(reason) > MaxReason {
+		return invalidParam("reason", "max", strconv.Itoa(MaxReason))
+	}
+	if rule := textRule(reason); rule != "" {
+		return invalid("reason", rule)
+	}
+	return nil
+}
+
+// MaxReason is the longest reason or comment relman keeps, in bytes.
+const MaxReason = 4000
 
 // evidenceEmpty refuses a new release that arrives with what only the
 // Manager's own methods may record.
@@ -704,7 +744,7 @@ func (m *Manager) editWith(ctx context.Context, id string, by Actor, o editOpts,
 		if v := voidOnScopeChange(cur, r, now, by.ID); v != nil {
 			entries = append(entries, r.Record(*v))
 		}
-		err = m.store.Update(ctx, r, entries...)
+		err = m.update(ctx, r, entries...)
 		if errors.Is(err, ErrConflict) && attempt < m.retries {
 			continue
 		}

@@ -432,6 +432,9 @@ func (m *Manager) StartRollout(ctx context.Context, id string, by Actor, env str
 	case m.deployer == nil:
 		return nil, invalid("deployer", "required")
 	}
+	if err := CheckText("", plan); err != nil {
+		return nil, err
+	}
 	if err := m.ValidatePlan(plan); err != nil {
 		return nil, err
 	}
@@ -515,8 +518,8 @@ func (m *Manager) RolloutAction(ctx context.Context, id string, by Actor, cmd Ro
 	if (cmd == RolloutSkip || cmd == RolloutAbort) && blank(reason) {
 		return nil, invalid("reason", "required")
 	}
-	if len(reason) > 4000 {
-		return nil, invalidParam("reason", "max", "4000")
+	if err := checkReason(reason); err != nil {
+		return nil, err
 	}
 	var step int
 	r, err := m.editWith(ctx, id, by, editOpts{action: ActionRollout, authAction: AuthRollout, managed: true, reason: reason,
@@ -661,7 +664,7 @@ func (m *Manager) rolloutWrite(ctx context.Context, cur *Release, token string, 
 			d := map[string]string{"environment": cur.Rollout.Environment, "step": strconv.Itoa(cur.Rollout.Step), "phase": string(r.Rollout.Phase)}
 			entries = append(entries, r.Record(AuditEntry{At: now, Actor: RunnerActor, Action: ActionRollout, Reason: reason, Details: d}))
 		}
-		err = m.store.Update(ctx, r, entries...)
+		err = m.update(ctx, r, entries...)
 		if err == nil {
 			return reason, nil
 		}
@@ -704,7 +707,7 @@ func (m *Manager) rolloutCall(ctx context.Context, cur *Release, token string, a
 	claim.UpdatedAt = claimAt
 	e := claim.Record(AuditEntry{At: claimAt, Actor: RunnerActor, Action: ActionRollout, Reason: what + " started",
 		Details: map[string]string{"environment": ro.Environment, "step": strconv.Itoa(ro.Step), "phase": string(ro.Phase)}})
-	if err := m.store.Update(ctx, claim, e); err != nil {
+	if err := m.update(ctx, claim, e); err != nil {
 		if errors.Is(err, ErrConflict) {
 			return nil // someone else got there first
 		}

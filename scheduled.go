@@ -312,8 +312,11 @@ func (m *Manager) CancelScheduled(ctx context.Context, id string, by Actor, jobI
 	if blank(jobID) {
 		return nil, invalid("job", "required")
 	}
-	if len(reason) > 4000 {
-		return nil, &ValidationError{Fields: []FieldError{{Field: "reason", Rule: "max", Param: "4000"}}}
+	if err := checkReason(reason); err != nil {
+		return nil, err
+	}
+	if rule := textRule(jobID); rule != "" {
+		return nil, invalid("job", rule)
 	}
 	return m.editWith(ctx, id, by, editOpts{action: ActionSchedule, authAction: AuthSchedule, reason: reason, managed: true,
 		allow: func(*Release) error { return nil },
@@ -667,7 +670,7 @@ func (m *Manager) runJob(ctx context.Context, id, job string, first *Release) (D
 		} else {
 			r.pruneScheduled()
 		}
-		err := m.store.Update(ctx, r, entries...)
+		err := m.update(ctx, r, entries...)
 		if errors.Is(err, ErrConflict) && attempt < m.retries {
 			continue
 		}

@@ -73,6 +73,18 @@ func checkRelease(op string, r *relman.Release) error {
 	return nil
 }
 
+// checkText refuses what the SQL stores could not keep alike: text that
+// is not valid UTF-8 or holds a NUL byte.
+func checkText(op string, r *relman.Release, entries []relman.AuditEntry) error {
+	if err := relman.CheckText("", r); err != nil {
+		return fmt.Errorf("memory: %s %q: %w", op, r.ID, err)
+	}
+	if err := relman.CheckText("entries", entries); err != nil {
+		return fmt.Errorf("memory: %s %q: %w", op, r.ID, err)
+	}
+	return nil
+}
+
 func cloneEntries(es []relman.AuditEntry) []relman.AuditEntry {
 	out := slices.Clone(es)
 	for i := range out {
@@ -84,6 +96,9 @@ func cloneEntries(es []relman.AuditEntry) []relman.AuditEntry {
 // Create implements relman.Store.
 func (s *Store) Create(ctx context.Context, r *relman.Release, entries ...relman.AuditEntry) error {
 	if err := checkRelease("create", r); err != nil {
+		return err
+	}
+	if err := checkText("create", r, entries); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
@@ -120,6 +135,9 @@ func (s *Store) Get(ctx context.Context, id string) (*relman.Release, error) {
 // Update implements relman.Store.
 func (s *Store) Update(ctx context.Context, r *relman.Release, entries ...relman.AuditEntry) error {
 	if err := checkRelease("update", r); err != nil {
+		return err
+	}
+	if err := checkText("update", r, entries); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {

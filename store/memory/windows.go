@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/relman-dev/relman"
+	"github.com/relman-dev/relman/store/internal/storedoc"
 )
 
 // PutWindow implements relman.WindowStore.
@@ -16,6 +17,9 @@ func (s *Store) PutWindow(ctx context.Context, w relman.Window) error {
 	}
 	if w.ID == "" {
 		return fmt.Errorf("memory: put window: %w", &relman.ValidationError{Fields: []relman.FieldError{{Field: "id", Rule: "required"}}})
+	}
+	if _, err := storedoc.EncodeWindow(&w); err != nil { // as the SQL stores check it
+		return fmt.Errorf("memory: put window %q: %w", w.ID, err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -105,3 +105,10 @@ func TestConformanceSerializable(t *testing.T) {
 		return newStore(t, pool, postgres.Options{Schema: freshSchema(t, admin), Outbox: true})
 	})
 }
+
+// TestDeadlineOutcomes: 300 Fires under random context deadlines that
+// land during the write: none returns an error although it was
+// committed (the Manager reads the outcome back), none is lost.
+func TestDeadlineOutcomes(t *testing.T) {
+	storetest.DeadlineOutcomes(t, newStore(t, testPool(t), postgres.Options{}), 300)
+}

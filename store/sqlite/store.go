@@ -562,13 +562,24 @@ func (s *Store) Create(ctx context.Context, r *relman.Release, entries ...relman
 func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
-		return busy(err)
+		return withCtx(ctx, busy(err))
 	}
 	if err := fn(tx); err != nil {
 		tx.Rollback()
-		return busy(err)
+		return withCtx(ctx, busy(err))
 	}
-	return busy(tx.Commit())
+	return withCtx(ctx, busy(tx.Commit()))
+}
+
+// withCtx makes an error that database/sql returned because ctx ended
+// ("sql: statement is closed", "interrupted") match ctx's error, so that
+// callers see a cancellation as one.
+func withCtx(ctx context.Context, err error) error {
+	if err == nil || ctx.Err() == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, relman.ErrConflict) || errors.Is(err, relman.ErrNotFound) || errors.Is(err, relman.ErrExists) {
+		return err
+	}
+	return fmt.Errorf("%w (%v)", ctx.Err(), err)
 }
 
 // exec runs one statement in a write transaction (see write) and returns
@@ -681,7 +692,7 @@ func (s *Store) Get(ctx context.Context, id string) (*relman.Release, error) {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil, fmt.Errorf("sqlite: get %q: %w", id, relman.ErrNotFound)
 	case err != nil:
-		return nil, fmt.Errorf("sqlite: get %q: %w", id, err)
+		return nil, fmt.Errorf("sqlite: get %q: %w", id, withCtx(ctx, err))
 	}
 	if doc == nil {
 		if r := s.cache.get(id, rev); r != nil {

@@ -46,3 +46,15 @@ func TestConformanceNoCache(t *testing.T) {
 		return s
 	})
 }
+
+// TestDeadlineOutcomes: 300 Fires under random context deadlines that
+// land during the write: none returns an error although it was
+// committed, none is lost.
+func TestDeadlineOutcomes(t *testing.T) {
+	s, err := sqlite.Open(filepath.Join(t.TempDir(), "relman.db"), sqlite.Options{RelaxedSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	storetest.DeadlineOutcomes(t, s, 300)
+}

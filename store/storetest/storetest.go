@@ -109,6 +109,76 @@ func Run(t *testing.T, newStore func(t *testing.T) relman.Store) {
 		}
 	})
 
+	t.Run("Write/BadText", func(t *testing.T) {
+		// Every store refuses what another could not keep: invalid UTF-8
+		// and NUL bytes, wherever they are; nothing is written.
+		bad := []struct {
+			name string
+			edit func(r *relman.Release)
+			e    func(e *relman.AuditEntry)
+		}{
+			{"NUL in title", func(r *relman.Release) { r.Title = "a\x00b" }, nil},
+			{"invalid label value", func(r *relman.Release) { r.Labels = map[string]string{"k": "\xff\xfe"} }, nil},
+			{"invalid label key", func(r *relman.Release) { r.Labels = map[string]string{"\xc3": "v"} }, nil},
+			{"NUL in an approval role", func(r *relman.Release) {
+				r.Approvals = []relman.Approval{{Approver: "carl", Role: "c\x00ab", Decision: relman.DecisionApprove, At: base}}
+			}, nil},
+			{"invalid entry reason", nil, func(e *relman.AuditEntry) { e.Reason = "\xff" }},
+			{"NUL in entry details", nil, func(e *relman.AuditEntry) { e.Details = map[string]string{"x": "\x00"} }},
+		}
+		for _, c := range bad {
+			t.Run(c.name, func(t *testing.T) {
+				s := newStore(t)
+				r := Minimal("rel-1")
+				if c.edit != nil {
+					c.edit(r)
+				}
+				e := r.Record(relman.AuditEntry{At: base, Actor: "alice", Action: relman.ActionCreate, To: r.Stage})
+				if c.e != nil {
+					c.e(&e)
+				}
+				if err := s.Create(ctx, r, e); !errors.Is(err, relman.ErrInvalid) {
+					t.Fatalf("Create = %v, want ErrInvalid", err)
+				}
+				if _, err := s.Get(ctx, "rel-1"); !errors.Is(err, relman.ErrNotFound) {
+					t.Errorf("after a refused Create, Get = %v, want ErrNotFound", err)
+				}
+				good := create(t, s, Minimal("rel-2"))
+				upd := good.Clone()
+				if c.edit != nil {
+					c.edit(upd)
+				}
+				e = upd.Record(relman.AuditEntry{At: base, Actor: "alice", Action: relman.ActionEdit})
+				if c.e != nil {
+					c.e(&e)
+				}
+				if err := s.Update(ctx, upd, e); !errors.Is(err, relman.ErrInvalid) {
+					t.Fatalf("Update = %v, want ErrInvalid", err)
+				}
+				got, err := s.Get(ctx, "rel-2")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if diff := cmp.Diff(good, got); diff != "" {
+					t.Errorf("a refused Update changed the release (-want +got):\n%s", diff)
+				}
+				if h, _ := s.History(ctx, "rel-2"); len(h) != 1 {
+					t.Errorf("a refused Update left %d history entries, want 1", len(h))
+				}
+			})
+		}
+		t.Run("window", func(t *testing.T) {
+			ws, ok := newStore(t).(relman.WindowStore)
+			if !ok {
+				t.Skip("no windows")
+			}
+			w := relman.Window{ID: "w1", Name: "bad\x00name", Kind: relman.WindowFreeze, TimeZone: "UTC", Start: base, End: base.Add(time.Hour)}
+			if err := ws.PutWindow(ctx, w); !errors.Is(err, relman.ErrInvalid) {
+				t.Errorf("PutWindow with a NUL = %v, want ErrInvalid", err)
+			}
+		})
+	})
+
 	t.Run("Get/NotFound", func(t *testing.T) {
 		s := newStore(t)
 		if _, err := s.Get(ctx, "nope"); !errors.Is(err, relman.ErrNotFound) {

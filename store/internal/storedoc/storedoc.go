@@ -49,7 +49,11 @@ func CheckWrite(r *relman.Release, entries []relman.AuditEntry) error {
 			return invalid(fmt.Sprintf("entries[%d].release_id", i), "eqfield=id")
 		}
 	}
-	return nil
+	// Every store refuses text that another could not keep alike.
+	if err := relman.CheckText("", r); err != nil {
+		return err
+	}
+	return relman.CheckText("entries", entries)
 }
 
 // Rows is a result set being read: *sql.Rows and pgx.Rows both are one.
