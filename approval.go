@@ -71,8 +71,15 @@ type ApprovalPolicy struct {
 	// ExcludedRoles may never approve, whatever the rule.
 	ExcludedRoles []string `json:"excluded_roles,omitempty"`
 	// AllowSelfApproval lets the requester or owner approve their own
-	// release. Off by default.
+	// release, both its need (the approve event) and its deployment.
+	// Off by default. Everyone who has been requester or owner since the
+	// release was proposed counts (Release.Parties), so swapping the owner
+	// out to approve does not work.
 	AllowSelfApproval bool `json:"allow_self_approval,omitempty"`
+	// FoldActorCase compares actor ids ignoring case and surrounding
+	// space in every check of the policy (self-approval, one vote per
+	// approver, group membership), so "Olga" and "olga" are one person.
+	FoldActorCase bool `json:"fold_actor_case,omitempty"`
 	// MaxAssessmentAge makes an assessment older than this stale
 	// (0: no limit; a changed release always makes it stale).
 	MaxAssessmentAge time.Duration `json:"max_assessment_age,omitempty"`
@@ -239,7 +246,30 @@ func (p *ApprovalPolicy) RuleFor(model ChangeModel, level Level) (rule Rule, ok 
 }
 
 func (p *ApprovalPolicy) self(r *Release, approver string) bool {
-	return !p.AllowSelfApproval && (approver == r.Requester || approver == r.Owner)
+	return !p.AllowSelfApproval && p.party(r, approver)
+}
+
+// party reports whether actor is, or has been since the release was
+// proposed, its requester or owner.
+func (p *ApprovalPolicy) party(r *Release, actor string) bool {
+	return p.same(actor, r.Requester) || p.same(actor, r.Owner) || slices.ContainsFunc(r.Parties, func(s string) bool { return p.same(actor, s) })
+}
+
+// same compares two actor ids as the policy does: exactly, or ignoring
+// case and surrounding space with FoldActorCase.
+func (p *ApprovalPolicy) same(a, b string) bool {
+	if p.FoldActorCase {
+		return strings.EqualFold(strings.TrimSpace(a), strings.TrimSpace(b))
+	}
+	return a == b
+}
+
+// actorKey is the form of an actor id under which the policy counts it.
+func (p *ApprovalPolicy) actorKey(id string) string {
+	if p.FoldActorCase {
+		return strings.ToLower(strings.TrimSpace(id))
+	}
+	return id
 }
 
 func (p *ApprovalPolicy) excluded(ru Rule, roles ...string) (string, bool) {
@@ -334,10 +364,10 @@ func (p *ApprovalPolicy) Check(r *Release, now time.Time) error {
 			if rq.Role != "" && ap.Role != rq.Role {
 				continue
 			}
-			if members != nil && !slices.Contains(members, ap.Approver) {
+			if members != nil && !slices.ContainsFunc(members, func(m string) bool { return p.same(m, ap.Approver) }) {
 				continue
 			}
-			have[ap.Approver] = true
+			have[p.actorKey(ap.Approver)] = true
 		}
 		if len(have) < need {
 			missing = append(missing, MissingApproval{Role: rq.Role, Need: need, Have: len(have), Percent: rq.Percent})
@@ -347,7 +377,7 @@ func (p *ApprovalPolicy) Check(r *Release, now time.Time) error {
 		// Name the approvals that would have counted but expired, unless
 		// their approver has decided again since.
 		for i, ap := range r.Approvals {
-			if ap.Decision != DecisionApprove || !expired(ap) || ap.Environment != "" || slices.ContainsFunc(r.Approvals[i+1:], func(b Approval) bool { return b.Approver == ap.Approver }) {
+			if ap.Decision != DecisionApprove || !expired(ap) || ap.Environment != "" || slices.ContainsFunc(r.Approvals[i+1:], func(b Approval) bool { return p.same(b.Approver, ap.Approver) }) {
 				continue
 			}
 			errs = append(errs, fmt.Errorf("%w: %s (%s) approved on %s; it counted until %s", ErrApprovalExpired,
@@ -437,7 +467,7 @@ func (m *Manager) setupRisk() error {
 func replacePolicyGate(spec *LifecycleSpec, p ApprovalPolicy) bool {
 	found := false
 	for i, g := range spec.Gates {
-		if g.Event == EventAuthorize && g.Name == GateApprovals {
+		if g.Name == GateApprovals {
 			spec.Gates[i].Gate = ApprovalGate(p)
 			found = true
 		}
@@ -579,7 +609,7 @@ func (m *Manager) decideFor(ctx context.Context, id string, by Actor, env, role,
 	if len(comment) > MaxReason {
 		return nil, &ValidationError{Fields: []FieldError{{Field: "comment", Rule: "max", Param: "4000"}}}
 	}
-	if err := CheckText("", struct {
+	if err := CheckInput("", struct {
 		Role    string `json:"role"`
 		Comment string `json:"comment"`
 	}{role, comment}); err != nil {
@@ -617,7 +647,7 @@ func (m *Manager) decideFor(ctx context.Context, id string, by Actor, env, role,
 			}
 		}
 		for i := range r.Approvals {
-			if ap := &r.Approvals[i]; ap.Approver == by.ID && !ap.Void && ap.Environment == env {
+			if ap := &r.Approvals[i]; p.same(ap.Approver, by.ID) && !ap.Void && ap.Environment == env {
 				ap.Void, ap.VoidReason = true, "superseded"
 			}
 		}
@@ -677,6 +707,12 @@ func voidOnScopeChange(old, r *Release, at time.Time, by string) *AuditEntry {
 	}
 	if !slices.Equal(old.Risks, r.Risks) {
 		what = append(what, "risks")
+	}
+	if old.Requester != r.Requester {
+		what = append(what, "requester")
+	}
+	if old.Owner != r.Owner {
+		what = append(what, "owner")
 	}
 	if len(what) == 0 {
 		return nil

@@ -205,7 +205,7 @@ func (m *Manager) checkEnvApprovals(r *Release, env *Environment, now time.Time)
 				(!ap.ExpiresAt.IsZero() && !now.Before(ap.ExpiresAt)) || (rq.Role != "" && ap.Role != rq.Role) {
 				continue
 			}
-			have[ap.Approver] = true
+			have[m.policy.actorKey(ap.Approver)] = true
 		}
 		if len(have) < rq.Count {
 			missing = append(missing, MissingApproval{Role: rq.Role, Need: rq.Count, Have: len(have)})

@@ -89,7 +89,7 @@ func Example_freezeOverride() {
 		fmt.Println(err)
 		return
 	}
-	if _, err := m.Fire(ctx, "fix-1", relman.EventApprove, relman.Request{Actor: olga}); err != nil {
+	if _, err := m.Fire(ctx, "fix-1", relman.EventApprove, relman.Request{Actor: relman.Actor{ID: "carl"}}); err != nil {
 		fmt.Println(err)
 		return
 	}

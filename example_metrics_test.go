@@ -39,7 +39,7 @@ func Example_metrics() {
 			Case:         relman.BusinessCase{Problem: "slow", ExpectedValue: 10, Cost: 1, Feasibility: relman.FeasibilityHigh},
 			RollbackPlan: "redeploy the previous version",
 		}, olga))
-		fire(id, relman.EventApprove, relman.Request{})
+		must(m.Fire(ctx, id, relman.EventApprove, relman.Request{Actor: relman.Actor{ID: "carl"}})) // not the owner
 		fire(id, relman.EventPlan, relman.Request{Window: &relman.Span{Start: now.Add(toDeploy), End: now.Add(toDeploy + 2*time.Hour)}})
 		fire(id, relman.EventStart, relman.Request{})
 		fire(id, relman.EventSubmit, relman.Request{})

@@ -32,7 +32,9 @@ func exampleAuthorized(opts ...relman.Option) (*relman.Manager, *time.Time) {
 			fmt.Println(err)
 		}
 	}
-	fire(relman.EventApprove, relman.Request{})
+	if _, err := m.Fire(ctx, "inv-2.4", relman.EventApprove, relman.Request{Actor: relman.Actor{ID: "carl"}}); err != nil {
+		fmt.Println(err)
+	}
 	fire(relman.EventPlan, relman.Request{Window: &window})
 	fire(relman.EventStart, relman.Request{})
 	fire(relman.EventSubmit, relman.Request{})

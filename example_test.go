@@ -34,7 +34,7 @@ func ExampleManager_Fire() {
 		ev  relman.Event
 		req relman.Request
 	}{
-		{relman.EventApprove, relman.Request{Actor: olga}},
+		{relman.EventApprove, relman.Request{Actor: relman.Actor{ID: "carl"}}}, // the need's owner may not approve it
 		{relman.EventPlan, relman.Request{Actor: olga, Window: &window}},
 		{relman.EventStart, relman.Request{Actor: olga}},
 		{relman.EventSubmit, relman.Request{Actor: olga}},
@@ -107,7 +107,7 @@ func ExampleGateError() {
 		return
 	}
 
-	err = m.Check(ctx, "pay-1", relman.EventApprove, relman.Request{Actor: olga})
+	err = m.Check(ctx, "pay-1", relman.EventApprove, relman.Request{Actor: relman.Actor{ID: "carl"}})
 	var ge *relman.GateError
 	if errors.As(err, &ge) {
 		for _, f := range ge.Failures {

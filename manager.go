@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -170,6 +171,9 @@ func NewManager(store Store, opts ...Option) (*Manager, error) {
 	if err := m.envs.Validate(); err != nil {
 		return nil, err
 	}
+	if _, ok := m.lc.events[EventApprove]; ok && !m.lc.hasGate(EventApprove, GateSegregation) {
+		m.extra.AddGate(EventApprove, GateSegregation, m.segregationGate())
+	}
 	if spec := m.lc.Spec(); len(m.extra.Gates)+len(m.extra.Before)+len(m.extra.After) > 0 || m.policySet || hasBoundGates(spec) {
 		if m.policySet {
 			replacePolicyGate(&spec, m.policy)
@@ -233,7 +237,7 @@ func checkActor(a Actor) error {
 	return checkActorText(a)
 }
 
-// checkActorText checks the actor's id and roles as CheckText would,
+// checkActorText checks the actor's id and roles as CheckInput would,
 // without reflection (it runs on every call).
 func checkActorText(a Actor) error {
 	if rule := textRule(a.ID); rule != "" {
@@ -273,6 +277,7 @@ func (m *Manager) Create(ctx context.Context, r *Release, by Actor) (*Release, e
 	if err := evidenceEmpty(c); err != nil {
 		return nil, err
 	}
+	c.Parties = addParties(nil, c.Requester, c.Owner)
 	if err := m.validate(c); err != nil {
 		return nil, err
 	}
@@ -612,6 +617,32 @@ func (m *Manager) Edit(ctx context.Context, id string, by Actor, reason string, 
 	return m.editWith(ctx, id, by, editOpts{action: ActionEdit, reason: reason, host: true}, fn)
 }
 
+// addParties adds the ids to parties, each once.
+func addParties(parties []string, ids ...string) []string {
+	for _, id := range ids {
+		if id != "" && !slices.Contains(parties, id) {
+			parties = append(parties, id)
+		}
+	}
+	return parties
+}
+
+// segregationGate refuses the need's approval by someone who is, or has
+// been, its requester or owner, unless the policy allows self-approval.
+func (m *Manager) segregationGate() Gate {
+	return GateFunc(func(_ context.Context, r *Release, t Transition) error {
+		if m.policy.AllowSelfApproval || !m.policy.party(r, t.Actor.ID) {
+			return nil
+		}
+		return fmt.Errorf("%w: %s is or was requester or owner of %q", ErrSelfApproval, t.Actor.ID, r.ID)
+	})
+}
+
+// GateSegregation is the name of the gate that keeps a need's requester
+// and owner from approving it (see ApprovalPolicy.AllowSelfApproval); the
+// Manager adds it to the approve event of lifecycles that have one.
+const GateSegregation = "segregation"
+
 // checkReason checks a free-text reason: at most MaxReason bytes of text.
 func checkReason(reason string) error {
 	if len(reason) > MaxReason {
@@ -637,7 +668,7 @@ func evidenceEmpty(r *Release) error {
 		{"approvals", len(r.Approvals) == 0}, {"assessment", r.Assessment == nil},
 		{"test_results", len(r.TestResults) == 0}, {"review", r.Review == nil},
 		{"feedback", len(r.Feedback) == 0}, {"incidents", len(r.Incidents) == 0},
-		{"scheduled", len(r.Scheduled) == 0}, {"deployments", len(r.Deployments) == 0}, {"rollout", r.Rollout == nil},
+		{"scheduled", len(r.Scheduled) == 0}, {"parties", len(r.Parties) == 0}, {"deployments", len(r.Deployments) == 0}, {"rollout", r.Rollout == nil},
 	} {
 		if !f.empty {
 			fields = append(fields, FieldError{Field: f.name, Rule: "readonly"})
@@ -703,6 +734,13 @@ func (m *Manager) editWith(ctx context.Context, id string, by Actor, o editOpts,
 		if err != nil {
 			return nil, err
 		}
+		// The Authorizer first: a refused actor learns nothing of the
+		// release, not even its stage.
+		if !o.system {
+			if err := m.authorize(ctx, by, cmp.Or(o.authAction, AuthEdit), cur); err != nil {
+				return nil, err
+			}
+		}
 		allow := o.allow
 		if allow == nil {
 			allow = m.notTerminal
@@ -710,17 +748,15 @@ func (m *Manager) editWith(ctx context.Context, id string, by Actor, o editOpts,
 		if err := allow(cur); err != nil {
 			return nil, err
 		}
-		if !o.system {
-			if err := m.authorize(ctx, by, cmp.Or(o.authAction, AuthEdit), cur); err != nil {
-				return nil, err
-			}
-		}
 		r := cur.Clone()
 		if err := fn(r); err != nil {
 			return nil, err
 		}
 		if err := m.ownedUnchanged(cur, r, o.managed, o.host); err != nil {
 			return nil, err
+		}
+		if r.Requester != cur.Requester || r.Owner != cur.Owner {
+			r.Parties = addParties(r.Parties, cur.Requester, cur.Owner, r.Requester, r.Owner)
 		}
 		if err := m.validate(r); err != nil {
 			return nil, err
@@ -773,6 +809,7 @@ func (m *Manager) ownedUnchanged(old, r *Release, managed, host bool) error {
 		ro("approvals", reflect.DeepEqual(old.Approvals, r.Approvals))
 		ro("assessment", reflect.DeepEqual(old.Assessment, r.Assessment))
 		ro("scheduled", reflect.DeepEqual(old.Scheduled, r.Scheduled))
+		ro("parties", slices.Equal(old.Parties, r.Parties))
 		ro("deployments", reflect.DeepEqual(old.Deployments, r.Deployments))
 		ro("rollout", reflect.DeepEqual(old.Rollout, r.Rollout))
 	}

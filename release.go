@@ -190,6 +190,10 @@ type Release struct {
 	// it fired, failed or abandoned; written only by Schedule,
 	// CancelScheduled and RunDue.
 	Scheduled []ScheduledEvent `json:"scheduled,omitempty"`
+	// Parties lists everyone who has been the release's requester or
+	// owner since it was proposed; the Manager keeps it, and the approval
+	// policy refuses their approvals (see AllowSelfApproval).
+	Parties []string `json:"parties,omitempty" validate:"max=64"`
 	// Deployments records, per environment, the last rollout there and
 	// how it ended; Rollout is the rollout in progress, or the last one.
 	// Both are written only by StartRollout, RolloutAction and RunDue.
@@ -258,6 +262,7 @@ func (r *Release) Clone() *Release {
 			c.Scheduled[i] = s.clone()
 		}
 	}
+	c.Parties = slices.Clone(r.Parties)
 	c.Deployments = slices.Clone(r.Deployments)
 	c.Rollout = r.Rollout.clone()
 	return &c
@@ -273,11 +278,14 @@ func (r *Release) Validate() error {
 }
 
 // HasService reports whether the release touches service s.
-func (r *Release) HasService(s string) bool { return slices.Contains(r.Services, s) }
+func (r *Release) HasService(s string) bool { return r != nil && slices.Contains(r.Services, s) }
 
 // HasTeam reports whether team is involved in the release, either listed
 // in Teams or owning one of its tasks.
 func (r *Release) HasTeam(team string) bool {
+	if r == nil {
+		return false
+	}
 	if slices.Contains(r.Teams, team) {
 		return true
 	}

@@ -357,6 +357,9 @@ type Assessment struct {
 
 // Reasons returns the reasons of every result, in order.
 func (a *Assessment) Reasons() []Reason {
+	if a == nil {
+		return nil
+	}
 	var out []Reason
 	for _, res := range a.Results {
 		out = append(out, res.Reasons...)
@@ -385,6 +388,9 @@ func (a *Assessment) clone() *Assessment {
 // suites, test results and the risk register. Approvals, labels, stage
 // and timestamps are not part of it.
 func Fingerprint(r *Release) string {
+	if r == nil {
+		return ""
+	}
 	b, err := json.Marshal(struct {
 		Version        string
 		Kind           Kind

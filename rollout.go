@@ -432,7 +432,7 @@ func (m *Manager) StartRollout(ctx context.Context, id string, by Actor, env str
 	case m.deployer == nil:
 		return nil, invalid("deployer", "required")
 	}
-	if err := CheckText("", plan); err != nil {
+	if err := CheckInput("", plan); err != nil {
 		return nil, err
 	}
 	if err := m.ValidatePlan(plan); err != nil {

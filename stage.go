@@ -238,6 +238,7 @@ func DefaultSpec() LifecycleSpec {
 	s.AddGate(EventAuthorize, "rollback-plan", RollbackPlanPresent())
 	s.AddGate(EventAuthorize, GateApprovals, ApprovalGate(DefaultPolicy()))
 	s.AddGate(EventDeploy, "in-window", InsideWindow())
+	s.AddGate(EventDeploy, GateApprovals, ApprovalGate(DefaultPolicy()))
 	s.AddGate(EventDeploy, GateCalendar, unboundGate())
 	s.AddGate(EventRollback, "reason", ReasonGiven())
 	s.AddGate(EventClose, "review", ReviewRecorded())
@@ -634,4 +635,10 @@ func (lc *Lifecycle) DOT() string {
 	}
 	b.WriteString("}\n")
 	return b.String()
+}
+
+// hasGate reports whether event ev has a gate named name.
+func (l *Lifecycle) hasGate(ev Event, name string) bool {
+	ce, ok := l.events[ev]
+	return ok && slices.ContainsFunc(ce.gates, func(g GateSpec) bool { return g.Name == name })
 }

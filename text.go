@@ -2,18 +2,22 @@ package relman
 
 import (
 	"fmt"
+	"math"
 	"reflect"
 	"strings"
 	"time"
 	"unicode/utf8"
 )
 
-// CheckText returns a *ValidationError naming every string in v (a
-// struct, pointer, slice, map or string; map keys included) that is not
-// valid UTF-8 or holds a NUL byte, by its JSON path under prefix, or nil.
-// The Manager checks every input with it, and so do the stores on every
-// write, so that no backend keeps what another would refuse.
-func CheckText(prefix string, v any) error {
+// CheckInput returns a *ValidationError naming, by its JSON path under
+// prefix, every value in v (a struct, pointer, slice, map or string; map
+// keys included) that relman refuses to keep, or nil: a string that is
+// not valid UTF-8 (rule "utf8") or holds a NUL byte ("nonul"), a float
+// that is NaN or infinite ("finite"), a time outside the years 1 to 9999
+// ("year"; JSON cannot carry it). The Manager checks every input with it,
+// and so does every store on every write, so that no backend keeps what
+// another would refuse. It reports at most 32 fields.
+func CheckInput(prefix string, v any) error {
 	var fs []FieldError
 	walkText(reflect.ValueOf(v), prefix, &fs, 0)
 	if len(fs) > 0 {
@@ -50,12 +54,19 @@ func walkText(v reflect.Value, path string, fs *[]FieldError, depth int) {
 		if rule := textRule(v.String()); rule != "" {
 			*fs = append(*fs, FieldError{Field: path, Rule: rule})
 		}
+	case reflect.Float32, reflect.Float64:
+		if f := v.Float(); math.IsNaN(f) || math.IsInf(f, 0) {
+			*fs = append(*fs, FieldError{Field: path, Rule: "finite"})
+		}
 	case reflect.Pointer, reflect.Interface:
 		if !v.IsNil() {
 			walkText(v.Elem(), path, fs, depth+1)
 		}
 	case reflect.Struct:
 		if v.Type() == timeType {
+			if t := v.Interface().(time.Time); !t.IsZero() && (t.UTC().Year() < 1 || t.UTC().Year() > 9999) {
+				*fs = append(*fs, FieldError{Field: path, Rule: "year", Param: "1..9999"})
+			}
 			return
 		}
 		t := v.Type()

@@ -55,7 +55,7 @@ func validID(s string) bool {
 // validateStruct runs the shared validator on s and converts its errors to
 // a *ValidationError.
 func validateStruct(s any) error {
-	if err := CheckText("", s); err != nil {
+	if err := CheckInput("", s); err != nil {
 		return err
 	}
 	err := validate().Struct(s)

@@ -435,6 +435,9 @@ func joinDays(v []WeekdayNum) string {
 // String returns the rule in RFC 5545 form, parts in a fixed order. For a
 // rule from ParseRule, ParseRule(r.String()) gives back an equal rule.
 func (r *Rule) String() string {
+	if r == nil {
+		return ""
+	}
 	var b strings.Builder
 	b.WriteString("FREQ=")
 	b.WriteString(r.Freq.String())

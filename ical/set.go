@@ -57,6 +57,9 @@ type Instance struct {
 // duration or period, and every override naming an instance of the set
 // (ignoring ExDates and other overrides). Errors are *SetError.
 func (s *Set) Validate() error {
+	if s == nil {
+		return &SetError{Reason: "missing set"}
+	}
 	if s.Duration < 0 {
 		return &SetError{Reason: "negative duration"}
 	}
@@ -244,7 +247,12 @@ func (rc *Set) walk(from, to time.Time, yield func(time.Time) bool) {
 // ascending, in Start's location: DTSTART, the rule's and RDATE's
 // instants, less EXDATE. Overrides are not applied (see Between). A zero
 // from or to leaves that side open.
-func (s *Set) Starts(from, to time.Time) iter.Seq[time.Time] { return s.ids(from, to) }
+func (s *Set) Starts(from, to time.Time) iter.Seq[time.Time] {
+	if s == nil {
+		return func(func(time.Time) bool) {}
+	}
+	return s.ids(from, to)
+}
 
 // Between returns the instances of the set that overlap [from, to) (an
 // instance of no length overlaps when from <= Start < to), ordered by
@@ -252,6 +260,9 @@ func (s *Set) Starts(from, to time.Time) iter.Seq[time.Time] { return s.ids(from
 // location. A zero from or to leaves that side open. Expansion is lazy:
 // it reads the rule only as far as the instances it yields.
 func (s *Set) Between(from, to time.Time) iter.Seq[Instance] {
+	if s == nil {
+		return func(func(Instance) bool) {}
+	}
 	if len(s.Overrides) == 0 {
 		return s.plain(from, to)
 	}

@@ -96,13 +96,16 @@ func TestWalkThroughCommands(t *testing.T) {
 	cmd := func(ts string, args ...string) []string { return append(args, at(ts)...) }
 
 	out := h.ok(createArgs...)
-	contains(t, "create", out, "created pay-1.2.0 (proposed)", "approve (business-case)")
+	contains(t, "create", out, "created pay-1.2.0 (proposed)", "approve (business-case, segregation)")
 
-	out = h.ok("check", "pay-1.2.0", "approve")
+	// olga raised the need: she may not approve it herself.
+	r0 := h.fails(1, "segregation: self-approval is not allowed: olga is or was requester or owner", "check", "pay-1.2.0", "approve")
+	contains(t, "check approve by the owner", r0.stdout, "segregation", "no")
+	out = h.ok("check", "pay-1.2.0", "approve", "--actor", "carl")
 	contains(t, "check approve", out, "ok: approve may fire on pay-1.2.0 now (proposed → approved)")
 
-	out = h.ok(cmd("2026-03-02T10:00:00Z", "fire", "pay-1.2.0", "approve", "--reason", "CAB 2 March")...)
-	contains(t, "fire approve", out, "pay-1.2.0: proposed → approved (approve by olga)")
+	out = h.ok(cmd("2026-03-02T10:00:00Z", "fire", "pay-1.2.0", "approve", "--reason", "CAB 2 March", "--actor", "carl")...)
+	contains(t, "fire approve", out, "pay-1.2.0: proposed → approved (approve by carl)")
 
 	// Planning needs a window: refused with the gate's reason, exit 1.
 	r := h.fails(1, "plan refused by 1 gate(s): window: no planned window", "fire", "pay-1.2.0", "plan")
@@ -504,11 +507,11 @@ func TestEdit(t *testing.T) {
 	h := newHarness(t)
 	h.ok("create", "--id", "x-1", "--title", "X", "--version", "1.0.0", "--problem", "slow", "--value", "10",
 		"--task", "build@dev:2h", "--task", "migrate")
-	h.fails(1, "business case incomplete: missing cost, feasibility", "fire", "x-1", "approve")
+	h.fails(1, "business case incomplete: missing cost, feasibility", "fire", "x-1", "approve", "--actor", "carl")
 
 	out := h.ok("edit", "x-1", "--cost", "5", "--feasibility", "medium", "--reason", "estimated")
 	contains(t, "edit", out, "x-1: changed business_case")
-	h.ok("fire", "x-1", "approve")
+	h.ok("fire", "x-1", "approve", "--actor", "carl")
 
 	// A task given again by name is replaced: that is how a team is assigned.
 	h.fails(1, "tasks-owned: task has no owning team: migrate", "check", "x-1", "plan", "--window", "2026-03-04T22:00:00Z/2026-03-04T23:00:00Z")
@@ -687,7 +690,7 @@ func TestCalendarCommands(t *testing.T) {
 	// the slot command finds the next allowed window.
 	h.ok("create", "--id", "inv-1", "--title", "Invoices", "--version", "1.0.0", "--service", "invoices", "--team", "billing",
 		"--problem", "p", "--value", "1", "--cost", "1", "--feasibility", "high")
-	h.ok("fire", "inv-1", "approve")
+	h.ok("fire", "inv-1", "approve", "--actor", "carl")
 	h.fails(1, "plan refused by 1 gate(s): calendar: calendar refuses 2026-03-04T22:00:00Z – 2026-03-04T23:00:00Z: outside any maintenance window of service invoices (Weekend maintenance); next opens 2026-03-07T22:00:00+01:00", "fire", "inv-1", "plan", "--window", "2026-03-04T22:00:00Z/2026-03-04T23:00:00Z")
 	out = h.ok("slot", "--release", "inv-1", "--duration", "2h", "--after", "2026-03-02T09:00:00Z")
 	contains(t, "slot", out, "2026-03-07 21:00–23:00 UTC", "book it: --window 2026-03-07T21:00:00Z/2026-03-07T23:00:00Z")
@@ -697,7 +700,7 @@ func TestCalendarCommands(t *testing.T) {
 	// refuses the same window; with another service and team it plans.
 	h.ok("create", "--id", "inv-2", "--title", "Invoices 2", "--version", "1.1.0", "--service", "invoices", "--team", "billing",
 		"--problem", "p", "--value", "1", "--cost", "1", "--feasibility", "high")
-	h.ok("fire", "inv-2", "approve")
+	h.ok("fire", "inv-2", "approve", "--actor", "carl")
 	h.fails(1, "conflicts: 2 scheduling conflict(s)", "fire", "inv-2", "plan", "--window", "2026-03-07T22:00:00Z/2026-03-07T23:30:00Z")
 	out = h.ok("slot", "--release", "inv-2", "--duration", "1h", "--after", "2026-03-07T21:00:00Z")
 	contains(t, "slot", out, "2026-03-07 23:00 – 2026-03-08 00:00 UTC")
@@ -751,7 +754,7 @@ func TestConflictsCheck(t *testing.T) {
 	h := newHarness(t)
 	for _, id := range []string{"a-1", "b-1"} {
 		h.ok("create", "--id", id, "--title", id, "--version", "1.0.0", "--service", "web-"+id, "--problem", "p", "--value", "1", "--cost", "1", "--feasibility", "high")
-		h.ok("fire", id, "approve")
+		h.ok("fire", id, "approve", "--actor", "carl")
 		h.ok("fire", id, "plan", "--window", "2026-03-04T22:00:00Z/2026-03-04T23:00:00Z")
 		// Plan both first, then add a freeze over them: the calendar now
 		// reports what the gates did not see when they were planned.

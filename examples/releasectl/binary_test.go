@@ -194,7 +194,7 @@ func TestBinaryOnSQLite(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, ".local", "share", "relman", "relman.db")); err != nil {
 		t.Fatalf("the default database is not in the user's data directory: %v", err)
 	}
-	ok(at("2026-03-02T10:00:00Z", "fire", "web-1.0.0", "approve")...)
+	ok(at("2026-03-02T10:00:00Z", "fire", "web-1.0.0", "approve", "--actor", "carl")...)
 	ok(at("2026-03-02T11:00:00Z", "fire", "web-1.0.0", "plan", "--window", "2026-03-04T22:00:00Z/2026-03-05T00:00:00Z")...)
 
 	// Bad input and refusals change nothing.

@@ -11,7 +11,7 @@ import (
 func TestScheduleCommands(t *testing.T) {
 	h := newHarness(t)
 	h.ok(createArgs...)
-	h.ok("fire", "pay-1.2.0", "approve", "--now", "2026-03-02T10:00:00Z")
+	h.ok("fire", "pay-1.2.0", "approve", "--actor", "carl", "--now", "2026-03-02T10:00:00Z")
 	h.ok("fire", "pay-1.2.0", "plan", "--window", "2026-03-04T22:00:00Z/2026-03-05T00:00:00Z", "--now", "2026-03-02T11:00:00Z")
 
 	out := h.ok("schedule", "pay-1.2.0", "start", "--at", "2026-03-02T13:00:00Z", "--expires", "2026-03-02T18:00:00Z",

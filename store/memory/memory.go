@@ -76,10 +76,10 @@ func checkRelease(op string, r *relman.Release) error {
 // checkText refuses what the SQL stores could not keep alike: text that
 // is not valid UTF-8 or holds a NUL byte.
 func checkText(op string, r *relman.Release, entries []relman.AuditEntry) error {
-	if err := relman.CheckText("", r); err != nil {
+	if err := relman.CheckInput("", r); err != nil {
 		return fmt.Errorf("memory: %s %q: %w", op, r.ID, err)
 	}
-	if err := relman.CheckText("entries", entries); err != nil {
+	if err := relman.CheckInput("entries", entries); err != nil {
 		return fmt.Errorf("memory: %s %q: %w", op, r.ID, err)
 	}
 	return nil

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -373,5 +374,14 @@ func TestOpenNewFileTogether(t *testing.T) {
 		if t.Failed() {
 			return
 		}
+	}
+}
+
+// TestOpenDirectory: a directory is refused with a typed error.
+func TestOpenDirectory(t *testing.T) {
+	_, err := sqlite.Open(t.TempDir(), sqlite.Options{})
+	var oe *sqlite.OpenError
+	if !errors.As(err, &oe) || !errors.Is(err, sqlite.ErrForeign) || !strings.Contains(err.Error(), "directory") {
+		t.Errorf("Open(a directory) = %v, want an *OpenError matching ErrForeign", err)
 	}
 }

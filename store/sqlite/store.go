@@ -163,6 +163,9 @@ func checkHeader(path string) error {
 		return fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.IsDir() {
+		return &OpenError{Path: path, Kind: ErrForeign, Detail: "a directory, not a database file"}
+	}
 	var h [100]byte
 	n, err := io.ReadFull(f, h[:])
 	switch {

@@ -50,10 +50,10 @@ func CheckWrite(r *relman.Release, entries []relman.AuditEntry) error {
 		}
 	}
 	// Every store refuses text that another could not keep alike.
-	if err := relman.CheckText("", r); err != nil {
+	if err := relman.CheckInput("", r); err != nil {
 		return err
 	}
-	return relman.CheckText("entries", entries)
+	return relman.CheckInput("entries", entries)
 }
 
 // Rows is a result set being read: *sql.Rows and pgx.Rows both are one.
