@@ -2,6 +2,7 @@ package ical
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -257,16 +258,46 @@ func foldLine(w *strings.Builder, line string) {
 // ---------------------------------------------------------------------------
 // Parsing content lines.
 
-// maxBytes bounds what ParseICS reads.
-const maxBytes = 16 << 20
+// MaxInput is the largest iCalendar input Parse (and ReadEvents) reads:
+// 16 MiB. Longer input is refused with an *Error that says so (it
+// matches ErrTooLarge), never cut short.
+const MaxInput = 16 << 20
+
+// ErrTooLarge: the input is longer than MaxInput.
+var ErrTooLarge = errors.New("ical: input larger than 16 MiB")
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
 
 // unfold reads r and returns the logical content lines with the number of
 // the physical line each starts on. CRLF and bare LF are both accepted.
+// It takes time and memory linear in the input: continuation lines are
+// appended to a builder, never by copying the line so far.
 func unfold(r io.Reader) ([]string, []int, error) {
-	sc := bufio.NewScanner(io.LimitReader(r, maxBytes))
-	sc.Buffer(make([]byte, 64<<10), maxBytes)
+	cr := &countingReader{r: io.LimitReader(r, MaxInput+1)}
+	sc := bufio.NewScanner(cr)
+	sc.Buffer(make([]byte, 64<<10), MaxInput+1)
 	var lines []string
 	var nums []int
+	var cur strings.Builder
+	curNum := 0
+	flush := func() {
+		if curNum > 0 {
+			lines = append(lines, cur.String())
+			nums = append(nums, curNum)
+		}
+		cur.Reset()
+		curNum = 0
+	}
 	n := 0
 	for sc.Scan() {
 		n++
@@ -277,16 +308,21 @@ func unfold(r io.Reader) ([]string, []int, error) {
 		if l == "" {
 			continue
 		}
-		if (l[0] == ' ' || l[0] == '\t') && len(lines) > 0 {
-			lines[len(lines)-1] += l[1:]
+		if (l[0] == ' ' || l[0] == '\t') && curNum > 0 {
+			cur.WriteString(l[1:])
 			continue
 		}
-		lines = append(lines, l)
-		nums = append(nums, n)
+		flush()
+		cur.WriteString(l)
+		curNum = n
+	}
+	if cr.n > MaxInput {
+		return nil, nil, &Error{Line: n, Reason: fmt.Sprintf("input larger than %d bytes", MaxInput), Err: ErrTooLarge}
 	}
 	if err := sc.Err(); err != nil {
 		return nil, nil, &Error{Line: n + 1, Reason: err.Error()}
 	}
+	flush()
 	return lines, nums, nil
 }
 
