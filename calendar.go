@@ -71,13 +71,13 @@ type Window struct {
 	End       time.Time       `json:"end" validate:"required,gtfield=Start"`
 	RRule     string          `json:"rrule,omitempty" validate:"max=1000"`
 	RDates    []ical.Period   `json:"rdates,omitempty" validate:"max=10000"`
-	ExDates   []time.Time     `json:"exdates,omitempty"`
+	ExDates   []time.Time     `json:"exdates,omitempty" validate:"max=10000"`
 	Overrides []ical.Override `json:"overrides,omitempty" validate:"max=10000"`
-	Services  []string        `json:"services,omitempty" validate:"dive,required,max=200"`
+	Services  []string        `json:"services,omitempty" validate:"max=100,dive,required,max=200"`
 	// Environments, when set, scopes the window to rollouts in those
 	// environments (see StartRollout): it then does not apply to the
 	// plan and deploy gates, only to rollout steps there.
-	Environments []string `json:"environments,omitempty" validate:"dive,required,max=128"`
+	Environments []string `json:"environments,omitempty" validate:"max=20,dive,required,max=128"`
 }
 
 // Clone returns a deep copy of w.
@@ -90,8 +90,14 @@ func (w Window) Clone() Window {
 	return w
 }
 
+// MinWindowFrequency is the finest recurrence a window may have: hourly.
+// Windows recurring every second or minute are refused (Validate, rule
+// "min_frequency"), so that a year of a window's occurrences is at most
+// 8,784 of them.
+const MinWindowFrequency = ical.Hourly
+
 // Validate checks w: a *ValidationError for bad fields or an unknown time
-// zone; for a bad rule or an override that names no occurrence, an error
+// zone, or a rule recurring more often than hourly (MinWindowFrequency); for a bad rule or an override that names no occurrence, an error
 // that matches ErrInvalid and unwraps to an *ical.RuleError or
 // *ical.SetError.
 func (w *Window) Validate() error {
@@ -126,6 +132,11 @@ func (w *Window) Recurrence() (*ical.Set, error) {
 	if w.RRule != "" {
 		if rc.Rule, err = ical.ParseRule(w.RRule); err != nil {
 			return nil, icalInvalid(err)
+		}
+		// A window that recurs every second or minute would make every
+		// calendar question materialise millions of occurrences.
+		if rc.Rule.Freq < MinWindowFrequency {
+			return nil, invalidParam("rrule", "min_frequency", MinWindowFrequency.String())
 		}
 	}
 	if err := rc.Validate(); err != nil {
@@ -236,7 +247,7 @@ func (c *Calendar) Windows() []Window {
 // Occurrences returns, ordered by start, the occurrences overlapping span
 // of the windows that cover services (nil services: every window). An
 // empty or inverted span (End not after Start, a zero End among them)
-// overlaps none.
+// overlaps none. At most MaxOccurrences are returned: the earliest.
 func (c *Calendar) Occurrences(span Span, services []string) []Occurrence {
 	if c == nil || !span.End.After(span.Start) {
 		return nil
@@ -246,13 +257,20 @@ func (c *Calendar) Occurrences(span Span, services []string) []Occurrence {
 		if services != nil && !cw.w.Covers(services) {
 			continue
 		}
+		n := 0
 		for sp := range cw.occurrences(span.Start, span.End) {
+			if n++; n > MaxOccurrences {
+				break // the earliest MaxOccurrences of each window are enough
+			}
 			out = append(out, Occurrence{WindowID: cw.w.ID, Name: cw.w.Name, Kind: cw.w.Kind, Span: sp})
 		}
 	}
 	slices.SortFunc(out, func(a, b Occurrence) int {
 		return cmp.Or(a.Span.Start.Compare(b.Span.Start), strings.Compare(a.WindowID, b.WindowID))
 	})
+	if len(out) > MaxOccurrences {
+		out = out[:MaxOccurrences]
+	}
 	return out
 }
 
@@ -312,13 +330,26 @@ type CalendarError struct {
 	Span     Span
 	Services []string
 	Reasons  []error
+	// More counts the freeze occurrences beyond the first
+	// MaxCalendarReasons, which are not listed.
+	More int
 }
+
+// MaxCalendarReasons bounds the reasons a *CalendarError lists; the
+// rest are counted in More.
+const MaxCalendarReasons = 100
+
+// MaxOccurrences bounds what Occurrences returns: the earliest ones.
+const MaxOccurrences = 10000
 
 // Error implements error.
 func (e *CalendarError) Error() string {
 	parts := make([]string, len(e.Reasons))
 	for i, r := range e.Reasons {
 		parts[i] = r.Error()
+	}
+	if e.More > 0 {
+		parts = append(parts, fmt.Sprintf("and %d more freeze occurrence(s)", e.More))
 	}
 	return fmt.Sprintf("calendar refuses %s – %s: %s", e.Span.Start.Format(time.RFC3339),
 		e.Span.End.Format(time.RFC3339), strings.Join(parts, "; "))
@@ -370,12 +401,17 @@ func checkSpan(prefix string, s Span) error {
 
 func (c *Calendar) allowed(span Span, services []string, occ occSource, ignoreFreeze bool) error {
 	var reasons []error
+	more := 0
 	if !ignoreFreeze {
 		for i, cw := range c.windows {
 			if cw.w.Kind != WindowFreeze || !cw.w.Covers(services) || len(cw.w.Environments) > 0 {
 				continue
 			}
 			for sp := range occ(i, span.Start, span.End) {
+				if len(reasons) >= MaxCalendarReasons {
+					more++
+					continue
+				}
 				reasons = append(reasons, &FreezeError{WindowID: cw.w.ID, Name: cw.w.Name, Reason: cw.w.Reason,
 					Services: coveredServices(&cw.w, services), Occurrence: sp})
 			}
@@ -439,7 +475,7 @@ func (c *Calendar) allowed(span Span, services []string, occ occSource, ignoreFr
 	if len(reasons) == 0 {
 		return nil
 	}
-	return &CalendarError{Span: span, Services: slices.Clone(services), Reasons: reasons}
+	return &CalendarError{Span: span, Services: slices.Clone(services), Reasons: reasons, More: more}
 }
 
 func coveredServices(w *Window, services []string) []string {

@@ -68,7 +68,7 @@ func (f AuthorizerFunc) Authorize(ctx context.Context, a Actor, action string, r
 type Request struct {
 	Actor  Actor             `json:"actor"`
 	Reason string            `json:"reason,omitempty" validate:"max=4000"`
-	Params map[string]string `json:"params,omitempty" validate:"dive,keys,required,max=100,endkeys,max=4000"`
+	Params map[string]string `json:"params,omitempty" validate:"max=32,dive,keys,required,max=100,endkeys,max=4000"`
 	Window *Span             `json:"window,omitempty"` // for plan and replan
 }
 
@@ -243,9 +243,18 @@ func checkActorText(a Actor) error {
 	if rule := textRule(a.ID); rule != "" {
 		return invalid("actor.id", rule)
 	}
+	if len(a.ID) > 200 {
+		return invalidParam("actor.id", "max", "200")
+	}
+	if len(a.Roles) > MaxRoles {
+		return invalidParam("actor.roles", "max", strconv.Itoa(MaxRoles))
+	}
 	for i, role := range a.Roles {
 		if rule := textRule(role); rule != "" {
 			return invalid(fmt.Sprintf("actor.roles[%d]", i), rule)
+		}
+		if len(role) > 100 {
+			return invalidParam(fmt.Sprintf("actor.roles[%d]", i), "max", "100")
 		}
 	}
 	return nil
@@ -654,8 +663,18 @@ func checkReason(reason string) error {
 	return nil
 }
 
-// MaxReason is the longest reason or comment relman keeps, in bytes.
-const MaxReason = 4000
+// Bounds on what a caller can send. Every list and text that enters
+// relman has a maximum; input over it is refused with a *ValidationError
+// naming the field and rule "max". Those of a release's fields are in its
+// validate tags (labels 64, teams and services 100 each, tasks 200,
+// required suites 50, risks 100, review lessons and follow-ups 50,
+// parties 64); a request carries at most 32 params.
+const (
+	// MaxReason is the longest reason or comment relman keeps, in bytes.
+	MaxReason = 4000
+	// MaxRoles is the most roles an Actor may carry.
+	MaxRoles = 32
+)
 
 // evidenceEmpty refuses a new release that arrives with what only the
 // Manager's own methods may record.

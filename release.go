@@ -80,7 +80,7 @@ type Task struct {
 	Name      string        `json:"name" validate:"required,notblank,max=200"`
 	Team      string        `json:"team,omitempty" validate:"max=200"`
 	Duration  time.Duration `json:"duration,omitempty" validate:"gte=0"`
-	DependsOn []string      `json:"depends_on,omitempty" validate:"dive,required"`
+	DependsOn []string      `json:"depends_on,omitempty" validate:"max=50,dive,required,max=200"`
 }
 
 // TestResult records one run of a test suite against the release.
@@ -142,8 +142,8 @@ const (
 type Review struct {
 	Outcome  Outcome   `json:"outcome" validate:"required,oneof=successful successful_with_issues failed"`
 	Summary  string    `json:"summary,omitempty" validate:"max=4000"`
-	Lessons  []string  `json:"lessons,omitempty"`
-	FollowUp []string  `json:"follow_up,omitempty"`
+	Lessons  []string  `json:"lessons,omitempty" validate:"max=50,dive,max=1000"`
+	FollowUp []string  `json:"follow_up,omitempty" validate:"max=50,dive,max=1000"`
 	By       string    `json:"by,omitempty"`
 	At       time.Time `json:"at"`
 }
@@ -170,22 +170,22 @@ type Release struct {
 	Model     ChangeModel `json:"change_model" validate:"required,oneof=standard normal emergency"`
 	Requester string      `json:"requester" validate:"required,notblank,max=200"`
 	Owner     string      `json:"owner" validate:"required,notblank,max=200"`
-	Teams     []string    `json:"teams,omitempty" validate:"dive,required,notblank,max=200"`
-	Services  []string    `json:"services,omitempty" validate:"dive,required,notblank,max=200"`
+	Teams     []string    `json:"teams,omitempty" validate:"max=100,dive,required,notblank,max=200"`
+	Services  []string    `json:"services,omitempty" validate:"max=100,dive,required,notblank,max=200"`
 
 	Case           BusinessCase      `json:"business_case"`
 	Window         *Span             `json:"window,omitempty"`
-	Tasks          []Task            `json:"tasks,omitempty" validate:"dive"`
+	Tasks          []Task            `json:"tasks,omitempty" validate:"max=200,dive"`
 	RollbackPlan   string            `json:"rollback_plan,omitempty" validate:"max=8000"`
-	RequiredSuites []string          `json:"required_suites,omitempty" validate:"dive,required"`
+	RequiredSuites []string          `json:"required_suites,omitempty" validate:"max=50,dive,required,max=200"`
 	TestResults    []TestResult      `json:"test_results,omitempty" validate:"dive"`
 	Approvals      []Approval        `json:"approvals,omitempty" validate:"dive"`
-	Risks          []Risk            `json:"risks,omitempty" validate:"dive"`
+	Risks          []Risk            `json:"risks,omitempty" validate:"max=100,dive"`
 	Assessment     *Assessment       `json:"assessment,omitempty"` // written only by Manager.Assess
 	Review         *Review           `json:"review,omitempty"`
 	Feedback       []Feedback        `json:"feedback,omitempty" validate:"dive"`
 	Incidents      []Incident        `json:"incidents,omitempty" validate:"unique=ID,dive"`
-	Labels         map[string]string `json:"labels,omitempty" validate:"dive,keys,required,max=100,endkeys,max=1000"`
+	Labels         map[string]string `json:"labels,omitempty" validate:"max=64,dive,keys,required,max=100,endkeys,max=1000"`
 	// Scheduled holds the events the runner will fire, and the last ones
 	// it fired, failed or abandoned; written only by Schedule,
 	// CancelScheduled and RunDue.
