@@ -23,7 +23,7 @@ func TestWindowsRoundTripExact(t *testing.T) {
 	}
 	cases := storetest.WindowCases(t)
 	text := storetest.Window("text")
-	text.Name = `quotes " and \ backslash, NUL ` + "\x00, tab \t, line\nbreak, ✓ 🚀"
+	text.Name = `quotes " and \ backslash, ` + "tab \t, line\nbreak, ✓ 🚀" // NUL is refused at the door (storetest Write/BadText)
 	text.Reason = "<script>&amp;</script> " + strings.Repeat("é", 1000)
 	text.Services = []string{"a,b", "c;d", "ünï"}
 	cases["text"] = text
