@@ -1,8 +1,12 @@
 package sqlite_test
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/relman-dev/relman"
 	"github.com/relman-dev/relman/store/sqlite"
@@ -57,4 +61,37 @@ func TestDeadlineOutcomes(t *testing.T) {
 	}
 	defer s.Close()
 	storetest.DeadlineOutcomes(t, s, 300)
+}
+
+// TestEndedContextErrors: whatever moment a context ends, a call that
+// fails because of it says so (matches the context's error), never
+// "sql: statement is closed" or another driver message.
+func TestEndedContextErrors(t *testing.T) {
+	s, err := sqlite.Open(filepath.Join(t.TempDir(), "relman.db"), sqlite.Options{RelaxedSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	storetest.Put(t, s, storetest.Full("rel-1"))
+	for i := range 400 {
+		dctx, cancel := context.WithTimeout(ctx, time.Duration(i%40)*15*time.Microsecond)
+		var errs []error
+		if r, err := s.Get(dctx, "rel-1"); err != nil {
+			errs = append(errs, err)
+		} else {
+			r.Title = fmt.Sprint("title ", i)
+			errs = append(errs, s.Update(dctx, r, r.Record(relman.AuditEntry{At: r.UpdatedAt, Actor: "x", Action: relman.ActionEdit})))
+		}
+		_, err := s.List(dctx, relman.Query{})
+		errs = append(errs, err)
+		_, err = s.History(dctx, "rel-1")
+		errs = append(errs, err)
+		cancel()
+		for _, err := range errs {
+			if err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+				t.Fatalf("call %d: %v: not a context error", i, err)
+			}
+		}
+	}
 }
