@@ -136,6 +136,10 @@ type Manager struct {
 	envs     Environments
 	deployer Deployer
 	probes   map[string]Probe
+
+	// Signed audit (signed.go).
+	signer *Signer
+	keys   Keyring
 }
 
 // NewManager returns a Manager over store. It fails with a
@@ -265,7 +269,7 @@ func (m *Manager) Create(ctx context.Context, r *Release, by Actor) (*Release, e
 		return nil, err
 	}
 	e := c.Record(AuditEntry{At: now, Actor: by.ID, Action: ActionCreate, To: c.Stage})
-	if err := m.store.Create(ctx, c, e); err != nil {
+	if err := m.create(ctx, c, e); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -305,7 +309,8 @@ func (m *Manager) History(ctx context.Context, id string) ([]AuditEntry, error) 
 }
 
 // Verify reads a release and its history and checks the hash chain (see
-// VerifyHistory).
+// VerifyHistory) or, when the Manager has a signer or a keyring, the
+// signatures too (see VerifySigned).
 func (m *Manager) Verify(ctx context.Context, id string) error {
 	r, err := m.Get(ctx, id)
 	if err != nil {
@@ -314,6 +319,9 @@ func (m *Manager) Verify(ctx context.Context, id string) error {
 	h, err := m.store.History(ctx, id)
 	if err != nil {
 		return err
+	}
+	if k := m.keyring(); len(k) > 0 {
+		return VerifySigned(r, h, k)
 	}
 	return VerifyHistory(h, &r.Head)
 }
@@ -496,14 +504,14 @@ func (m *Manager) commit(ctx context.Context, id string, ev Event, req Request) 
 		if err := ctx.Err(); err != nil {
 			return nil, nil, AuditEntry{}, fmt.Errorf("relman: fire %s on %q: %w", ev, id, err)
 		}
-		err = m.store.Update(ctx, r, entries...)
+		err = m.update(ctx, r, entries...)
 		if errors.Is(err, ErrConflict) && attempt < m.retries {
 			continue
 		}
 		if err != nil {
 			return nil, nil, AuditEntry{}, err
 		}
-		return r, p, e, nil
+		return r, p, entries[0], nil
 	}
 }
 
@@ -704,7 +712,7 @@ func (m *Manager) editWith(ctx context.Context, id string, by Actor, o editOpts,
 		if v := voidOnScopeChange(cur, r, now, by.ID); v != nil {
 			entries = append(entries, r.Record(*v))
 		}
-		err = m.store.Update(ctx, r, entries...)
+		err = m.update(ctx, r, entries...)
 		if errors.Is(err, ErrConflict) && attempt < m.retries {
 			continue
 		}

@@ -661,7 +661,7 @@ func (m *Manager) rolloutWrite(ctx context.Context, cur *Release, token string, 
 			d := map[string]string{"environment": cur.Rollout.Environment, "step": strconv.Itoa(cur.Rollout.Step), "phase": string(r.Rollout.Phase)}
 			entries = append(entries, r.Record(AuditEntry{At: now, Actor: RunnerActor, Action: ActionRollout, Reason: reason, Details: d}))
 		}
-		err = m.store.Update(ctx, r, entries...)
+		err = m.update(ctx, r, entries...)
 		if err == nil {
 			return reason, nil
 		}
@@ -704,7 +704,7 @@ func (m *Manager) rolloutCall(ctx context.Context, cur *Release, token string, a
 	claim.UpdatedAt = claimAt
 	e := claim.Record(AuditEntry{At: claimAt, Actor: RunnerActor, Action: ActionRollout, Reason: what + " started",
 		Details: map[string]string{"environment": ro.Environment, "step": strconv.Itoa(ro.Step), "phase": string(ro.Phase)}})
-	if err := m.store.Update(ctx, claim, e); err != nil {
+	if err := m.update(ctx, claim, e); err != nil {
 		if errors.Is(err, ErrConflict) {
 			return nil // someone else got there first
 		}

@@ -667,7 +667,7 @@ func (m *Manager) runJob(ctx context.Context, id, job string, first *Release) (D
 		} else {
 			r.pruneScheduled()
 		}
-		err := m.store.Update(ctx, r, entries...)
+		err := m.update(ctx, r, entries...)
 		if errors.Is(err, ErrConflict) && attempt < m.retries {
 			continue
 		}
