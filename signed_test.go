@@ -111,7 +111,10 @@ func TestSignedAuditDetectsTampering(t *testing.T) {
 			return h
 		})
 		wantFault(t, err, relman.FaultDocument)
-		err = verify(func(r *relman.Release, h []relman.AuditEntry) []relman.AuditEntry { r.Stage = relman.StageAuthorized; return h })
+		err = verify(func(r *relman.Release, h []relman.AuditEntry) []relman.AuditEntry {
+			r.Stage = relman.StageAuthorized
+			return h
+		})
 		wantFault(t, err, relman.FaultDocument)
 	})
 	t.Run("SignatureRemoved", func(t *testing.T) {

@@ -50,7 +50,7 @@ func readNotes(rows pgx.Rows) ([]relman.Notification, error) {
 		var n relman.Notification
 		var id string
 		var er entryRow
-		if err := rows.Scan(append([]any{&id, &n.Attempts, &n.NextAt, &n.LastError, &n.Dead}, er.dest()...)...); err != nil {
+		if err := rows.Scan(append([]any{&id, &n.Attempts, &n.NextAt, &n.LastError, &n.Dead}, er.dest(false)...)...); err != nil {
 			return nil, err
 		}
 		var err error

@@ -35,7 +35,7 @@ func readNotes(rows *sql.Rows) ([]relman.Notification, error) {
 		var n relman.Notification
 		var id, next string
 		var er entryRow
-		if err := rows.Scan(append([]any{&id, &n.Attempts, &next, &n.LastError, &n.Dead}, er.dest()...)...); err != nil {
+		if err := rows.Scan(append([]any{&id, &n.Attempts, &next, &n.LastError, &n.Dead}, er.dest(false)...)...); err != nil {
 			return nil, err
 		}
 		var err error
