@@ -219,11 +219,14 @@ func VerifySigned(r *Release, entries []AuditEntry, keys Keyring) error {
 	if r == nil {
 		return invalid("release", "required")
 	}
-	if err := VerifyHistory(entries, &r.Head); err != nil {
-		return err
-	}
 	fail := func(i int, seq int64, f HistoryFault, format string, args ...any) error {
 		return &HistoryError{ReleaseID: r.ID, Index: i, Seq: seq, Fault: f, Problem: fmt.Sprintf(format, args...)}
+	}
+	if len(entries) > 0 && entries[0].ReleaseID != r.ID {
+		return fail(0, entries[0].Seq, FaultRelease, "belongs to release %q", entries[0].ReleaseID)
+	}
+	if err := VerifyHistory(entries, &r.Head); err != nil {
+		return err
 	}
 	signed := false
 	for i := range entries {
