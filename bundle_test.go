@@ -49,7 +49,9 @@ func TestBundle(t *testing.T) {
 		{"stage", func(s string) string {
 			return strings.Replace(s, `"stage": "closed"`, `"stage": "operating"`, 1)
 		}, relman.ErrCorruptHistory},
-		{"checkpoint", func(s string) string { return strings.Replace(s, `"heads": [`, `"heads": [{"release_id":"a","seq":1,"hash":"x"},`, 1) }, relman.ErrCheckpoint},
+		{"checkpoint", func(s string) string {
+			return strings.Replace(s, `"heads": [`, `"heads": [{"release_id":"a","seq":1,"hash":"x"},`, 1)
+		}, relman.ErrCheckpoint},
 		{"format", func(s string) string { return strings.Replace(s, relman.BundleFormat, "other/1", 1) }, relman.ErrInvalid},
 		{"unknown field", func(s string) string { return strings.Replace(s, `"format"`, `"extra": 1, "format"`, 1) }, relman.ErrInvalid},
 		{"trailing", func(s string) string { return s + "{}" }, relman.ErrInvalid},

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 )
 
@@ -84,6 +85,10 @@ func WithKeyring(k Keyring) Option {
 		}
 	}
 }
+
+// Keyring returns the public keys the Manager verifies with: its signer's
+// and those of WithKeyring; nil if it has none.
+func (m *Manager) Keyring() Keyring { return maps.Clone(m.keyring()) }
 
 // keyring returns the keys Verify checks with: the keyring's and the
 // signer's, or nil if there are none.
