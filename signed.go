@@ -157,8 +157,9 @@ func (s *Signer) sign(msg []byte) string {
 }
 
 // DocDigest returns the digest a signed audit trail binds a release's
-// document with: the hex SHA-256 of the release's JSON encoding with
-// Revision and Head left zero (the store sets the one, the chain and its
+// document with: the hex SHA-256 of the release's JSON encoding
+// (encoding/json's Encoder, so with a final newline) with Revision and
+// Head left zero (the store sets the one, the chain and its
 // signature cover the other). Every Store returns a release exactly as
 // it was saved (the conformance suite checks it), so the digest of what
 // Store.Get returns matches the one signed when it was written, unless
@@ -167,12 +168,12 @@ func DocDigest(r *Release) (string, error) {
 	c := *r
 	c.Revision = 0
 	c.Head = AuditHead{}
-	b, err := json.Marshal(&c)
-	if err != nil {
+	h := sha256.New()
+	if err := json.NewEncoder(h).Encode(&c); err != nil {
 		return "", err
 	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:]), nil
+	var sum [sha256.Size]byte
+	return hex.EncodeToString(h.Sum(sum[:0])), nil
 }
 
 // entryMessage is what an entry's (or a head's) signature signs.
