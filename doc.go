@@ -240,6 +240,11 @@
 // (FaultForked). Truncation after the last checkpoint stays invisible,
 // so take them as often as that window matters.
 //
+// Verification reads through the store. A store that caches releases by
+// revision (store/sqlite does) serves a row edited without a new revision
+// from its cache until the release is next written: audit from a fresh
+// store handle (or, for store/sqlite, one with its cache off).
+//
 // ExportBundle writes a release, its history and optionally a checkpoint
 // as one JSON bundle; VerifyBundle checks it offline with the public keys
 // (releasectl: audit export, audit verify). Signing costs one document

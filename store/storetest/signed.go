@@ -125,6 +125,20 @@ func runSigned(t *testing.T, newStore func(t *testing.T) relman.Store) {
 		}
 		if err := m.VerifyCheckpoint(ctx, cp); err != nil {
 			t.Fatalf("VerifyCheckpoint: %v", err)
+		}		// Notifications carry the entries as signed.
+		if ob, ok := s.(relman.Outbox); ok && ob.OutboxEnabled() {
+			ns, err := ob.ListNotifications(ctx, false, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ns) != len(h) {
+				t.Fatalf("%d notifications for %d entries", len(ns), len(h))
+			}
+			for i, n := range ns {
+				if diff := cmp.Diff(h[i], n.Entry); diff != "" {
+					t.Errorf("notification %d differs from its entry (-want +got):\n%s", i, diff)
+				}
+			}
 		}
 	})
 }
