@@ -125,7 +125,7 @@ func runSigned(t *testing.T, newStore func(t *testing.T) relman.Store) {
 		}
 		if err := m.VerifyCheckpoint(ctx, cp); err != nil {
 			t.Fatalf("VerifyCheckpoint: %v", err)
-		}		// Notifications carry the entries as signed.
+		} // Notifications carry the entries as signed.
 		if ob, ok := s.(relman.Outbox); ok && ob.OutboxEnabled() {
 			ns, err := ob.ListNotifications(ctx, false, 100)
 			if err != nil {
