@@ -100,6 +100,7 @@ func runSigned(t *testing.T, newStore func(t *testing.T) relman.Store) {
 			t.Errorf("signed head %+v came back as %+v", r.Head, got.Head)
 		}
 	})
+	t.Run("Signed/Rollout", func(t *testing.T) { testSignedRollout(t, newStore(t)) })
 	t.Run("Signed/Verifies", func(t *testing.T) {
 		s := newStore(t)
 		sg := testSigner(t, "k1", 1)
@@ -125,7 +126,8 @@ func runSigned(t *testing.T, newStore func(t *testing.T) relman.Store) {
 		}
 		if err := m.VerifyCheckpoint(ctx, cp); err != nil {
 			t.Fatalf("VerifyCheckpoint: %v", err)
-		} // Notifications carry the entries as signed.
+		}
+		// Notifications carry the entries as signed.
 		if ob, ok := s.(relman.Outbox); ok && ob.OutboxEnabled() {
 			ns, err := ob.ListNotifications(ctx, false, 100)
 			if err != nil {
@@ -141,6 +143,29 @@ func runSigned(t *testing.T, newStore func(t *testing.T) relman.Store) {
 			}
 		}
 	})
+}
+
+// testSignedRollout rolls a release out through a signed Manager: the
+// runner's writes (claims, measurements, promotions, some without an
+// entry of their own) are signed too and the history verifies.
+func testSignedRollout(t *testing.T, s relman.Store) {
+	sg := testSigner(t, "k1", 1)
+	f := &rolloutFixture{c: &clock{now: base}, dep: &recordingDeployer{}, probe: &errorRate{byStep: map[int]float64{}}}
+	m, err := relman.NewManager(s, relman.WithClock(f.c.Now), relman.WithEnvironments(rolloutEnvs), relman.WithDeployer(f.dep),
+		relman.WithProbe("rate", f.probe), relman.WithSigner(sg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.m = m
+	ToDeploying(t, m, func(t time.Time) { f.c.Set(t) }, "rel-1")
+	f.succeed(t, "rel-1", "test")
+	if err := m.Verify(context.Background(), "rel-1"); err != nil {
+		t.Fatalf("Verify after a signed rollout: %v", err)
+	}
+	r := f.get(t, "rel-1")
+	if r.Head.Sig == "" {
+		t.Errorf("head not signed: %+v", r.Head)
+	}
 }
 
 // RawEdits are the changes a database's owner can make behind relman's
