@@ -163,6 +163,8 @@ func NewManager(store Store, opts ...Option) (*Manager, error) {
 		return nil, invalid("clock", "required")
 	case m.retries < 0:
 		return nil, invalid("retries", "gte=0")
+	case m.signer != nil && !m.signer.valid():
+		return nil, invalid("signer", "required") // a Signer not made by NewSigner
 	}
 	if err := m.setupRisk(); err != nil {
 		return nil, err

@@ -42,6 +42,11 @@ func NewSigner(keyID string, priv ed25519.PrivateKey) (*Signer, error) {
 
 const maxKeyID = 128
 
+// valid reports whether s was made by NewSigner.
+func (s *Signer) valid() bool {
+	return len(s.priv) == ed25519.PrivateKeySize && len(s.pub) == ed25519.PublicKeySize && s.keyID != ""
+}
+
 // KeyID returns the id of the signer's key.
 func (s *Signer) KeyID() string { return s.keyID }
 

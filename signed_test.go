@@ -256,6 +256,9 @@ func TestNewSignerRefusesBadKeys(t *testing.T) {
 	if _, err := relman.NewSigner("k", ed25519.PrivateKey{1, 2}); !errors.Is(err, relman.ErrInvalid) {
 		t.Errorf("short key: %v", err)
 	}
+	if _, err := relman.NewManager(memory.New(), relman.WithSigner(&relman.Signer{})); !errors.Is(err, relman.ErrInvalid) {
+		t.Errorf("zero Signer: %v", err)
+	}
 	sg := testKey(t, "", 1)
 	if sg.KeyID() != relman.KeyID(sg.Public()) || len(sg.KeyID()) != 16 {
 		t.Errorf("default key id %q", sg.KeyID())
