@@ -223,7 +223,8 @@
 // carries the same for the last entry. Verification needs the public key
 // only (Keyring; several ids for key rotation): Manager.Verify (with
 // WithSigner or WithKeyring) and VerifySigned then detect and name a
-// resealed entry or head (FaultResealed), a removed signature or a write
+// resealed entry (FaultResealed), a head moved back after entries were
+// deleted from the end (FaultHead), a removed signature or a write
 // made without the key (FaultUnsigned), a foreign key (FaultUnknownKey)
 // and an edited release row (FaultDocument). Entries written before
 // signing was turned on stay unsigned; the first signed write covers

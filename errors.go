@@ -317,7 +317,7 @@ const (
 	FaultSequence   HistoryFault = "sequence"    // a sequence number out of order: entry removed, inserted or reordered
 	FaultLink       HistoryFault = "link"        // a previous-hash link broken: entry removed, inserted or reordered
 	FaultEdited     HistoryFault = "edited"      // an entry's content does not match its hash
-	FaultHead       HistoryFault = "head"        // the history does not end at the release's head
+	FaultHead       HistoryFault = "head"        // the history does not end at the release's head, or the head's signature does not verify (moved back)
 	FaultResealed   HistoryFault = "resealed"    // a signature does not verify: entry or head rewritten and resealed
 	FaultUnsigned   HistoryFault = "unsigned"    // a signature is missing where one is required
 	FaultUnknownKey HistoryFault = "unknown-key" // signed by a key the keyring does not hold

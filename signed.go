@@ -219,7 +219,9 @@ func (k Keyring) verifySig(keyID, sig string, msg []byte) (known, ok bool) {
 // configured; their hashes chain into the signed ones, so editing them is
 // found too. It returns nil or a *HistoryError whose Fault names what was
 // found: FaultResealed (an entry's signature does not verify: the entry
-// was rewritten and resealed), FaultUnsigned (a signature was removed, or
+// was rewritten and resealed), FaultHead (the head's signature does not
+// verify: entries deleted from the end and the head moved back),
+// FaultUnsigned (a signature was removed, or
 // a write was made without the key), FaultUnknownKey, or FaultDocument
 // (the release row was edited).
 //
@@ -267,7 +269,7 @@ func VerifySigned(r *Release, entries []AuditEntry, keys Keyring) error {
 	case !known:
 		return fail(n, h.Seq, FaultUnknownKey, "release head signed by key %q, which is not in the keyring", h.KeyID)
 	case !ok:
-		return fail(n, h.Seq, FaultResealed, "release head signature does not verify (head rewritten)")
+		return fail(n, h.Seq, FaultHead, "release head's signature does not verify (head moved back after entries were deleted, or rewritten)")
 	}
 	d, err := DocDigest(r)
 	if err != nil {

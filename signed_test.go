@@ -103,7 +103,7 @@ func TestSignedAuditDetectsTampering(t *testing.T) {
 			r.Head.Seq, r.Head.Hash = h[len(h)-1].Seq, h[len(h)-1].Hash
 			return h
 		})
-		wantFault(t, err, relman.FaultResealed)
+		wantFault(t, err, relman.FaultHead)
 	})
 	t.Run("ReleaseRowEdited", func(t *testing.T) {
 		err := verify(func(r *relman.Release, h []relman.AuditEntry) []relman.AuditEntry {

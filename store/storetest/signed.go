@@ -199,7 +199,7 @@ func faultOf(err error) relman.HistoryFault {
 // detects and names what its owner can do with SQL: (a) rewrite an
 // entry and reseal every hash and the head (FaultResealed; the unsigned
 // chain is fooled); (b) delete the last entries and move the head back
-// (FaultResealed), or also put back the release row as it was before them
+// (FaultHead), or also put back the release row as it was before them
 // (found against a checkpoint only: FaultTruncated); (c) edit the release
 // row, its stage or an injected approval (FaultDocument). The nine naive
 // tamperings of an entry list are still detected too.
@@ -276,8 +276,8 @@ func SignedTampering(t *testing.T, edits RawEdits) {
 		if err := plainVerify(t, "truncate"); err != nil {
 			t.Fatalf("moving the head back should fool the unsigned chain, got %v", err)
 		}
-		if err := verify(t, "truncate"); faultOf(err) != relman.FaultResealed {
-			t.Fatalf("err = %v, want fault %s", err, relman.FaultResealed)
+		if err := verify(t, "truncate"); faultOf(err) != relman.FaultHead {
+			t.Fatalf("err = %v, want fault %s", err, relman.FaultHead)
 		}
 	})
 	t.Run("TruncateAndRestoreRow", func(t *testing.T) {
