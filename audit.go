@@ -33,8 +33,12 @@ const (
 const RunnerActor = "relman.runner"
 
 // AuditEntry is one entry of a release's history. Entries are
-// hash-chained: Hash covers every other field and PrevHash, so an edited,
-// dropped, inserted or reordered entry is detected by VerifyHistory.
+// hash-chained: Hash covers every other field and PrevHash (but not the
+// signature fields), so an edited, dropped, inserted or reordered entry is
+// detected by VerifyHistory. A Manager with a signer (WithSigner) also
+// fills DocDigest, KeyID and Sig: the signature covers the entry's Hash,
+// the digest of the release document as that write saved it, and the key
+// id (see VerifySigned).
 type AuditEntry struct {
 	ReleaseID string            `json:"release_id"`
 	Seq       int64             `json:"seq"` // 1, 2, 3 … within the release
@@ -48,6 +52,9 @@ type AuditEntry struct {
 	Details   map[string]string `json:"details,omitempty"`
 	PrevHash  string            `json:"prev_hash,omitempty"`
 	Hash      string            `json:"hash"`
+	DocDigest string            `json:"doc_digest,omitempty"` // signed: DocDigest of the release after the write
+	KeyID     string            `json:"key_id,omitempty"`     // signed: the signing key's id
+	Sig       string            `json:"sig,omitempty"`        // signed: Ed25519 signature, base64
 }
 
 // Record chains e onto r's history: it sets e.ReleaseID, e.Seq, e.PrevHash
@@ -111,25 +118,25 @@ func VerifyHistory(entries []AuditEntry, head *AuditHead) error {
 	}
 	for i := range entries {
 		e := &entries[i]
-		fail := func(format string, args ...any) error {
-			return &HistoryError{ReleaseID: id, Index: i, Seq: e.Seq, Problem: fmt.Sprintf(format, args...)}
+		fail := func(f HistoryFault, format string, args ...any) error {
+			return &HistoryError{ReleaseID: id, Index: i, Seq: e.Seq, Fault: f, Problem: fmt.Sprintf(format, args...)}
 		}
 		switch {
 		case e.ReleaseID != id:
-			return fail("belongs to release %q", e.ReleaseID)
+			return fail(FaultRelease, "belongs to release %q", e.ReleaseID)
 		case e.Seq != int64(i+1):
-			return fail("sequence number %d where %d was expected (entry removed, inserted or reordered)", e.Seq, i+1)
+			return fail(FaultSequence, "sequence number %d where %d was expected (entry removed, inserted or reordered)", e.Seq, i+1)
 		case e.PrevHash != prev:
-			return fail("previous-hash link broken (entry removed, inserted or reordered)")
+			return fail(FaultLink, "previous-hash link broken (entry removed, inserted or reordered)")
 		case e.computeHash() != e.Hash:
-			return fail("content does not match its hash (entry edited)")
+			return fail(FaultEdited, "content does not match its hash (entry edited)")
 		}
 		prev = e.Hash
 	}
 	if head != nil {
 		n := int64(len(entries))
 		if head.Seq != n || head.Hash != prev {
-			return &HistoryError{ReleaseID: id, Index: len(entries), Seq: head.Seq,
+			return &HistoryError{ReleaseID: id, Index: len(entries), Seq: head.Seq, Fault: FaultHead,
 				Problem: fmt.Sprintf("release head is entry %d but history ends at entry %d (entries missing at the end)", head.Seq, n)}
 		}
 	}

@@ -203,9 +203,54 @@
 // # Audit
 //
 // Every accepted change appends an AuditEntry (who, when, action, event,
-// from, to, reason, details). Entries are hash-chained; VerifyHistory and
-// Manager.Verify detect an edited, removed, inserted or reordered entry
-// and name where.
+// from, to, reason, details), atomically with the release update.
+// Entries are hash-chained; VerifyHistory and Manager.Verify detect an
+// edited, removed, inserted or reordered entry and name where (a
+// *HistoryError with its Fault).
+//
+// Without a key, that is all the chain is: plain SHA-256 that anyone can
+// recompute (Release.Record does). It detects accidents and careless
+// edits. It does not detect a database owner who rewrites an entry and
+// reseals every hash after it and the release's head, who deletes the
+// last entries and moves the head back, or who edits the release row
+// itself (its stage, an injected approval), which the chain does not
+// cover.
+//
+// With a key (WithSigner, an Ed25519 Signer with a key id), the Manager
+// also signs every write: each entry carries the digest of the release
+// document as that write saved it (DocDigest), the key id and a
+// signature over its hash, the digest and the key id; the release's head
+// carries the same for the last entry. Verification needs the public key
+// only (Keyring; several ids for key rotation): Manager.Verify (with
+// WithSigner or WithKeyring) and VerifySigned then detect and name a
+// resealed entry (FaultResealed), a head moved back after entries were
+// deleted from the end (FaultHead), a removed signature or a write
+// made without the key (FaultUnsigned), a foreign key (FaultUnknownKey)
+// and an edited release row (FaultDocument). Entries written before
+// signing was turned on stay unsigned; the first signed write covers
+// them, since its hash chains over them. A release that was never
+// written with the key does not verify with one.
+//
+// One thing a signed trail cannot see on its own: deleting the last
+// entries and putting back the release row exactly as an earlier signed
+// write left it (from a backup). Checkpoints close that gap:
+// Manager.Checkpoint signs the heads of some or all releases (with a
+// Merkle root over them), and the host keeps it where the database's
+// owner cannot write; Manager.VerifyCheckpoint then finds any history
+// shorter than the checkpoint (FaultTruncated) or different up to it
+// (FaultForked). Truncation after the last checkpoint stays invisible,
+// so take them as often as that window matters.
+//
+// Verification reads through the store. A store that caches releases by
+// revision (store/sqlite does) serves a row edited without a new revision
+// from its cache until the release is next written: audit from a fresh
+// store handle (or, for store/sqlite, one with its cache off).
+//
+// ExportBundle writes a release, its history and optionally a checkpoint
+// as one JSON bundle; VerifyBundle checks it offline with the public keys
+// (releasectl: audit export, audit verify). Signing costs one document
+// digest and one Ed25519 signature per write (about 40 µs; a few percent
+// of a durable SQLite transition).
 //
 // # Choosing a store
 //

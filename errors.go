@@ -304,8 +304,27 @@ type HistoryError struct {
 	ReleaseID string
 	Index     int   // position in the slice given to VerifyHistory
 	Seq       int64 // the entry's recorded sequence number
+	Fault     HistoryFault
 	Problem   string
 }
+
+// HistoryFault names what kind of tampering a HistoryError found.
+type HistoryFault string
+
+// The faults VerifyHistory, VerifySigned and VerifyCheckpoint report.
+const (
+	FaultRelease    HistoryFault = "release"     // an entry of another release
+	FaultSequence   HistoryFault = "sequence"    // a sequence number out of order: entry removed, inserted or reordered
+	FaultLink       HistoryFault = "link"        // a previous-hash link broken: entry removed, inserted or reordered
+	FaultEdited     HistoryFault = "edited"      // an entry's content does not match its hash
+	FaultHead       HistoryFault = "head"        // the history does not end at the release's head, or the head's signature does not verify (moved back)
+	FaultResealed   HistoryFault = "resealed"    // a signature does not verify: entry or head rewritten and resealed
+	FaultUnsigned   HistoryFault = "unsigned"    // a signature is missing where one is required
+	FaultUnknownKey HistoryFault = "unknown-key" // signed by a key the keyring does not hold
+	FaultDocument   HistoryFault = "document"    // the release document does not match its signed digest: row edited
+	FaultTruncated  HistoryFault = "truncated"   // the history is shorter than a checkpoint recorded
+	FaultForked     HistoryFault = "forked"      // the history differs from a checkpoint at the checkpoint's head
+)
 
 // Error describes the failure in one line.
 func (e *HistoryError) Error() string {

@@ -138,6 +138,10 @@ type Manager struct {
 	envs     Environments
 	deployer Deployer
 	probes   map[string]Probe
+
+	// Signed audit (signed.go).
+	signer *Signer
+	keys   Keyring
 }
 
 // NewManager returns a Manager over store. It fails with a
@@ -161,6 +165,8 @@ func NewManager(store Store, opts ...Option) (*Manager, error) {
 		return nil, invalid("clock", "required")
 	case m.retries < 0:
 		return nil, invalid("retries", "gte=0")
+	case m.signer != nil && !m.signer.valid():
+		return nil, invalid("signer", "required") // a Signer not made by NewSigner
 	}
 	if err := m.setupRisk(); err != nil {
 		return nil, err
@@ -334,7 +340,8 @@ func (m *Manager) History(ctx context.Context, id string) ([]AuditEntry, error) 
 }
 
 // Verify reads a release and its history and checks the hash chain (see
-// VerifyHistory).
+// VerifyHistory) or, when the Manager has a signer or a keyring, the
+// signatures too (see VerifySigned).
 func (m *Manager) Verify(ctx context.Context, id string) error {
 	r, err := m.Get(ctx, id)
 	if err != nil {
@@ -343,6 +350,9 @@ func (m *Manager) Verify(ctx context.Context, id string) error {
 	h, err := m.store.History(ctx, id)
 	if err != nil {
 		return err
+	}
+	if k := m.keyring(); len(k) > 0 {
+		return VerifySigned(r, h, k)
 	}
 	return VerifyHistory(h, &r.Head)
 }
@@ -540,7 +550,7 @@ func (m *Manager) commit(ctx context.Context, id string, ev Event, req Request) 
 		if err != nil {
 			return nil, nil, AuditEntry{}, err
 		}
-		return r, p, e, nil
+		return r, p, entries[0], nil
 	}
 }
 

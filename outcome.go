@@ -39,14 +39,14 @@ func uncertain(err error) bool {
 // whose outcome is uncertain.
 const resolveWindow = 5 * time.Second
 
-// update saves r with entries, as Store.Update does, and returns the
+// storeUpdate saves r with entries, as Store.Update does, and returns the
 // truth when the store cannot tell: if the write failed in a way that may
 // have committed, it reads the release back (with a context of its own,
 // for at most resolveWindow) and returns nil if r's entries are stored,
 // the store's error if they are not, and an *OutcomeError if it cannot
 // read them. So a caller that sees an error may retry without applying a
 // change twice.
-func (m *Manager) update(ctx context.Context, r *Release, entries ...AuditEntry) error {
+func (m *Manager) storeUpdate(ctx context.Context, r *Release, entries ...AuditEntry) error {
 	old, head := r.Revision, r.Head
 	err := m.store.Update(ctx, r, entries...)
 	if err == nil || !uncertain(err) || len(entries) == 0 {
@@ -63,9 +63,9 @@ func (m *Manager) update(ctx context.Context, r *Release, entries ...AuditEntry)
 	return err
 }
 
-// create stores a new release as Store.Create does, resolving an
-// uncertain outcome as update does.
-func (m *Manager) create(ctx context.Context, r *Release, entries ...AuditEntry) error {
+// storeCreate stores a new release as Store.Create does, resolving an
+// uncertain outcome as storeUpdate does.
+func (m *Manager) storeCreate(ctx context.Context, r *Release, entries ...AuditEntry) error {
 	err := m.store.Create(ctx, r, entries...)
 	if err == nil || !uncertain(err) {
 		return err

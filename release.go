@@ -149,10 +149,15 @@ type Review struct {
 }
 
 // AuditHead is the tip of a release's hash-chained history: the number of
-// entries and the hash of the last one.
+// entries and the hash of the last one. A Manager with a signer (see
+// WithSigner) also signs it, with the digest of the release document
+// (DocDigest), on every write.
 type AuditHead struct {
-	Seq  int64  `json:"seq"`
-	Hash string `json:"hash,omitempty"`
+	Seq       int64  `json:"seq"`
+	Hash      string `json:"hash,omitempty"`
+	DocDigest string `json:"doc_digest,omitempty"` // signed: DocDigest of the release as written
+	KeyID     string `json:"key_id,omitempty"`     // signed: the signing key's id
+	Sig       string `json:"sig,omitempty"`        // signed: Ed25519 signature, base64
 }
 
 // Release is a change to an IT product on its way from a proposed need to

@@ -678,7 +678,7 @@ func (m *Manager) runJob(ctx context.Context, id, job string, first *Release) (D
 			return act, nil, err
 		}
 		if p != nil && act.State == ScheduleFired && m.observed(p.ev, p.t.From, r.Stage) {
-			m.notify(ctx, p.ev, r, p.t, fired)
+			m.notify(ctx, p.ev, r, p.t, entries[0])
 			return act, nil, nil // after-hooks may have changed it
 		}
 		return act, r, nil

@@ -56,7 +56,7 @@ func commands() []*command {
 		riskCmd(), approveCmd(), rejectCmd(), windowCmd(), calendarCmd(), conflictsCmd(), slotCmd(),
 		scheduleCmd(), scheduledCmd(), unscheduleCmd(), rolloutCmd(), runnerCmd(), outboxCmd(),
 		feedbackCmd(), incidentCmd(), metricsCmd(),
-		historyCmd(), lifecycleCmd(), demoCmd(),
+		historyCmd(), auditCmd(), lifecycleCmd(), demoCmd(),
 	}
 }
 
@@ -297,11 +297,15 @@ func (a *app) open(ctx context.Context, cl *cmdline, opts ...relman.Option) (*se
 	if err != nil {
 		return nil, err
 	}
+	sign, err := a.signerOption()
+	if err != nil {
+		return nil, err
+	}
 	st, closeFn, err := a.openStore(ctx, cl.store)
 	if err != nil {
 		return nil, err
 	}
-	m, err := relman.NewManager(st, append([]relman.Option{relman.WithClock(clock)}, opts...)...)
+	m, err := relman.NewManager(st, append(append([]relman.Option{relman.WithClock(clock)}, sign...), opts...)...)
 	if err != nil {
 		_ = closeFn()
 		return nil, err
@@ -333,7 +337,7 @@ func storageErrorf(format string, args ...any) error {
 // release refused, as opposed to bad input or a failing store.
 var refusals = []error{
 	relman.ErrInvalidTransition, relman.ErrForbidden, relman.ErrVetoed, relman.ErrNotFound,
-	relman.ErrExists, relman.ErrConflict, relman.ErrTerminal, relman.ErrCorruptHistory,
+	relman.ErrExists, relman.ErrConflict, relman.ErrTerminal, relman.ErrCorruptHistory, relman.ErrCheckpoint,
 	relman.ErrReentrant, relman.ErrNotYet, relman.ErrScheduleDone, relman.ErrApprovalExpired,
 	relman.ErrPromotion, relman.ErrRolloutState,
 	relman.ErrRiskNotAssessed, relman.ErrRiskStale, relman.ErrApprovalsMissing, relman.ErrApprovalRejected,

@@ -29,7 +29,10 @@ func historyCmd() *command {
 Shows every entry of a release's audit trail: who did what, when, from
 which stage to which, and why. Entries are hash-chained; with --verify
 the chain is checked end to end against the release's head, and an
-edited, dropped, inserted or reordered entry makes the command exit 1.`,
+edited, dropped, inserted or reordered entry makes the command exit 1.
+With RELMAN_SIGNING_KEY set (see 'releasectl audit --help'), --verify
+checks the signatures too, and that the release document is the one its
+signed head names: a resealed chain or an edited release row exits 1.`,
 	}
 	c.flags = func(fs *flag.FlagSet, _ *cmdline) {
 		fs.BoolVar(&verify, "verify", false, "check the hash chain; exit 1 if it does not verify")
@@ -51,7 +54,7 @@ edited, dropped, inserted or reordered entry makes the command exit 1.`,
 		res := historyResult{ID: id, Entries: h}
 		var verr error
 		if verify {
-			verr = relman.VerifyHistory(h, &r.Head)
+			verr = verifyHistory(s.m, r, h)
 			ok := verr == nil
 			res.Verified = &ok
 			if verr != nil {
@@ -90,6 +93,15 @@ edited, dropped, inserted or reordered entry makes the command exit 1.`,
 		return nil
 	}
 	return c
+}
+
+// verifyHistory checks h against r: the signatures too when m has keys
+// (VerifySigned), else the hash chain.
+func verifyHistory(m *relman.Manager, r *relman.Release, h []relman.AuditEntry) error {
+	if k := m.Keyring(); len(k) > 0 {
+		return relman.VerifySigned(r, h, k)
+	}
+	return relman.VerifyHistory(h, &r.Head)
 }
 
 func fmtDetails(d map[string]string) string {

@@ -32,6 +32,7 @@
 //	incident    link an incident to a release, or mark it resolved
 //	metrics     delivery metrics: deployments, change failure rate, lead time, time to restore
 //	history     show the hash-chained audit trail; --verify checks it
+//	audit       the signed audit trail: keygen, export a bundle, checkpoint, verify a bundle offline
 //	lifecycle   show the stages, events and gates (table, Mermaid or DOT)
 //	demo        walk a realistic release from need to closed, saying what happens
 //	help        show help for a command
@@ -57,6 +58,21 @@
 //
 // Every store keeps calendar windows too. Adding a backend is one entry in
 // stores.New (examples/internal/stores), which calendarpage shares.
+//
+// # Signed audit
+//
+// With RELMAN_SIGNING_KEY naming a file that holds an Ed25519 private key
+// (PEM "PRIVATE KEY" with an optional "Key-Id" header, as 'releasectl
+// audit keygen FILE' writes it, or the base64 of the 32-byte seed;
+// RELMAN_SIGNING_KEY_ID overrides the key id), every command signs what
+// it writes. 'releasectl audit export <id> > bundle.json' writes a
+// release and its history as a bundle that 'releasectl audit verify
+// bundle.json --pubkey FILE.pub' checks anywhere, offline, with the
+// public key only: exit 0 verified, 1 tampered (the fault is named), 2
+// bad input. 'releasectl audit checkpoint' writes a signed checkpoint of
+// every release's head, to keep where the database's owner cannot write;
+// 'audit export --checkpoint FILE' puts it in the bundle, and a history
+// shorter than it no longer verifies.
 //
 // # Exit codes
 //

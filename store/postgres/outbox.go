@@ -13,8 +13,9 @@ import (
 )
 
 // noteCols are the columns a notification is read from: the outbox row
-// and its audit entry a.
-var noteCols = "release_id, attempts, next_at, last_error, dead, a." + strings.ReplaceAll(auditCols, ", ", ", a.")
+// and its audit entry a, signature columns included (the outbox needs
+// the current schema).
+var noteCols = "release_id, attempts, next_at, last_error, dead, a." + strings.ReplaceAll(auditCols, ", ", ", a.") + strings.ReplaceAll(sigCols, ", ", ", a.")
 
 // claimNotes is ClaimNotifications' statement. c picks the notifications
 // owner $1 may claim at $2: not dead, due, not leased by another owner at
@@ -50,7 +51,7 @@ func readNotes(rows pgx.Rows) ([]relman.Notification, error) {
 		var n relman.Notification
 		var id string
 		var er entryRow
-		if err := rows.Scan(append([]any{&id, &n.Attempts, &n.NextAt, &n.LastError, &n.Dead}, er.dest()...)...); err != nil {
+		if err := rows.Scan(append([]any{&id, &n.Attempts, &n.NextAt, &n.LastError, &n.Dead}, er.dest(true)...)...); err != nil {
 			return nil, err
 		}
 		var err error

@@ -89,9 +89,15 @@ CREATE TABLE {outbox} (
 CREATE INDEX relman_outbox_pending ON {outbox} (at, at_nanos, release_id, seq) WHERE NOT dead;
 CREATE INDEX relman_outbox_dead ON {outbox} (at, at_nanos, release_id, seq) WHERE dead;
 `},
+	{4, "signed audit entries", `
+-- relman.WithSigner: an entry's release digest, key id and signature,
+-- NULL for entries written without a signer (and all entries written
+-- before version 4).
+ALTER TABLE {audit} ADD COLUMN doc_digest text, ADD COLUMN key_id text, ADD COLUMN sig text;
+`},
 }
 
 // SchemaVersion is the newest schema version this package writes (the
 // version of the last migration). New refuses a database whose version is
 // higher.
-const SchemaVersion = 3
+const SchemaVersion = 4

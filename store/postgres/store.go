@@ -56,6 +56,7 @@ type Store struct {
 	tReleases, tAudit, tSchema string // qualified table names
 	tWindows, tDue, tOutbox    string
 	due                        bool // the schema has due_at (version 3 on); false only in tests, at older versions
+	signed                     bool // the audit table has the signature columns (version 4 on); false only in tests
 
 	sqlGet, sqlHead, sqlHistory, sqlRange, sqlExists, sqlCreate, sqlUpdate string
 	sqlClaimDue, sqlDueBefore, sqlClaimNotes, sqlListNotes                 string
@@ -193,12 +194,19 @@ func (s *Store) Channel() string { return s.channel }
 
 const auditCols = "seq, at, at_nanos, actor, action, event, from_stage, to_stage, reason, details, prev_hash, hash"
 
+// sigCols are the audit columns of a signed entry (version 4 on).
+const sigCols = ", doc_digest, key_id, sig"
+
 func (s *Store) buildSQL() {
 	s.sqlGet = "SELECT revision, doc FROM " + s.tReleases + " WHERE id = $1"
 	s.sqlHead = "SELECT revision FROM " + s.tReleases + " WHERE id = $1"
 	s.sqlExists = "SELECT true FROM " + s.tReleases + " WHERE id = $1"
-	s.sqlHistory = "SELECT " + auditCols + " FROM " + s.tAudit + " WHERE release_id = $1 ORDER BY seq"
-	s.sqlRange = "SELECT " + auditCols + " FROM " + s.tAudit + " WHERE release_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq"
+	sigs, sigVals, sigArgs := sigCols, ", e.doc_digest, e.key_id, e.sig", ", $25::text[], $26::text[], $27::text[]"
+	if !s.signed {
+		sigs, sigVals, sigArgs = "", "", ""
+	}
+	s.sqlHistory = "SELECT " + auditCols + sigs + " FROM " + s.tAudit + " WHERE release_id = $1 ORDER BY seq"
+	s.sqlRange = "SELECT " + auditCols + sigs + " FROM " + s.tAudit + " WHERE release_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq"
 	tables := strings.NewReplacer("{releases}", s.tReleases, "{audit}", s.tAudit, "{due_leases}", s.tDue, "{outbox}", s.tOutbox, "{cols}", noteCols)
 	s.sqlClaimDue = tables.Replace(claimDue)
 	s.sqlDueBefore = "SELECT id FROM " + s.tReleases + " WHERE due_at < $1 ORDER BY due_at, id LIMIT $2"
@@ -209,10 +217,10 @@ func (s *Store) buildSQL() {
 	// are written together or not at all. The audit INSERT reads from the
 	// row CTE, and the outbox INSERT from the audit one, so nothing is
 	// appended when the row is not written.
-	entries := `INSERT INTO ` + s.tAudit + ` (release_id, ` + auditCols + `)
-		SELECT w.id, e.seq, e.at, e.at_nanos, e.actor, e.action, e.event, e.from_stage, e.to_stage, e.reason, e.details::jsonb, e.prev_hash, e.hash
-		FROM w, unnest($10::bigint[], $11::timestamptz[], $12::int[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[], $21::text[])
-			AS e (seq, at, at_nanos, actor, action, event, from_stage, to_stage, reason, details, prev_hash, hash)`
+	entries := `INSERT INTO ` + s.tAudit + ` (release_id, ` + auditCols + sigs + `)
+		SELECT w.id, e.seq, e.at, e.at_nanos, e.actor, e.action, e.event, e.from_stage, e.to_stage, e.reason, e.details::jsonb, e.prev_hash, e.hash` + sigVals + `
+		FROM w, unnest($10::bigint[], $11::timestamptz[], $12::int[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[], $21::text[]` + sigArgs + `)
+			AS e (seq, at, at_nanos, actor, action, event, from_stage, to_stage, reason, details, prev_hash, hash` + sigs + `)`
 	tail := `, a AS (` + entries + `)`
 	if s.opts.Outbox && s.due {
 		// A new notification is due at once (next_at is the entry's time).
@@ -270,7 +278,7 @@ func (s *Store) migrate(ctx context.Context, upTo int) error {
 	if version > SchemaVersion {
 		return &SchemaError{Schema: s.schema, Found: version, Supported: SchemaVersion}
 	}
-	s.due = max(version, upTo) >= 3
+	s.due, s.signed = max(version, upTo) >= 3, max(version, upTo) >= 4
 	if version >= upTo {
 		return nil
 	}
@@ -378,6 +386,13 @@ func (s *Store) args(r *relman.Release, rev int64, entries []relman.AuditEntry) 
 			due = &t
 		}
 		args = append(args, due)
+	}
+	if s.signed {
+		digest, keyID, sig := make([]*string, n), make([]*string, n), make([]*string, n)
+		for i := range entries {
+			digest[i], keyID[i], sig[i] = nullIfEmpty(entries[i].DocDigest), nullIfEmpty(entries[i].KeyID), nullIfEmpty(entries[i].Sig)
+		}
+		args = append(args, digest, keyID, sig)
 	}
 	return args, nil
 }
@@ -611,7 +626,7 @@ func (s *Store) entries(ctx context.Context, q querier, id, query string, args .
 	var out []relman.AuditEntry
 	for rows.Next() {
 		var er entryRow
-		if err := rows.Scan(er.dest()...); err != nil {
+		if err := rows.Scan(er.dest(s.signed)...); err != nil {
 			return nil, err
 		}
 		e, err := er.entry(id)
@@ -629,12 +644,33 @@ type entryRow struct {
 	nanos                   int32
 	action, event, from, to string
 	details                 []byte
+	digest, keyID, sig      *string
 }
 
-// dest returns the Scan destinations of auditCols.
-func (er *entryRow) dest() []any {
+// dest returns the Scan destinations of auditCols, and with signed of
+// sigCols after them.
+func (er *entryRow) dest(signed bool) []any {
 	e := &er.e
-	return []any{&e.Seq, &e.At, &er.nanos, &e.Actor, &er.action, &er.event, &er.from, &er.to, &e.Reason, &er.details, &e.PrevHash, &e.Hash}
+	d := []any{&e.Seq, &e.At, &er.nanos, &e.Actor, &er.action, &er.event, &er.from, &er.to, &e.Reason, &er.details, &e.PrevHash, &e.Hash}
+	if signed {
+		d = append(d, &er.digest, &er.keyID, &er.sig)
+	}
+	return d
+}
+
+// nullIfEmpty stores an empty string as NULL.
+func nullIfEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 // entry returns the scanned entry of release id.
@@ -643,6 +679,7 @@ func (er *entryRow) entry(id string) (relman.AuditEntry, error) {
 	e.ReleaseID = id
 	e.At = e.At.UTC().Add(time.Duration(er.nanos))
 	e.Action, e.Event, e.From, e.To = relman.Action(er.action), relman.Event(er.event), relman.Stage(er.from), relman.Stage(er.to)
+	e.DocDigest, e.KeyID, e.Sig = deref(er.digest), deref(er.keyID), deref(er.sig)
 	if er.details != nil {
 		e.Details = map[string]string{}
 		if err := json.Unmarshal(er.details, &e.Details); err != nil {

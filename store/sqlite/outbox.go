@@ -12,8 +12,9 @@ import (
 )
 
 // noteCols are the columns a notification is read from: the outbox row o
-// and its audit entry a.
-var noteCols = "o.release_id, o.attempts, o.next_at, o.last_error, o.dead, a." + strings.ReplaceAll(auditCols, ", ", ", a.")
+// and its audit entry a, signature columns included (the outbox needs
+// the current schema).
+var noteCols = "o.release_id, o.attempts, o.next_at, o.last_error, o.dead, a." + strings.ReplaceAll(auditCols, ", ", ", a.") + strings.ReplaceAll(sigCols, ", ", ", a.")
 
 // noteFrom joins an outbox row to its entry.
 const noteFrom = " FROM outbox o JOIN audit a ON a.release_id = o.release_id AND a.seq = o.seq"
@@ -35,7 +36,7 @@ func readNotes(rows *sql.Rows) ([]relman.Notification, error) {
 		var n relman.Notification
 		var id, next string
 		var er entryRow
-		if err := rows.Scan(append([]any{&id, &n.Attempts, &next, &n.LastError, &n.Dead}, er.dest()...)...); err != nil {
+		if err := rows.Scan(append([]any{&id, &n.Attempts, &next, &n.LastError, &n.Dead}, er.dest(true)...)...); err != nil {
 			return nil, err
 		}
 		var err error

@@ -99,9 +99,17 @@ CREATE TABLE outbox (
 CREATE INDEX outbox_pending ON outbox (at, release_id, seq) WHERE dead = 0;
 CREATE INDEX outbox_dead ON outbox (at, release_id, seq) WHERE dead = 1;
 `},
+	{4, "signed audit entries", `
+-- relman.WithSigner: an entry's release digest, key id and signature,
+-- NULL for entries written without a signer (and all entries written
+-- before version 4).
+ALTER TABLE audit ADD COLUMN doc_digest TEXT;
+ALTER TABLE audit ADD COLUMN key_id TEXT;
+ALTER TABLE audit ADD COLUMN sig TEXT;
+`},
 }
 
 // SchemaVersion is the newest schema version this package writes (the
 // version of the last migration). Open refuses a file whose version is
 // higher.
-const SchemaVersion = 3
+const SchemaVersion = 4

@@ -66,6 +66,7 @@ type Store struct {
 
 	outbox bool // Options.Outbox
 	due    bool // the file has due_at (schema 3 on); false only in tests, at older versions
+	signed bool // the audit table has the signature columns (schema 4 on); false only in tests
 
 	cache  *cache
 	closed atomic.Bool // set by Close; Lock checks it
@@ -230,7 +231,7 @@ func (s *Store) init(opts Options, upTo int) error {
 		return fmt.Errorf("sqlite: open %s: cannot switch to WAL (journal_mode is %s)", s.path, mode)
 	}
 	if appID == applicationID && version >= upTo {
-		s.due = version >= 3
+		s.due, s.signed = version >= 3, version >= 4
 		return nil // up to date: no need to wait for the write lock
 	}
 	return s.migrate(ctx, upTo)
@@ -311,7 +312,7 @@ func (s *Store) migrate(ctx context.Context, upTo int) error {
 	if err := s.checkVersion(appID, version, objects); err != nil {
 		return err
 	}
-	s.due = max(version, upTo) >= 3
+	s.due, s.signed = max(version, upTo) >= 3, max(version, upTo) >= 4
 	if version >= upTo {
 		return nil
 	}
@@ -341,11 +342,18 @@ func (s *Store) migrate(ctx context.Context, upTo int) error {
 
 const auditCols = "seq, at, actor, action, event, from_stage, to_stage, reason, details, prev_hash, hash"
 
+// sigCols are the audit columns of a signed entry (schema 4 on).
+const sigCols = ", doc_digest, key_id, sig"
+
 func (s *Store) prepare() error {
 	// Files at older versions (made in tests) have no due_at.
 	dueSet, dueCol, dueVal := ", due_at = ?", ", due_at", ", ?"
 	if !s.due {
 		dueSet, dueCol, dueVal = "", "", ""
+	}
+	sigs, sigVals := sigCols, ", ?, ?, ?"
+	if !s.signed {
+		sigs, sigVals = "", ""
 	}
 	for _, p := range []struct {
 		db  *sql.DB
@@ -354,7 +362,7 @@ func (s *Store) prepare() error {
 	}{
 		// The document only if the revision is not the cached one.
 		{s.r, &s.getStmt, "SELECT revision, CASE WHEN revision = ? THEN NULL ELSE doc END FROM releases WHERE id = ?"},
-		{s.r, &s.historyStmt, "SELECT " + auditCols + " FROM audit WHERE release_id = ? ORDER BY seq"},
+		{s.r, &s.historyStmt, "SELECT " + auditCols + sigs + " FROM audit WHERE release_id = ? ORDER BY seq"},
 		{s.r, &s.existsStmt, "SELECT 1 FROM releases WHERE id = ?"},
 		{s.w, &s.headStmt, "SELECT revision, kind, created_at, tags FROM releases WHERE id = ?"},
 		// The revision-checked update of what a transition changes; kind,
@@ -366,7 +374,7 @@ func (s *Store) prepare() error {
 		{s.w, &s.updateStmt, "UPDATE releases SET revision = ?, stage = ?, updated_at = ?, doc = ?" + dueSet + " WHERE id = ? AND revision = ? AND kind = ? AND created_at = ? AND tags = ?"},
 		{s.w, &s.updateAll, "UPDATE releases SET revision = ?, stage = ?, updated_at = ?, doc = ?" + dueSet + ", kind = ?, created_at = ?, tags = ? WHERE id = ? AND revision = ?"},
 		{s.w, &s.insertStmt, "INSERT INTO releases (id, revision, stage, kind, created_at, updated_at, tags, doc" + dueCol + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?" + dueVal + ") ON CONFLICT (id) DO NOTHING"},
-		{s.w, &s.insertAudit, "INSERT INTO audit (release_id, " + auditCols + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
+		{s.w, &s.insertAudit, "INSERT INTO audit (release_id, " + auditCols + sigs + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?" + sigVals + ")"},
 		// A new notification is due at once (next_at is the entry's time).
 		{s.w, &s.insertNote, "INSERT INTO outbox (release_id, seq, at, next_at) VALUES (?1, ?2, ?3, ?3)"},
 		{s.w, &s.deleteTags, "DELETE FROM release_tags WHERE release_id = ?"},
@@ -468,7 +476,8 @@ func decode(id string, doc []byte, rev int64) (*relman.Release, error) {
 
 // insertEntries appends entries to the audit trail with st and, when notes
 // is not nil, writes their notifications with it.
-func insertEntries(ctx context.Context, st, notes *sql.Stmt, id string, entries []relman.AuditEntry) error {
+// With signed, it writes their signature columns too.
+func insertEntries(ctx context.Context, st, notes *sql.Stmt, id string, entries []relman.AuditEntry, signed bool) error {
 	for _, e := range entries {
 		at := timeKey(e.At)
 		var details any
@@ -479,8 +488,12 @@ func insertEntries(ctx context.Context, st, notes *sql.Stmt, id string, entries 
 			}
 			details = string(b)
 		}
-		if _, err := st.ExecContext(ctx, id, e.Seq, at, e.Actor, string(e.Action), string(e.Event),
-			string(e.From), string(e.To), e.Reason, details, e.PrevHash, e.Hash); err != nil {
+		args := []any{id, e.Seq, at, e.Actor, string(e.Action), string(e.Event),
+			string(e.From), string(e.To), e.Reason, details, e.PrevHash, e.Hash}
+		if signed {
+			args = append(args, nullIfEmpty(e.DocDigest), nullIfEmpty(e.KeyID), nullIfEmpty(e.Sig))
+		}
+		if _, err := st.ExecContext(ctx, args...); err != nil {
 			if isConstraint(err) {
 				return fmt.Errorf("audit entry %d already exists: %w", e.Seq, relman.ErrConflict)
 			}
@@ -550,7 +563,7 @@ func (s *Store) Create(ctx context.Context, r *relman.Release, entries ...relman
 		if err := writeTags(ctx, tx.StmtContext(ctx, s.insertTag), r.ID, services, teams); err != nil {
 			return err
 		}
-		return insertEntries(ctx, tx.StmtContext(ctx, s.insertAudit), s.noteStmt(ctx, tx), r.ID, entries)
+		return insertEntries(ctx, tx.StmtContext(ctx, s.insertAudit), s.noteStmt(ctx, tx), r.ID, entries, s.signed)
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: create %q: %w", r.ID, err)
@@ -671,7 +684,7 @@ func (s *Store) Update(ctx context.Context, r *relman.Release, entries ...relman
 				}
 			}
 		}
-		return insertEntries(ctx, tx.StmtContext(ctx, s.insertAudit), s.noteStmt(ctx, tx), r.ID, entries)
+		return insertEntries(ctx, tx.StmtContext(ctx, s.insertAudit), s.noteStmt(ctx, tx), r.ID, entries, s.signed)
 	})
 	switch {
 	case errors.Is(err, relman.ErrConflict) && stored != 0:
@@ -833,7 +846,7 @@ func (s *Store) History(ctx context.Context, id string) ([]relman.AuditEntry, er
 	var out []relman.AuditEntry
 	for rows.Next() {
 		var er entryRow
-		if err := rows.Scan(er.dest()...); err != nil {
+		if err := rows.Scan(er.dest(s.signed)...); err != nil {
 			return nil, fmt.Errorf("sqlite: history %q: %w", id, err)
 		}
 		e, err := er.entry(id)
@@ -863,12 +876,26 @@ type entryRow struct {
 	at, action, event, from string
 	to                      string
 	details                 sql.NullString
+	digest, keyID, sig      sql.NullString
 }
 
-// dest returns the Scan destinations of auditCols.
-func (er *entryRow) dest() []any {
+// dest returns the Scan destinations of auditCols, and with signed of
+// sigCols after them.
+func (er *entryRow) dest(signed bool) []any {
 	e := &er.e
-	return []any{&e.Seq, &er.at, &e.Actor, &er.action, &er.event, &er.from, &er.to, &e.Reason, &er.details, &e.PrevHash, &e.Hash}
+	d := []any{&e.Seq, &er.at, &e.Actor, &er.action, &er.event, &er.from, &er.to, &e.Reason, &er.details, &e.PrevHash, &e.Hash}
+	if signed {
+		d = append(d, &er.digest, &er.keyID, &er.sig)
+	}
+	return d
+}
+
+// nullIfEmpty stores an empty string as NULL.
+func nullIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
 }
 
 // entry returns the scanned entry of release id. A value that cannot be
@@ -877,6 +904,7 @@ func (er *entryRow) entry(id string) (relman.AuditEntry, error) {
 	e := er.e
 	e.ReleaseID = id
 	e.Action, e.Event, e.From, e.To = relman.Action(er.action), relman.Event(er.event), relman.Stage(er.from), relman.Stage(er.to)
+	e.DocDigest, e.KeyID, e.Sig = er.digest.String, er.keyID.String, er.sig.String
 	var err error
 	if e.At, err = time.Parse(timeLayout, er.at); err != nil {
 		return e, fmt.Errorf("entry %d: %w: %v", e.Seq, ErrCorrupt, err)

@@ -35,6 +35,7 @@ func Run(t *testing.T, newStore func(t *testing.T) relman.Store) {
 	runDue(t, newStore)
 	runOutbox(t, newStore)
 	runRollouts(t, newStore)
+	runSigned(t, newStore)
 
 	t.Run("Create/RoundTrip", func(t *testing.T) {
 		s := newStore(t)

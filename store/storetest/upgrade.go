@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -18,9 +19,9 @@ import (
 // handle on it. On that handle the releases and their histories must be
 // as before, every chain must verify, and the store must work as a new
 // one: it takes window "sunday" (it must be a relman.WindowStore) and
-// the approval of r2. If it is a relman.DueStore, none of the upgraded
-// releases is due, and a release "due" with a scheduled event that it
-// takes afterwards is; if its outbox is enabled, the approval of r2 left
+// the approval of r2. If it is a relman.DueStore, the upgraded releases
+// due are those old had due (none if its schema had no due index), and a
+// release "due" with a scheduled event that it takes afterwards is; if its outbox is enabled, the approval of r2 left
 // notifications.
 func Upgrade(t *testing.T, old relman.Store, upgrade func(t *testing.T) relman.Store) {
 	ctx := context.Background()
@@ -38,6 +39,12 @@ func Upgrade(t *testing.T, old relman.Store, upgrade func(t *testing.T) relman.S
 	want, err := old.List(ctx, relman.Query{OrderBy: relman.OrderID})
 	if err != nil {
 		t.Fatal(err)
+	}
+	wantDue := []string{}
+	if ds, ok := old.(relman.DueStore); ok {
+		if ids, err := ds.DueBefore(ctx, base.Add(100*365*24*time.Hour), 10); err == nil {
+			wantDue = ids
+		}
 	}
 	history := map[string][]relman.AuditEntry{}
 	for _, r := range want {
@@ -67,8 +74,8 @@ func Upgrade(t *testing.T, old relman.Store, upgrade func(t *testing.T) relman.S
 		}
 	}
 	if ds, ok := s.(relman.DueStore); ok {
-		if ids, err := ds.DueBefore(ctx, base.Add(100*365*24*time.Hour), 10); err != nil || len(ids) != 0 {
-			t.Errorf("DueBefore right after the upgrade = %v, %v; want none (the upgraded releases have nothing due)", ids, err)
+		if ids, err := ds.DueBefore(ctx, base.Add(100*365*24*time.Hour), 10); err != nil || !slices.Equal(ids, wantDue) {
+			t.Errorf("DueBefore right after the upgrade = %v, %v; want %v, as before", ids, err, wantDue)
 		}
 	}
 	// The upgraded database works as a new one: windows, and transitions.
