@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // The tests in this file build the releasectl binary and run it the way a
@@ -278,7 +280,7 @@ func TestBinaryOnPostgres(t *testing.T) {
 	}
 	dir := t.TempDir()
 	env := []string{"RELMAN_STORE=" + dsn}
-	id := "pg-demo-" + filepath.Base(dir) // unique per run: the database may be shared
+	id := fmt.Sprintf("pg-demo-%d", time.Now().UnixNano()) // unique per run: the database may be shared
 	r := exe(t, dir, "", env, "demo", "--id", id, "--now", "2026-03-02T09:00:00Z")
 	if r.code != 0 || !strings.Contains(r.stdout, "close: operating → closed") {
 		t.Fatalf("demo on postgres: exit %d, stderr %q\n%s", r.code, r.stderr, r.stdout)
