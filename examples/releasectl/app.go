@@ -16,12 +16,30 @@ import (
 )
 
 // The exit codes releasectl documents.
+//
+// Every library error gets its code from its relman.ErrorClass (see
+// exitCodes), so a new error needs no change here.
 const (
-	exitOK      = 0 // success
-	exitRefused = 1 // a gate or rule said no
-	exitUsage   = 2 // bad command line or input
-	exitStorage = 3 // the store failed
+	exitOK       = 0 // success
+	exitRefused  = 1 // a gate, rule, policy or concurrent change said no
+	exitUsage    = 2 // bad command line or invalid input
+	exitStorage  = 3 // the store failed or could not be reached
+	exitNotFound = 4 // no such release, window or scheduled event
+	exitNotYet   = 5 // refused for now only: time alone lifts it
 )
+
+// exitCodes maps each error class to its exit code.
+var exitCodes = map[relman.ErrorClass]int{
+	relman.ClassNone:        exitOK,
+	relman.ClassRefused:     exitRefused,
+	relman.ClassForbidden:   exitRefused,
+	relman.ClassConflict:    exitRefused,
+	relman.ClassInvalid:     exitUsage,
+	relman.ClassUnavailable: exitStorage,
+	relman.ClassInternal:    exitStorage,
+	relman.ClassNotFound:    exitNotFound,
+	relman.ClassNotYet:      exitNotYet,
+}
 
 // app is one run of releasectl: its standard streams, environment and the
 // stores it knows how to open. Tests build one with newApp and run it in
@@ -135,7 +153,9 @@ that writes); RELMAN_ENVIRONMENTS lists the rollout environments
 (default test,staging?,production).
 
 Exit codes:
-  0 success   1 refused by a gate or rule   2 usage or invalid input   3 storage
+  0 success                          1 refused (a gate, rule, policy or concurrent change)
+  2 usage or invalid input           3 storage failed or unreachable
+  4 no such release (or window, job) 5 not yet: refused until a time that will come
 
 Run 'releasectl <command> --help' for a command's flags.
 `)
@@ -325,21 +345,12 @@ func refusedf(format string, args ...any) error {
 	return &exitError{code: exitRefused, msg: fmt.Sprintf(format, args...)}
 }
 
-func storageErrorf(format string, args ...any) error {
-	return &exitError{code: exitStorage, msg: fmt.Sprintf(format, args...)}
+func notFoundf(format string, args ...any) error {
+	return &exitError{code: exitNotFound, msg: fmt.Sprintf(format, args...)}
 }
 
-// refusals are the library's "no": a gate, a rule or the state of the
-// release refused, as opposed to bad input or a failing store.
-var refusals = []error{
-	relman.ErrInvalidTransition, relman.ErrForbidden, relman.ErrVetoed, relman.ErrNotFound,
-	relman.ErrExists, relman.ErrConflict, relman.ErrTerminal, relman.ErrCorruptHistory,
-	relman.ErrReentrant, relman.ErrNotYet, relman.ErrScheduleDone, relman.ErrApprovalExpired,
-	relman.ErrPromotion, relman.ErrRolloutState,
-	relman.ErrRiskNotAssessed, relman.ErrRiskStale, relman.ErrApprovalsMissing, relman.ErrApprovalRejected,
-	relman.ErrSelfApproval, relman.ErrExcludedRole, relman.ErrModelNotAllowed,
-	relman.ErrWrongStage, relman.ErrAlreadyResolved,
-	relman.ErrFreeze, relman.ErrOutsideMaintenance, relman.ErrSchedulingConflict, relman.ErrNoSlot, relman.ErrOverrideRefused,
+func storageErrorf(format string, args ...any) error {
+	return &exitError{code: exitStorage, msg: fmt.Sprintf(format, args...)}
 }
 
 // exitCode maps an error to the documented exit code.
@@ -350,17 +361,8 @@ func exitCode(err error) int {
 		return exitOK
 	case errors.As(err, &ee):
 		return ee.code
-	case errors.Is(err, relman.ErrInvalid):
-		return exitUsage
-	case errors.As(err, new(*relman.GateError)):
-		return exitRefused
 	}
-	for _, r := range refusals {
-		if errors.Is(err, r) {
-			return exitRefused
-		}
-	}
-	return exitStorage
+	return exitCodes[relman.Classify(err)]
 }
 
 // fail prints err as one line on stderr and returns its exit code.

@@ -148,7 +148,7 @@ func windowCmd() *command {
 		case "remove":
 			if err := s.m.DeleteWindow(ctx, cl.actorValue(), cl.args[0]); err != nil {
 				if errors.Is(err, relman.ErrNotFound) {
-					return refusedf("window remove: no window %q", cl.args[0])
+					return notFoundf("window remove: no window %q", cl.args[0])
 				}
 				return explain(cl, cl.args[0], windowsUnsupported(cl, err))
 			}

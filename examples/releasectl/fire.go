@@ -149,12 +149,12 @@ func checkCmd() *command {
 	c := &command{
 		name:    "check",
 		args:    "<id> <event>",
-		summary: "dry run: could the event fire now? exit 0 yes, 1 no (with every reason)",
+		summary: "dry run: could the event fire now? exit 0 yes, 1 no, 5 not yet (with every reason)",
 		help: `
 Asks whether an event could fire on a release now, without changing
 anything: every gate runs and every refusal is listed. Exit code 0 means
-the event may fire, 1 that it may not — so a CI pipeline can gate its
-deploy step on it:
+the event may fire, 1 that it may not, 5 that it may not yet but time
+alone will allow it — so a CI pipeline can gate its deploy step on it:
 
   releasectl check pay-1.2.0 deploy && ./deploy.sh && releasectl fire pay-1.2.0 deploy
 
