@@ -23,6 +23,12 @@ import (
 	"github.com/relman-dev/relman/store/memory"
 )
 
+func init() {
+	// The feed and the event stream are text: check them as strings.
+	openapi3filter.RegisterBodyDecoder("text/calendar", openapi3filter.PlainBodyDecoder)
+	openapi3filter.RegisterBodyDecoder("text/event-stream", openapi3filter.PlainBodyDecoder)
+}
+
 // start is the test clock's first reading.
 var start = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 
