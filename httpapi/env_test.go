@@ -234,3 +234,9 @@ func (e *env) authorized(id string) {
 	e.do("carl", "POST", "/releases/"+id+"/approvals", httpapi.ApprovalRequest{Comment: "ok"}).want(e.t, 200)
 	e.do("olga", "POST", "/releases/"+id+"/events/authorize", nil).want(e.t, 200)
 }
+
+// decodeBody reads a JSON response and closes it.
+func decodeBody(res *http.Response, v any) error {
+	defer res.Body.Close()
+	return json.NewDecoder(res.Body).Decode(v)
+}
