@@ -153,7 +153,7 @@ func (h *Handler) handle(pattern string, f apiFunc) {
 
 // fail writes err as a problem.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
-	p := problemFor(err)
+	p := ProblemFor(err)
 	if p.Status >= 500 && h.opt.Log != nil {
 		h.opt.Log(r, err)
 	}

@@ -71,8 +71,10 @@ func (p *Problem) Error() string {
 	return p.Title
 }
 
-// problemFor builds the problem document of err.
-func problemFor(err error) *Problem {
+// ProblemFor returns the problem document the handler writes for err:
+// its class, status, detail and, where err carries them, every gate
+// failure, failing field and missing approval.
+func ProblemFor(err error) *Problem {
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		return &Problem{Type: problemType("too-large"), Title: "Content Too Large", Status: http.StatusRequestEntityTooLarge,

@@ -78,6 +78,7 @@ func fireCmd() *command {
 	var rf requestFlags
 	c := &command{
 		name:    "fire",
+		remote:  true,
 		args:    "<id> <event>",
 		summary: "fire an event on a release (approve, plan, start, …)",
 		help: `
@@ -113,7 +114,7 @@ recorded in the audit trail:
 			return err
 		}
 		defer s.close()
-		r, err := s.m.Fire(ctx, id, ev, req)
+		r, err := s.api.Fire(ctx, id, ev, req)
 		if err != nil {
 			return explain(cl, id, err)
 		}
@@ -121,7 +122,7 @@ recorded in the audit trail:
 			return writeJSON(a.stdout, r)
 		}
 		fmt.Fprintf(a.stdout, "%s: %s → %s (%s by %s)\n", id, before.Stage, r.Stage, ev, cl.actor)
-		fmt.Fprintf(a.stdout, "next: %s\n", nextEvents(s.m.Lifecycle(), r.Stage))
+		fmt.Fprintf(a.stdout, "next: %s\n", nextEvents(s.api.Lifecycle(), r.Stage))
 		return nil
 	}
 	return c
@@ -178,12 +179,12 @@ would get (--reason, --window) to ask exactly the same question.`,
 		}
 		defer s.close()
 		res := checkResult{ID: id, Event: ev, From: r.Stage}
-		for _, e := range s.m.Lifecycle().Events() {
+		for _, e := range s.api.Lifecycle().Events() {
 			if e.Name == ev {
 				res.To = e.To
 			}
 		}
-		cerr := s.m.Check(ctx, id, ev, req)
+		cerr := s.api.Check(ctx, id, ev, req)
 		var ge *relman.GateError
 		switch {
 		case cerr == nil:

@@ -136,6 +136,7 @@ func createCmd() *command {
 	var rf releaseFlags
 	c := &command{
 		name:    "create",
+		remote:  true,
 		summary: "create a release from flags or a JSON file",
 		help: `
 Creates a release in the first stage of the lifecycle (proposed). Give its
@@ -191,14 +192,14 @@ a complete business case: --problem, --value, --cost and --feasibility.
 			return err
 		}
 		defer s.close()
-		got, err := s.m.Create(ctx, r, cl.actorValue())
+		got, err := s.api.Create(ctx, r, cl.actorValue())
 		if err != nil {
 			return explain(cl, r.ID, err)
 		}
 		if cl.json() {
 			return writeJSON(a.stdout, got)
 		}
-		fmt.Fprintf(a.stdout, "created %s (%s); next: %s\n", got.ID, got.Stage, nextEvents(s.m.Lifecycle(), got.Stage))
+		fmt.Fprintf(a.stdout, "created %s (%s); next: %s\n", got.ID, got.Stage, nextEvents(s.api.Lifecycle(), got.Stage))
 		return nil
 	}
 	return c
@@ -327,7 +328,7 @@ Filters combine: a release must match all of them (any of the stages).
 			return err
 		}
 		defer s.close()
-		rs, err := s.m.List(ctx, q)
+		rs, err := s.api.List(ctx, q)
 		if err != nil {
 			return explain(cl, "", err)
 		}
@@ -380,7 +381,7 @@ and the events it may take next, each with the gates that will judge it.`,
 		if cl.json() {
 			return writeJSON(a.stdout, r)
 		}
-		return printRelease(a.stdout, s.m, r)
+		return printRelease(a.stdout, s.api, r)
 	}
 	return c
 }
@@ -399,8 +400,8 @@ func assessmentLine(r *relman.Release) string {
 }
 
 // printRelease writes a release for people.
-func printRelease(w io.Writer, m *relman.Manager, r *relman.Release) error {
-	lc := m.Lifecycle()
+func printRelease(w io.Writer, api backend, r *relman.Release) error {
+	lc := api.Lifecycle()
 	t := newTable(w, "ID", r.ID)
 	t.row("Title", r.Title)
 	t.row("Version", fmt.Sprintf("%s (%s, %s change)", r.Version, r.Kind, r.Model))
@@ -448,7 +449,7 @@ func printRelease(w io.Writer, m *relman.Manager, r *relman.Release) error {
 		t.row("Risk", fmt.Sprintf("%s: %s (%d×%d, %s)", rk.ID, rk.Title, l, i, rk.Status))
 	}
 	t.row("Assessment", assessmentLine(r))
-	if !lc.Terminal(r.Stage) {
+	if m, ok := api.(*relman.Manager); ok && !lc.Terminal(r.Stage) { // a server's policy is its own
 		t.row("Policy", approvalState(m, r))
 	}
 	if r.Review != nil {
