@@ -289,6 +289,7 @@ func listCmd() *command {
 	)
 	c := &command{
 		name:    "list",
+		remote:  true,
 		summary: "list releases, filtered by stage, service, team or kind",
 		help: `
 Lists releases, oldest first unless --order or --desc say otherwise.
@@ -362,6 +363,7 @@ func joinStages(sts []relman.Stage) string {
 func showCmd() *command {
 	c := &command{
 		name:    "show",
+		remote:  true,
 		args:    "<id>",
 		summary: "show one release and the events it may take next",
 		help: `

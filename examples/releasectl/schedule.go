@@ -110,6 +110,7 @@ func scheduledCmd() *command {
 	var until string
 	c := &command{
 		name:    "scheduled",
+		remote:  true,
 		args:    "[<id>]",
 		summary: "list scheduled events: one release's, or every pending one",
 		help: `

@@ -57,20 +57,7 @@ authenticates properly.`,
 			return err
 		}
 		defer s.close()
-		token := a.getenv("RELMAN_TOKEN")
-		h, err := httpapi.New(s.m, httpapi.Options{Events: broker, Authenticate: func(r *http.Request) (relman.Actor, error) {
-			if token != "" {
-				got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-				if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
-					return relman.Actor{}, errors.New("a bearer token is required")
-				}
-			}
-			id := r.Header.Get("X-Relman-Actor")
-			if id == "" {
-				return relman.Actor{}, errors.New("no X-Relman-Actor header")
-			}
-			return relman.Actor{ID: id}, nil
-		}})
+		h, err := httpapi.New(s.m, httpapi.Options{Events: broker, Authenticate: headerAuth(a.getenv("RELMAN_TOKEN"))})
 		if err != nil {
 			return err
 		}
@@ -107,4 +94,23 @@ authenticates properly.`,
 		return storageErrorf("serve: %v", err)
 	}
 	return c
+}
+
+// headerAuth is serve's demonstration authentication: the actor named by
+// the X-Relman-Actor header, and, if token is set, a matching bearer
+// token.
+func headerAuth(token string) func(r *http.Request) (relman.Actor, error) {
+	return func(r *http.Request) (relman.Actor, error) {
+		if token != "" {
+			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
+				return relman.Actor{}, errors.New("a bearer token is required")
+			}
+		}
+		id := r.Header.Get("X-Relman-Actor")
+		if id == "" {
+			return relman.Actor{}, errors.New("no X-Relman-Actor header")
+		}
+		return relman.Actor{ID: id}, nil
+	}
 }
