@@ -339,7 +339,7 @@ func TestBadInput(t *testing.T) {
 	}
 	// Nothing refused changed the release.
 	var r relman.Release
-	if err := json.Unmarshal([]byte(h.ok("show", "x-1", "-o", "json")), &r); err != nil {
+	if err := decodeStrict([]byte(h.ok("show", "x-1", "-o", "json")), &r); err != nil {
 		t.Fatal(err)
 	}
 	if r.Stage != relman.StageProposed || r.Revision != 1 {
@@ -451,7 +451,7 @@ func TestEnvironment(t *testing.T) {
 	h.env["RELMAN_STORE"] = "memory"
 	h.ok("create", "--id", "x-1", "--title", "X", "--version", "1.0.0")
 	var r relman.Release
-	if err := json.Unmarshal([]byte(h.ok("show", "x-1", "-o", "json")), &r); err != nil {
+	if err := decodeStrict([]byte(h.ok("show", "x-1", "-o", "json")), &r); err != nil {
 		t.Fatal(err)
 	}
 	if r.Owner != "ci-bot" || r.Requester != "ci-bot" {
@@ -482,13 +482,13 @@ func TestDemoJSON(t *testing.T) {
 		t.Errorf("demo steps by kind: %v", kinds)
 	}
 	var r relman.Release
-	if err := json.Unmarshal([]byte(h.ok("show", "d-1", "-o", "json")), &r); err != nil {
+	if err := decodeStrict([]byte(h.ok("show", "d-1", "-o", "json")), &r); err != nil {
 		t.Fatal(err)
 	}
 	if r.Stage != relman.StageRolledBack || r.Deployments[1].State != relman.RolloutRolledBack {
 		t.Errorf("after demo the release is %s, deployments %+v; want rolled back by its canary", r.Stage, r.Deployments)
 	}
-	if err := json.Unmarshal([]byte(h.ok("show", "d-1-fix", "-o", "json")), &r); err != nil {
+	if err := decodeStrict([]byte(h.ok("show", "d-1-fix", "-o", "json")), &r); err != nil {
 		t.Fatal(err)
 	}
 	if r.Stage != relman.StageClosed || len(r.Deployments) != 2 || r.Deployments[1].State != relman.RolloutSucceeded {
@@ -522,7 +522,7 @@ func TestEdit(t *testing.T) {
 	h.ok("edit", "x-1", "--label", "jira=")
 
 	var r relman.Release
-	if err := json.Unmarshal([]byte(h.ok("show", "x-1", "-o", "json")), &r); err != nil {
+	if err := decodeStrict([]byte(h.ok("show", "x-1", "-o", "json")), &r); err != nil {
 		t.Fatal(err)
 	}
 	if r.Case.Cost != 5 || r.RollbackPlan != "redeploy 0.9.9" || len(r.Tasks) != 2 || r.Tasks[1].Team != "ops" ||
@@ -538,7 +538,7 @@ func TestEdit(t *testing.T) {
 	h.fails(2, "invalid: version: semver", "edit", "x-1", "--version", "v2")
 	h.fails(2, "flag provided but not defined: -id", "edit", "x-1", "--id", "y")
 	h.fails(4, "edit: nope: no such release", "edit", "nope", "--title", "t")
-	if err := json.Unmarshal([]byte(h.ok("show", "x-1", "-o", "json")), &r); err != nil {
+	if err := decodeStrict([]byte(h.ok("show", "x-1", "-o", "json")), &r); err != nil {
 		t.Fatal(err)
 	}
 	if r.Revision != rev {
@@ -610,7 +610,7 @@ func TestMetrics(t *testing.T) {
 
 	contains(t, "metrics by team", h.ok("metrics", "--from", "2026-03-01", "--to", "2026-04-01", "--by", "team"), "team billing", "team platform")
 	var rep relman.MetricsReport
-	if err := json.Unmarshal([]byte(h.ok("metrics", "--days", "5", "--now", "2026-03-14T00:00:00Z", "--service", "invoices", "-o", "json")), &rep); err != nil {
+	if err := decodeStrict([]byte(h.ok("metrics", "--days", "5", "--now", "2026-03-14T00:00:00Z", "--service", "invoices", "-o", "json")), &rep); err != nil {
 		t.Fatal(err)
 	}
 	if rep.Overall.Deployments != 2 || rep.Query.From.Format("2006-01-02") != "2026-03-09" {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -35,8 +37,10 @@ rolled back automatically, with the measurements as the reason. The fix,
 closed; both audit trails are verified.
 
 Time is simulated: the clock starts twelve days ago (or at --now) and jumps
-ahead between steps, so the demo takes no time. The release stays in the
-store afterwards, for show, history and metrics.`,
+ahead between steps, so the demo takes no time. Unless --store (or
+RELMAN_STORE) names a store, the demo writes to a new SQLite file in the
+temporary directory, never to your default store, and says where; the
+release stays there afterwards, for show, history and metrics.`,
 	}
 	c.flags = func(fs *flag.FlagSet, _ *cmdline) {
 		fs.StringVar(&id, "id", "", "id of the demo release (default: demo-invoices-<start time>)")
@@ -52,6 +56,15 @@ store afterwards, for show, history and metrics.`,
 				return usageErrorf("demo: --now: %v", err)
 			}
 			start = t
+		}
+		if !cl.set("store") && a.getenv("RELMAN_STORE") == "" {
+			// Not the user's own store: a fresh SQLite file, kept for a look
+			// afterwards (run prints where).
+			dir, err := os.MkdirTemp("", "relman-demo-")
+			if err != nil {
+				return storageErrorf("demo: %v", err)
+			}
+			cl.store = "sqlite:" + filepath.Join(dir, "relman.db")
 		}
 		d := &demo{a: a, cl: cl, clk: &simClock{now: start.UTC().Truncate(time.Minute)}}
 		cl.now = "" // the demo drives its own clock

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,12 +15,20 @@ import (
 	"github.com/relman-dev/relman/httpapi"
 )
 
-// writeJSON writes v as indented JSON.
+// writeJSON writes v as indented JSON, durations as Go duration strings
+// (see withDurations).
 func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	return enc.Encode(v)
+	b, err := marshalNoEscape(withDurations(v))
+	if err != nil {
+		return err
+	}
+	var out bytes.Buffer
+	if err := json.Indent(&out, b, "", "  "); err != nil {
+		return err
+	}
+	out.WriteByte('\n')
+	_, err = w.Write(out.Bytes())
+	return err
 }
 
 // table writes aligned columns: the first row is the header.

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -208,6 +209,7 @@ a complete business case: --problem, --value, --cost and --feasibility.
 // decodeStrict decodes one JSON value into v, refusing unknown fields and
 // trailing data, and locates syntax errors by line and column.
 func decodeStrict(data []byte, v any) error {
+	data = readDurations(data, reflect.TypeOf(v))
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)
