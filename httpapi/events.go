@@ -140,6 +140,9 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request, _ relman.Actor)
 		return fmt.Errorf("no change stream configured (Options.Events): %w", errors.ErrUnsupported)
 	}
 	rc := http.NewResponseController(w)
+	// A stream outlives a server's WriteTimeout: lift it for this response
+	// (the heartbeat notices a client that is gone).
+	_ = rc.SetWriteDeadline(time.Time{})
 	sub := b.subscribe(r.URL.Query().Get("release"))
 	defer b.unsubscribe(sub)
 	w.Header().Set("Content-Type", "text/event-stream")
