@@ -48,8 +48,8 @@ import (
 	"time"
 
 	"github.com/relman-dev/relman"
-	"github.com/relman-dev/relman/httpapi"
 	"github.com/relman-dev/relman/examples/internal/stores"
+	"github.com/relman-dev/relman/httpapi"
 )
 
 func main() {
