@@ -52,6 +52,9 @@ type env struct {
 	broker *httpapi.Broker
 	srv    *httptest.Server
 	router routers.Router
+
+	mu     sync.Mutex
+	logged []error // what the handler logged
 }
 
 // The test's authentication: X-Actor: id[,role…]. "mallory" is
@@ -74,13 +77,21 @@ var authorizer = relman.AuthorizerFunc(func(_ context.Context, a relman.Actor, _
 
 func newEnv(t testing.TB, opts ...relman.Option) *env {
 	t.Helper()
-	e := &env{t: t, store: memory.NewWithOptions(memory.Options{Outbox: true}), clock: &clock{t: start}, broker: httpapi.NewBroker(16)}
+	mem := memory.NewWithOptions(memory.Options{Outbox: true})
+	return newEnvOn(t, mem, mem, opts...)
+}
+
+// newEnvOn is newEnv over st, which keeps its data in mem.
+func newEnvOn(t testing.TB, st relman.Store, mem *memory.Store, opts ...relman.Option) *env {
+	t.Helper()
+	e := &env{t: t, store: mem, clock: &clock{t: start}, broker: httpapi.NewBroker(16)}
 	var err error
-	e.m, err = relman.NewManager(e.store, append([]relman.Option{relman.WithClock(e.clock.now), relman.WithAuthorizer(authorizer), e.broker.Option()}, opts...)...)
+	e.m, err = relman.NewManager(st, append([]relman.Option{relman.WithClock(e.clock.now), relman.WithAuthorizer(authorizer), e.broker.Option()}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := httpapi.New(e.m, httpapi.Options{Authenticate: authenticate, MaxBodyBytes: 64 << 10, Events: e.broker, Authorizer: authorizer})
+	h, err := httpapi.New(e.m, httpapi.Options{Authenticate: authenticate, MaxBodyBytes: 64 << 10, Events: e.broker, Authorizer: authorizer,
+		Log: func(_ *http.Request, err error) { e.mu.Lock(); e.logged = append(e.logged, err); e.mu.Unlock() }})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -94,7 +94,8 @@ type Options struct {
 	// belongs to). Nil allows every authenticated actor; the Manager's own
 	// Authorizer still decides everything else.
 	Authorizer relman.Authorizer
-	// Log receives server-side failures (5xx); nil discards them.
+	// Log receives server-side failures (5xx but 501), whose cause the
+	// problem document does not show; nil discards them.
 	Log func(r *http.Request, err error)
 }
 
@@ -154,8 +155,12 @@ func (h *Handler) handle(pattern string, f apiFunc) {
 // fail writes err as a problem.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	p := ProblemFor(err)
-	if p.Status >= 500 && h.opt.Log != nil {
-		h.opt.Log(r, err)
+	if p.Status >= 500 && p.Status != http.StatusNotImplemented {
+		// The cause stays in the log: it may name hosts, files or queries.
+		if h.opt.Log != nil {
+			h.opt.Log(r, err)
+		}
+		p.Detail = "the server failed to answer (" + string(p.Class) + "); it has logged why"
 	}
 	if p.NotYetUntil != nil {
 		secs := int(time.Until(*p.NotYetUntil).Seconds()) + 1

@@ -437,3 +437,34 @@ func TestUnsupported(t *testing.T) {
 		}
 	}
 }
+
+// failingStore fails reads of two ids the way a lost database and an
+// unknown fault would.
+type failingStore struct{ *memory.Store }
+
+func (s failingStore) Get(ctx context.Context, id string) (*relman.Release, error) {
+	switch id {
+	case "down":
+		return nil, fmt.Errorf("postgres: get %q: connection refused: %w", id, relman.ErrUnavailable)
+	case "broken":
+		return nil, fmt.Errorf("disk on fire")
+	}
+	return s.Store.Get(ctx, id)
+}
+
+// The store's failures: unavailable is 503, anything unknown 500; the
+// cause is logged, not shown.
+func TestStoreFailures(t *testing.T) {
+	mem := memory.New()
+	e := newEnvOn(t, failingStore{mem}, mem)
+	if p := e.do("olga", "GET", "/releases/down", nil).want(t, 503).problem(t); p.Class != relman.ClassUnavailable {
+		t.Errorf("down: %+v", p)
+	}
+	if p := e.do("olga", "GET", "/releases/broken", nil).want(t, 500).problem(t); p.Class != relman.ClassInternal || strings.Contains(p.Detail, "disk") {
+		t.Errorf("broken: %+v", p)
+	}
+	e.do("olga", "POST", "/releases/down/events/approve/check", nil).want(t, 503)
+	if len(e.logged) != 3 || e.logged[1].Error() != "disk on fire" {
+		t.Errorf("logged %v, want the three server failures", e.logged)
+	}
+}
