@@ -15,6 +15,7 @@ import (
 	"github.com/relman-dev/relman"
 	"github.com/relman-dev/relman/httpapi"
 	"github.com/relman-dev/relman/runner"
+	"github.com/relman-dev/relman/store/postgres"
 )
 
 func serveCmd() *command {
@@ -32,6 +33,10 @@ Serves the store over relman's HTTP API (package httpapi; its OpenAPI
 document is at /openapi.json) until interrupted, and runs a runner in the
 same process unless --no-runner. Other releasectl commands reach it with
 --server http://ADDR.
+
+GET /events streams changes as server-sent events: those this process
+makes and, on PostgreSQL, those of every program sharing the database
+that sets RELMAN_NOTIFY=on (LISTEN/NOTIFY).
 
 Authentication is a demonstration: the actor is the X-Relman-Actor header
 (releasectl sends --actor). With RELMAN_TOKEN set, every request must
@@ -61,6 +66,10 @@ authenticates properly.`,
 		if err != nil {
 			return err
 		}
+		follows, err := followStore(ctx, s.m.Store(), broker)
+		if err != nil {
+			return explain(cl, "", err)
+		}
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
 			return usageErrorf("serve: %v", err)
@@ -85,6 +94,9 @@ authenticates properly.`,
 			_ = srv.Shutdown(sctx)
 		}()
 		fmt.Fprintf(a.stdout, "serving relman's HTTP API on http://%s (store %s); stop with Ctrl-C\n", ln.Addr(), a.stores.Describe(cl.store))
+		if follows {
+			fmt.Fprintln(a.stdout, "/events follows every instance's changes (PostgreSQL LISTEN/NOTIFY; writers need RELMAN_NOTIFY=on)")
+		}
 		err = srv.Serve(ln)
 		cancel()
 		<-done
@@ -113,4 +125,26 @@ func headerAuth(token string) func(r *http.Request) (relman.Actor, error) {
 		}
 		return relman.Actor{ID: id}, nil
 	}
+}
+
+// followStore publishes to b the changes the store announces from every
+// instance sharing it, where it can (PostgreSQL's Subscribe), until ctx
+// ends; it reports whether it does. Elsewhere b hears this process's
+// changes only (the Manager's after-hook and the handler).
+func followStore(ctx context.Context, st relman.Store, b *httpapi.Broker) (bool, error) {
+	ps, ok := st.(*postgres.Store)
+	if !ok {
+		return false, nil
+	}
+	sub, err := ps.Subscribe(ctx)
+	if err != nil {
+		return false, err
+	}
+	go func() {
+		defer sub.Close()
+		for c := range sub.Changes() {
+			b.Publish(httpapi.Change{ReleaseID: c.ReleaseID, Revision: c.Revision, Stage: c.Stage, Entries: c.Entries, Resync: c.Resync})
+		}
+	}()
+	return true, nil
 }
