@@ -9,6 +9,31 @@
 //	h, err := httpapi.New(m, httpapi.Options{Authenticate: auth})
 //	mux.Handle("/relman/", http.StripPrefix("/relman", h))
 //
+// # Routes
+//
+// The OpenAPI document (GET /openapi.json, or OpenAPI) describes each in
+// full:
+//
+//	POST   /releases                              create
+//	GET    /releases[?stage=&service=&team=&kind=&order_by=&desc=&limit=&cursor=]
+//	GET    /releases/{id}                         with ETag; 304 on If-None-Match
+//	PATCH  /releases/{id}                         EditRequest: a JSON merge patch
+//	POST   /releases/{id}/events/{event}          fire (EventRequest)
+//	POST   /releases/{id}/events/{event}/check    dry run: CheckResult, 200 either way
+//	POST   /releases/{id}/approvals               approve, reject, approve an environment
+//	GET    /releases/{id}/risk                    assess without saving
+//	POST   /releases/{id}/risk/assess             assess and save
+//	PUT    /releases/{id}/risks/{risk}            DELETE too: the risk register
+//	GET    /releases/{id}/history                 GET …/verify: the hash chain
+//	POST   /releases/{id}/scheduled               GET: the release's; DELETE …/{job}: cancel
+//	GET    /upcoming                              scheduled events coming due
+//	POST   /releases/{id}/rollout                 start; GET: status; POST …/{command}
+//	GET    /windows                               PUT, DELETE /windows/{id}
+//	GET    /conflicts, /next-slot, /metrics, /lifecycle
+//	GET    /calendar.ics[?service=&environment=]  iCalendar feed, ETag/Last-Modified
+//	GET    /events[?release=]                     server-sent events (Options.Events)
+//	GET    /outbox/dead                           POST …/{release}/{seq}/replay
+//
 // # Authentication and authorization
 //
 // Authentication is the host's: Options.Authenticate turns each request
@@ -163,7 +188,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 		p.Detail = "the server failed to answer (" + string(p.Class) + "); it has logged why"
 	}
 	if p.NotYetUntil != nil {
-		secs := int(time.Until(*p.NotYetUntil).Seconds()) + 1
+		secs := int(p.NotYetUntil.Sub(h.m.Now()).Seconds()) + 1
 		w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
 	}
 	writeProblem(w, p)
