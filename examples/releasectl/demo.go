@@ -57,7 +57,8 @@ release stays there afterwards, for show, history and metrics.`,
 			}
 			start = t
 		}
-		if !cl.set("store") && a.getenv("RELMAN_STORE") == "" {
+		temp := !cl.set("store") && a.getenv("RELMAN_STORE") == ""
+		if temp {
 			// Not the user's own store: a fresh SQLite file, kept for a look
 			// afterwards (run prints where).
 			dir, err := os.MkdirTemp("", "relman-demo-")
@@ -66,7 +67,7 @@ release stays there afterwards, for show, history and metrics.`,
 			}
 			cl.store = "sqlite:" + filepath.Join(dir, "relman.db")
 		}
-		d := &demo{a: a, cl: cl, clk: &simClock{now: start.UTC().Truncate(time.Minute)}}
+		d := &demo{a: a, cl: cl, clk: &simClock{now: start.UTC().Truncate(time.Minute)}, tempStore: temp}
 		cl.now = "" // the demo drives its own clock
 		s, err := a.open(ctx, cl, relman.WithClock(d.clk.Now), relman.WithWindows(demoWindows(d.clk.now)...),
 			relman.WithEnvironments(demoEnvironments), relman.WithDeployer(demoDeployer{}), relman.WithProbe("errors", demoProbe))
@@ -110,6 +111,8 @@ type demo struct {
 	id     string
 	out    []demoResult
 	window *relman.Span // the planned window, once booked
+
+	tempStore bool // the store is a temporary file the demo made
 }
 
 // demoEnvironments: staging before production.
@@ -604,6 +607,9 @@ func (d *demo) run(ctx context.Context) error {
 		}
 	}
 	if !text {
+		if d.tempStore {
+			fmt.Fprintf(a.stderr, "demo: the releases are in %s\n", d.cl.store)
+		}
 		return writeJSON(a.stdout, d.out)
 	}
 	first, last := d.out[0].At, d.out[len(d.out)-1].At
