@@ -216,9 +216,11 @@ func (h *Handler) metrics(w http.ResponseWriter, r *http.Request, _ relman.Actor
 // still ahead as an RFC 5545 calendar, narrowed by ?service= (windows
 // that apply to the service, releases that touch it) and
 // ?environment= (windows that apply there: unscoped ones and those
-// scoped to it). The ETag is a hash of the body; Last-Modified is the
-// latest change of a release in the feed. DTSTAMP is that time too, so
-// that an unchanged schedule gives the same bytes.
+// scoped to it). The ETag is a hash of the body (DTSTAMP is the latest
+// change of a release in the feed, so that an unchanged schedule gives
+// the same bytes). Windows carry no modification time, so Last-Modified
+// is when this handler first served those bytes: later for every new
+// content (see feedModified).
 func (h *Handler) feed(w http.ResponseWriter, r *http.Request, _ relman.Actor) error {
 	ctx := r.Context()
 	cal, err := h.m.Calendar(ctx)
@@ -244,13 +246,12 @@ func (h *Handler) feed(w http.ResponseWriter, r *http.Request, _ relman.Actor) e
 		}
 		return strings.Compare(a.ID, b.ID)
 	})
-	var modified time.Time
+	var stamp time.Time // DTSTAMP: the latest change of a release in the feed
 	for _, rel := range rs {
-		if rel.UpdatedAt.After(modified) {
-			modified = rel.UpdatedAt
+		if rel.UpdatedAt.After(stamp) {
+			stamp = rel.UpdatedAt
 		}
 	}
-	stamp := modified
 	if stamp.IsZero() {
 		stamp = time.Unix(0, 0).UTC()
 	}
@@ -260,11 +261,10 @@ func (h *Handler) feed(w http.ResponseWriter, r *http.Request, _ relman.Actor) e
 	}
 	sum := sha256.Sum256(buf.Bytes())
 	tag := `"` + hex.EncodeToString(sum[:12]) + `"`
+	modified := h.feedModified(tag)
 	w.Header().Set("ETag", tag)
 	w.Header().Set("Cache-Control", "no-cache")
-	if !modified.IsZero() {
-		w.Header().Set("Last-Modified", modified.UTC().Format(http.TimeFormat))
-	}
+	w.Header().Set("Last-Modified", modified.Format(http.TimeFormat))
 	if inm := r.Header.Get("If-None-Match"); inm != "" {
 		for t := range strings.SplitSeq(inm, ",") {
 			if t = strings.TrimPrefix(strings.TrimSpace(t), "W/"); t == tag || t == "*" {
@@ -272,11 +272,34 @@ func (h *Handler) feed(w http.ResponseWriter, r *http.Request, _ relman.Actor) e
 				return nil
 			}
 		}
-	} else if ims, err := http.ParseTime(r.Header.Get("If-Modified-Since")); err == nil && !modified.IsZero() && !modified.Truncate(time.Second).After(ims) {
+	} else if ims, err := http.ParseTime(r.Header.Get("If-Modified-Since")); err == nil && !modified.After(ims) {
 		w.WriteHeader(http.StatusNotModified)
 		return nil
 	}
 	w.Header().Set("Content-Type", "text/calendar; charset=utf-8")
 	_, _ = w.Write(buf.Bytes())
 	return nil
+}
+
+// maxFeeds bounds the feed versions a Handler remembers.
+const maxFeeds = 256
+
+// feedModified returns when the handler first served the feed whose ETag
+// is tag: the Manager's clock to the second, and always after every
+// earlier version's, so that If-Modified-Since never hides a change.
+func (h *Handler) feedModified(tag string) time.Time {
+	h.feedMu.Lock()
+	defer h.feedMu.Unlock()
+	if t, ok := h.feedSeen[tag]; ok {
+		return t
+	}
+	t := h.m.Now().Truncate(time.Second)
+	if !t.After(h.feedLast) {
+		t = h.feedLast.Add(time.Second)
+	}
+	if h.feedSeen == nil || len(h.feedSeen) >= maxFeeds {
+		h.feedSeen = map[string]time.Time{}
+	}
+	h.feedSeen[tag], h.feedLast = t, t
+	return t
 }

@@ -58,11 +58,19 @@ func TestFeedHeaders(t *testing.T) {
 	e.do("olga", "GET", "/calendar.ics", nil, "If-None-Match", `"other"`).want(t, 200)
 	e.do("", "GET", "/calendar.ics", nil).want(t, 401)
 
-	// A change: a new tag.
-	e.clock.set(start.Add(time.Hour))
+	// A change of a release: a new tag.
 	e.do("olga", "PATCH", "/releases/inv-1", httpapi.EditRequest{Set: []byte(`{"title": "Invoices, faster"}`)}).want(t, 200)
-	if changed := e.do("olga", "GET", "/calendar.ics", nil, "If-None-Match", tag).want(t, 200); changed.header.Get("ETag") == tag {
+	changed := e.do("olga", "GET", "/calendar.ics", nil, "If-None-Match", tag).want(t, 200)
+	if changed.header.Get("ETag") == tag {
 		t.Errorf("the tag did not change with the feed")
+	}
+	// A change of a window (which has no time of its own), in the same
+	// second as the last version: If-Modified-Since does not hide it.
+	lm = changed.header.Get("Last-Modified")
+	e.do("olga", "GET", "/calendar.ics", nil, "If-Modified-Since", lm).want(t, 304)
+	e.do("olga", "DELETE", "/windows/year-end", nil).want(t, 204)
+	if r := e.do("olga", "GET", "/calendar.ics", nil, "If-Modified-Since", lm).want(t, 200); r.header.Get("Last-Modified") == lm {
+		t.Errorf("Last-Modified did not move with a window's change")
 	}
 }
 

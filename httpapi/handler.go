@@ -94,6 +94,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/relman-dev/relman"
@@ -129,6 +130,10 @@ type Handler struct {
 	m   *relman.Manager
 	opt Options
 	mux *http.ServeMux
+
+	feedMu   sync.Mutex
+	feedSeen map[string]time.Time // Last-Modified of each feed version served
+	feedLast time.Time            // the latest of them
 }
 
 // New returns a Handler for m.
