@@ -263,7 +263,9 @@ func (h *Handler) fire(w http.ResponseWriter, r *http.Request, by relman.Actor) 
 }
 
 // CheckResult answers a dry run: whether the event may fire now, and if
-// not, every refusal.
+// not, every refusal: each gate's, or one named "lifecycle" (the event is
+// not allowed from the release's stage), "authorizer" (the actor may
+// not) or "veto" (a before-hook said no).
 type CheckResult struct {
 	ReleaseID string       `json:"release_id"`
 	Event     relman.Event `json:"event"`
@@ -295,8 +297,16 @@ func (h *Handler) check(w http.ResponseWriter, r *http.Request, by relman.Actor)
 			res.NotYetUntil = &at
 		}
 	case class == relman.ClassRefused || class == relman.ClassForbidden:
+		// Not a gate's: the lifecycle, the Authorizer or a before-hook.
+		gate := "lifecycle"
+		switch {
+		case class == relman.ClassForbidden:
+			gate = "authorizer"
+		case errors.Is(cerr, relman.ErrVetoed):
+			gate = "veto"
+		}
 		res.Class = class
-		res.Failures = []Failure{{Gate: string(class), Reason: strings.TrimPrefix(cerr.Error(), "relman: ")}}
+		res.Failures = []Failure{{Gate: gate, Reason: strings.TrimPrefix(cerr.Error(), "relman: ")}}
 	default:
 		return cerr
 	}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -236,8 +237,7 @@ func (c *remote) Check(ctx context.Context, id string, ev relman.Event, req relm
 	switch {
 	case res.Allowed:
 		return nil
-	case res.Class == relman.ClassRefused && len(res.Failures) == 1 && res.Failures[0].Gate == string(relman.ClassRefused),
-		res.Class == relman.ClassForbidden:
+	case len(res.Failures) == 1 && slices.Contains([]string{"lifecycle", "authorizer", "veto"}, res.Failures[0].Gate) && res.Failures[0].NotYetUntil == nil:
 		return &remoteError{p: &httpapi.Problem{Class: res.Class, Detail: res.Failures[0].Reason}}
 	}
 	return gateError(id, ev, res.Failures)
