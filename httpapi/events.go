@@ -34,6 +34,8 @@ type Change struct {
 //     Publish. With store/postgres, pump Subscription.Changes into
 //     Publish and every instance's changes reach every client.
 //
+// Changes the handler publishes carry no Entries (read them with GET
+// /releases/{id}/history); transitions and the store's announcements do.
 // A change is published once per release revision: a revision already
 // published (or an older one) is dropped, so the sources may overlap.
 // Each client has a buffer of Buffer changes; a client that falls further
