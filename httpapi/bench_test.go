@@ -64,3 +64,34 @@ func BenchmarkCheckOverHTTP(b *testing.B) {
 	b.ReportMetric(float64(overHTTP)/float64(direct), "http/direct")
 	b.ReportMetric(float64(overHTTP-floor)/float64(direct), "(http-noop)/direct")
 }
+
+// BenchmarkCheckHandler is the handler's own cost, without the network:
+// the same dry run through ServeHTTP in process, against Manager.Check.
+func BenchmarkCheckHandler(b *testing.B) {
+	e := newEnv(b)
+	e.do("olga", "POST", "/releases", newRelease("inv-1")).want(b, 201)
+	h := e.srv.Config.Handler
+	ctx := context.Background()
+	req := relman.Request{Actor: relman.Actor{ID: "olga"}}
+	var direct, handler time.Duration
+	b.ReportAllocs()
+	for b.Loop() {
+		rec := httptest.NewRecorder() // built outside the timed part
+		hr := httptest.NewRequest("POST", "/api/releases/inv-1/events/approve/check", nil)
+		hr.Header.Set("X-Actor", "olga")
+		t0 := time.Now()
+		if err := e.m.Check(ctx, "inv-1", relman.EventApprove, req); err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		h.ServeHTTP(rec, hr)
+		if rec.Code != 200 {
+			b.Fatal(rec.Code, rec.Body)
+		}
+		direct += t1.Sub(t0)
+		handler += time.Since(t1)
+	}
+	b.ReportMetric(float64(direct.Nanoseconds())/float64(b.N), "direct-ns/op")
+	b.ReportMetric(float64(handler.Nanoseconds())/float64(b.N), "handler-ns/op")
+	b.ReportMetric(float64(handler)/float64(direct), "handler/direct")
+}

@@ -154,7 +154,7 @@ func New(m *relman.Manager, opt Options) (*Handler, error) {
 
 // ServeHTTP serves the API.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Body != nil {
+	if r.Body != nil && r.Body != http.NoBody {
 		r.Body = http.MaxBytesReader(w, r.Body, h.opt.MaxBodyBytes)
 	}
 	h.mux.ServeHTTP(w, r)
@@ -268,7 +268,7 @@ func badRequestf(format string, args ...any) error {
 // trailing data and an empty body (unless optional). A body over the
 // limit returns the *http.MaxBytesError.
 func decode(r *http.Request, v any, optional bool) error {
-	if r.Body == nil {
+	if r.Body == nil || r.Body == http.NoBody {
 		if optional {
 			return nil
 		}
