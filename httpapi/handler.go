@@ -157,8 +157,37 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Body != nil && r.Body != http.NoBody {
 		r.Body = http.MaxBytesReader(w, r.Body, h.opt.MaxBodyBytes)
 	}
+	if route, pattern := h.mux.Handler(r); pattern == "" {
+		// No route: the mux's 404 or 405 (or a redirect to the clean
+		// path), answered as a problem document.
+		c := &captured{header: http.Header{}, status: http.StatusOK}
+		route.ServeHTTP(c, r)
+		for k, v := range c.header {
+			if k != "Content-Type" && k != "X-Content-Type-Options" {
+				w.Header()[k] = v
+			}
+		}
+		if c.status < 400 {
+			w.WriteHeader(c.status)
+			return
+		}
+		writeProblem(w, &Problem{Type: problemType("no-route"), Title: http.StatusText(c.status), Status: c.status,
+			Detail: fmt.Sprintf("%s %s: %s", r.Method, r.URL.Path, strings.ToLower(http.StatusText(c.status)))})
+		return
+	}
 	h.mux.ServeHTTP(w, r)
 }
+
+// captured records the status and headers the mux answers a request it
+// has no route for.
+type captured struct {
+	header http.Header
+	status int
+}
+
+func (c *captured) Header() http.Header         { return c.header }
+func (c *captured) Write(b []byte) (int, error) { return len(b), nil }
+func (c *captured) WriteHeader(status int)      { c.status = status }
 
 // apiFunc is a route that acts as an authenticated actor and returns an
 // error to be written as a problem.

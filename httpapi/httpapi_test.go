@@ -23,6 +23,18 @@ func TestNewNeedsAuthenticate(t *testing.T) {
 	}
 }
 
+// A path or method the API does not have is a problem document too.
+func TestNoRoute(t *testing.T) {
+	e := newEnv(t)
+	if p := e.do("olga", "GET", "/nope", nil).want(t, 404).problem(t); p.Status != 404 {
+		t.Errorf("404: %+v", p)
+	}
+	r := e.do("olga", "DELETE", "/lifecycle", nil).want(t, 405)
+	if p := r.problem(t); p.Status != 405 || !strings.Contains(r.header.Get("Allow"), "GET") {
+		t.Errorf("405: %+v, Allow %q", p, r.header.Get("Allow"))
+	}
+}
+
 func TestOpenAPIServed(t *testing.T) {
 	e := newEnv(t)
 	r := e.do("", "GET", "/openapi.json", nil).want(t, 200)
