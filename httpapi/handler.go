@@ -57,9 +57,9 @@
 //	internal     500 Internal Server Error (501 for an ability the store lacks)
 //	unavailable  503 Service Unavailable
 //
-// The handler adds three of its own: 401 (not authenticated), 412
-// (If-Match names another revision) and 413 (body over
-// Options.MaxBodyBytes). A gate refusal carries every failing gate in
+// The handler adds its own: 401 (not authenticated), 404 and 405 (no
+// such route, with Allow), 412 (If-Match names another revision) and 413
+// (body over Options.MaxBodyBytes). A gate refusal carries every failing gate in
 // "failures"; a validation error every failing field in "fields".
 //
 // # Concurrency
