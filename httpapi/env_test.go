@@ -178,7 +178,41 @@ func (e *env) do(actor, method, path string, body any, headers ...string) respon
 		e.t.Fatal(err)
 	}
 	e.validate(req, res, data)
+	if res.StatusCode < 300 {
+		e.validateRequest(method, path, body, req.Header)
+	}
 	return response{status: res.StatusCode, header: res.Header, body: data}
+}
+
+// validateRequest checks that a request the handler accepted matches the
+// document: its parameters and body.
+func (e *env) validateRequest(method, path string, body any, header http.Header) {
+	e.t.Helper()
+	var data []byte
+	switch b := body.(type) {
+	case nil:
+	case string:
+		data = []byte(b)
+	case []byte:
+		data = b
+	default:
+		data, _ = json.Marshal(b)
+	}
+	req, _ := http.NewRequest(method, e.srv.URL+"/api"+path, bytes.NewReader(data))
+	req.Header = header.Clone()
+	if len(data) == 0 {
+		req.Body, req.ContentLength = http.NoBody, 0
+		req.Header.Del("Content-Type")
+	}
+	route, params, err := e.router.FindRoute(req)
+	if err != nil {
+		e.t.Fatalf("%s %s: no route in the OpenAPI document: %v", method, path, err)
+	}
+	in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route,
+		Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}}
+	if err := openapi3filter.ValidateRequest(context.Background(), in); err != nil {
+		e.t.Errorf("%s %s was accepted but does not match the OpenAPI document: %v\nbody: %s", method, path, err, data)
+	}
 }
 
 // validate checks a response against the OpenAPI document: its status is
