@@ -159,6 +159,9 @@ Common flags (every command):
   --store NAME[:LOCATION]  where releases are kept (env RELMAN_STORE; default `+defaultStore+`):
                            sqlite (the file `+orDash(a.stores.DefaultDB())+`), sqlite:FILE,
                            postgres://user@host/db, memory (keeps nothing)
+  --server URL             act on a relman server's HTTP API ('releasectl serve') instead of a
+                           store (env RELMAN_SERVER; RELMAN_TOKEN is sent as a bearer token):
+                           `+strings.Join(remoteCommands(), ", ")+`
   --actor ID               who acts (env RELMAN_ACTOR, then USER)
   --now TIME               pretend it is TIME (RFC 3339) for every time check
   -o text|json             aligned tables for people, or JSON for programs
