@@ -187,6 +187,12 @@
 // *ForbiddenError, *HistoryError, *PromotionError,
 // *ApprovalsMissingError and *LifecycleError.
 //
+// Classify puts any error relman returns into one of a few classes
+// (ErrorClass: invalid, not found, conflict, refused, not yet, forbidden,
+// unavailable, internal), for code that answers many errors the same
+// way: httpapi chooses its status codes from it, releasectl its exit
+// codes. Every exported sentinel has a class, checked by a test.
+//
 // # Concurrency
 //
 // A Manager is safe for concurrent use, and several Managers (in several

@@ -108,6 +108,10 @@ type Options struct {
 	// Owner names this runner in the leases it takes (default: host name,
 	// process id and a random suffix). Two runners must not share one.
 	Owner string
+	// OnPass, if set, is called at the end of every pass (Tick, and each
+	// pass of Run) with what it did, for metrics (see the otel module).
+	// It runs in the runner's goroutine: return promptly.
+	OnPass func(ctx context.Context, rep Report)
 	// Logger gets a line for every action (an event fired, deferred,
 	// failed or expired; approvals expired; a delivery failed or
 	// dead-lettered) and for errors. Default: no logging.
@@ -243,6 +247,9 @@ func (r *Runner) Tick(ctx context.Context) (Report, error) {
 	err := r.runDue(ctx, &rep)
 	if r.o.Sink != nil && ctx.Err() == nil {
 		err = errors.Join(err, r.deliver(ctx, &rep))
+	}
+	if r.o.OnPass != nil {
+		r.o.OnPass(context.WithoutCancel(ctx), rep)
 	}
 	return rep, err
 }

@@ -346,3 +346,20 @@ func TestParseKey(t *testing.T) {
 		}
 	}
 }
+
+// OnPass sees what each pass did.
+func TestOnPass(t *testing.T) {
+	ctx := context.Background()
+	c := &clock{now: t0}
+	s := memory.New()
+	var reps []runner.Report
+	m, r := newRunner(t, s, c, runner.Options{OnPass: func(_ context.Context, rep runner.Report) { reps = append(reps, rep) }})
+	planned(t, s, "rel-1", t0.Add(time.Hour))
+	if _, _, err := m.Schedule(ctx, "rel-1", bob, relman.ScheduleRequest{Event: relman.EventStart}); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := r.Tick(ctx)
+	if err != nil || len(reps) != 1 || len(reps[0].Actions) != 1 || reps[0].Actions[0].State != rep.Actions[0].State {
+		t.Fatalf("OnPass got %+v (Tick returned %+v, %v)", reps, rep, err)
+	}
+}

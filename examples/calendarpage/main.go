@@ -49,6 +49,7 @@ import (
 
 	"github.com/relman-dev/relman"
 	"github.com/relman-dev/relman/examples/internal/stores"
+	"github.com/relman-dev/relman/httpapi"
 )
 
 func main() {
@@ -64,7 +65,7 @@ func run(args []string) int {
 	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Println("calendarpage serves the forward schedule of change as a read-only web page and JSON API.\n\nUsage:\n  calendarpage [flags]\n\nFlags:")
+			fmt.Println("calendarpage serves the forward schedule of change as a read-only web page, with relman's HTTP API under /api/.\n\nUsage:\n  calendarpage [flags]\n\nFlags:")
 			fs.SetOutput(os.Stdout)
 			fs.PrintDefaults()
 			return 0
@@ -97,7 +98,8 @@ func run(args []string) int {
 		return 3
 	}
 	defer closeStore()
-	m, err := relman.NewManager(st)
+	events := httpapi.NewBroker(0)
+	m, err := relman.NewManager(st, events.Option())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "calendarpage:", err)
 		return 3
@@ -116,7 +118,7 @@ func run(args []string) int {
 		fmt.Fprintln(os.Stderr, "calendarpage:", err)
 		return 3
 	}
-	s := &server{m: m, now: time.Now, days: *days, store: set.Describe(*store), log: log}
+	s := &server{m: m, events: events, now: time.Now, days: *days, store: set.Describe(*store), log: log}
 	srv := &http.Server{Handler: s.routes(), ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 30 * time.Second,
 		IdleTimeout: time.Minute, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	log.Info("serving the forward schedule", "url", "http://"+ln.Addr().String()+"/", "store", s.store)

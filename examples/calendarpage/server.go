@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	_ "embed"
-	"encoding/json"
 	"fmt"
 	"html/template"
 	"log/slog"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/relman-dev/relman"
+	"github.com/relman-dev/relman/httpapi"
 )
 
 //go:embed page.html
@@ -25,13 +25,16 @@ var pageTmpl = template.Must(template.New("page").Funcs(template.FuncMap{
 	"join":  func(s []string) string { return strings.Join(s, ", ") },
 }).Parse(pageHTML))
 
-// server serves the calendar page and its JSON API. It only reads.
+// server serves the calendar page, and relman's HTTP API (package httpapi)
+// under /api/ for the same data in JSON, the iCalendar feed and the
+// change stream. It only reads: the API answers writes 405.
 type server struct {
-	m     *relman.Manager
-	now   func() time.Time
-	days  int    // default length of the period shown
-	store string // the store's description, for the page footer
-	log   *slog.Logger
+	m      *relman.Manager
+	events *httpapi.Broker // the change stream of /api/events (nil: none)
+	now    func() time.Time
+	days   int    // default length of the period shown
+	store  string // the store's description, for the page footer
+	log    *slog.Logger
 }
 
 // maxDays bounds the period a request may ask for.
@@ -40,10 +43,38 @@ const maxDays = 366
 func (s *server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", s.page)
-	mux.HandleFunc("GET /api/schedule", s.apiSchedule)
-	mux.HandleFunc("GET /api/lifecycle", s.apiLifecycle)
+	mux.Handle("/api/", http.StripPrefix("/api", readOnly(s.api())))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	return mux
+}
+
+// viewer is the actor every API request acts as: the page is public and
+// the API read-only, so there is nobody to authenticate.
+var viewer = relman.Actor{ID: "calendarpage-viewer"}
+
+// api is relman's HTTP API over the page's Manager.
+func (s *server) api() http.Handler {
+	h, err := httpapi.New(s.m, httpapi.Options{Events: s.events,
+		Authenticate: func(*http.Request) (relman.Actor, error) { return viewer, nil }})
+	if err != nil { // only for a nil Manager
+		panic(err)
+	}
+	return h
+}
+
+// readOnly lets only GET and HEAD through; anything else is answered 405
+// with a problem document.
+func readOnly(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			w.Header().Set("Content-Type", "application/problem+json")
+			w.WriteHeader(http.StatusMethodNotAllowed)
+			fmt.Fprintf(w, `{"type":"about:blank","title":"Method Not Allowed","status":405,"detail":"this API is read-only"}`+"\n")
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // period reads ?from=YYYY-MM-DD&days=N; the default is the day before
@@ -77,36 +108,6 @@ func (s *server) schedule(w http.ResponseWriter, r *http.Request) (*Schedule, bo
 		return nil, false
 	}
 	return sc, true
-}
-
-func (s *server) apiSchedule(w http.ResponseWriter, r *http.Request) {
-	if sc, ok := s.schedule(w, r); ok {
-		writeJSON(w, http.StatusOK, sc)
-	}
-}
-
-func (s *server) apiLifecycle(w http.ResponseWriter, _ *http.Request) {
-	lc := s.m.Lifecycle()
-	type event struct {
-		Event relman.Event   `json:"event"`
-		From  []relman.Stage `json:"from"`
-		To    relman.Stage   `json:"to"`
-		Gates []string       `json:"gates"`
-	}
-	out := struct {
-		Initial relman.Stage   `json:"initial"`
-		Stages  []relman.Stage `json:"stages"`
-		Events  []event        `json:"events"`
-		Mermaid string         `json:"mermaid"`
-	}{Initial: lc.Initial(), Stages: lc.Stages(), Mermaid: lc.Mermaid()}
-	for _, e := range lc.Events() {
-		g := lc.Gates(e.Name)
-		if g == nil {
-			g = []string{}
-		}
-		out.Events = append(out.Events, event{e.Name, e.From, e.To, g})
-	}
-	writeJSON(w, http.StatusOK, out)
 }
 
 // lane is one release's row on the timeline.
@@ -191,27 +192,15 @@ func (s *server) page(w http.ResponseWriter, r *http.Request) {
 	_, _ = buf.WriteTo(w)
 }
 
-// fail answers an error: JSON for the API, plain text for the page. Server
-// errors are logged; their details are not shown.
+// fail answers an error of the page in plain text. Server errors are
+// logged; their details are not shown.
 func (s *server) fail(w http.ResponseWriter, r *http.Request, code int, err error) {
 	msg := err.Error()
 	if code >= 500 {
 		s.log.Error("request failed", "path", r.URL.Path, "err", err)
 		msg = http.StatusText(code)
 	}
-	if strings.HasPrefix(r.URL.Path, "/api/") {
-		writeJSON(w, code, map[string]string{"error": msg})
-		return
-	}
 	http.Error(w, msg, code)
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
 }
 
 // fmtSpan formats a window for people, in UTC.

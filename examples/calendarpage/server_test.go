@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/relman-dev/relman"
+	"github.com/relman-dev/relman/httpapi"
 	"github.com/relman-dev/relman/store/memory"
 )
 
@@ -31,7 +32,7 @@ func newTestServer(t *testing.T) *httptest.Server {
 	if n != len(samples(now)) {
 		t.Fatalf("seeded %d releases, want %d", n, len(samples(now)))
 	}
-	m, err := relman.NewManager(st)
+	m, err := relman.NewManager(st, relman.WithClock(func() time.Time { return now }))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,63 +77,56 @@ func TestSeedStages(t *testing.T) {
 	}
 }
 
-func TestAPISchedule(t *testing.T) {
+// The page's JSON is relman's HTTP API, mounted under /api/.
+func TestAPI(t *testing.T) {
 	ts := newTestServer(t)
-	code, body, h := get(t, ts.URL+"/api/schedule")
+	code, body, h := get(t, ts.URL+"/api/releases?stage=planned,building,testing,authorized,operating&order_by=id")
 	if code != 200 || h.Get("Content-Type") != "application/json" {
-		t.Fatalf("GET /api/schedule: %d %s", code, h.Get("Content-Type"))
+		t.Fatalf("GET /api/releases: %d %s %s", code, h.Get("Content-Type"), body)
 	}
-	var sc Schedule
-	if err := json.Unmarshal([]byte(body), &sc); err != nil {
+	var list httpapi.ReleaseList
+	if err := json.Unmarshal([]byte(body), &list); err != nil {
 		t.Fatal(err)
 	}
-	if got := sc.From.Format(time.DateOnly) + "/" + sc.To.Format(time.DateOnly); got != "2026-03-01/2026-03-29" {
-		t.Errorf("default period %s, want yesterday and 28 days", got)
-	}
 	var ids []string
-	for _, e := range sc.Releases {
-		ids = append(ids, e.ID+":"+string(e.Stage))
+	for _, r := range list.Releases {
+		ids = append(ids, r.ID+":"+string(r.Stage))
 	}
-	want := "sample-ops-7.2.0:operating sample-pay-1.2.0:planned sample-pay-1.1.5:building sample-inv-2.4.0:authorized sample-web-3.0.0:testing"
+	want := "sample-inv-2.4.0:authorized sample-ops-7.2.0:operating sample-pay-1.1.5:building sample-pay-1.2.0:planned sample-web-3.0.0:testing"
 	if strings.Join(ids, " ") != want {
-		t.Errorf("scheduled, by window start:\n%s\nwant\n%s", strings.Join(ids, " "), want)
+		t.Errorf("releases:\n%s\nwant\n%s", strings.Join(ids, " "), want)
 	}
-	if len(sc.Unscheduled) != 2 {
-		t.Errorf("unscheduled: %+v", sc.Unscheduled)
+
+	_, body, _ = get(t, ts.URL+"/api/conflicts")
+	var cs struct{ Conflicts []httpapi.Conflict }
+	if err := json.Unmarshal([]byte(body), &cs); err != nil {
+		t.Fatal(err)
 	}
 	var conflicts []string
-	for _, c := range sc.Conflicts {
+	for _, c := range cs.Conflicts {
 		conflicts = append(conflicts, string(c.Kind)+" "+strings.Join(c.Releases, ",")+": "+c.Reason)
 	}
+	slices.Sort(conflicts)
 	wantConflicts := []string{
+		"freeze sample-web-3.0.0: inside freeze \"Quarter-end freeze\" (2026-03-10T00:00:00Z – 2026-03-13T00:00:00Z): finance closes the quarter",
 		"same-service sample-pay-1.1.5,sample-pay-1.2.0: both deploy payments",
 		"team sample-pay-1.1.5,sample-pay-1.2.0: team pay is booked by both",
-		"freeze sample-web-3.0.0: inside freeze \"Quarter-end freeze\" (2026-03-10T00:00:00Z – 2026-03-13T00:00:00Z): finance closes the quarter",
 	}
 	if strings.Join(conflicts, "\n") != strings.Join(wantConflicts, "\n") {
 		t.Errorf("conflicts:\n%s\nwant\n%s", strings.Join(conflicts, "\n"), strings.Join(wantConflicts, "\n"))
 	}
-	var windows []string
-	for _, w := range sc.Windows {
-		windows = append(windows, string(w.Kind)+" "+w.Span.Start.Format("02T15"))
-	}
-	if len(windows) != 30 || windows[0] != "maintenance 28T19" || !slices.Contains(windows, "freeze 10T00") {
-		t.Errorf("window occurrences: %v", windows)
-	}
-	for _, e := range sc.Releases {
-		if e.Conflict != (strings.HasPrefix(e.ID, "sample-pay-") || e.ID == "sample-web-3.0.0") {
-			t.Errorf("%s: conflict = %v", e.ID, e.Conflict)
-		}
-	}
 
-	// A later period holds only what is planned then.
-	_, body, _ = get(t, ts.URL+"/api/schedule?from=2026-03-08&days=7")
-	sc = Schedule{}
-	if err := json.Unmarshal([]byte(body), &sc); err != nil {
-		t.Fatal(err)
+	_, body, _ = get(t, ts.URL+"/api/windows")
+	var ws httpapi.WindowList
+	if err := json.Unmarshal([]byte(body), &ws); err != nil || len(ws.Windows) == 0 {
+		t.Errorf("windows: %v %s", err, body)
 	}
-	if len(sc.Releases) != 1 || sc.Releases[0].ID != "sample-web-3.0.0" || len(sc.Conflicts) != 1 || sc.Conflicts[0].Kind != relman.ConflictFreeze {
-		t.Errorf("week of 8 March: %+v", sc)
+	code, body, h = get(t, ts.URL+"/api/calendar.ics")
+	if code != 200 || h.Get("Content-Type") != "text/calendar; charset=utf-8" || !strings.Contains(body, "UID:release-sample-pay-1.2.0@relman") {
+		t.Errorf("calendar.ics: %d %s", code, h.Get("Content-Type"))
+	}
+	if code, body, _ = get(t, ts.URL+"/api/openapi.json"); code != 200 || !strings.Contains(body, `"openapi": "3.1.0"`) {
+		t.Errorf("openapi.json: %d", code)
 	}
 }
 
@@ -143,11 +137,12 @@ func TestBadRequests(t *testing.T) {
 		code         int
 		body         string
 	}{
-		{"GET", "/api/schedule?from=tomorrow", 400, `"error": "from=\"tomorrow\": want a date, YYYY-MM-DD"`},
-		{"GET", "/api/schedule?days=0", 400, `"error": "days=\"0\": want a number from 1 to 366"`},
+		{"GET", "/api/next-slot?duration=soon", 400, `"class":"invalid"`},
+		{"GET", "/api/releases/nope", 404, `"class":"not_found"`},
 		{"GET", "/?days=9999", 400, "days=\"9999\": want a number from 1 to 366"},
 		{"POST", "/", 405, ""},
-		{"DELETE", "/api/schedule", 405, ""},
+		{"DELETE", "/api/windows/sample-quarter-end", 405, "read-only"},
+		{"POST", "/api/releases", 405, "read-only"},
 		{"GET", "/nope", 404, ""},
 	} {
 		req, _ := http.NewRequest(c.method, ts.URL+c.path, nil)
@@ -213,15 +208,7 @@ func TestPageEscapes(t *testing.T) {
 func TestAPILifecycle(t *testing.T) {
 	ts := newTestServer(t)
 	_, body, _ := get(t, ts.URL+"/api/lifecycle")
-	var lc struct {
-		Initial string `json:"initial"`
-		Stages  []string
-		Events  []struct {
-			Event string   `json:"event"`
-			Gates []string `json:"gates"`
-		} `json:"events"`
-		Mermaid string `json:"mermaid"`
-	}
+	var lc httpapi.LifecycleDoc
 	if err := json.Unmarshal([]byte(body), &lc); err != nil {
 		t.Fatal(err)
 	}

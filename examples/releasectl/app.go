@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -16,12 +18,30 @@ import (
 )
 
 // The exit codes releasectl documents.
+//
+// Every library error gets its code from its relman.ErrorClass (see
+// exitCodes), so a new error needs no change here.
 const (
-	exitOK      = 0 // success
-	exitRefused = 1 // a gate or rule said no
-	exitUsage   = 2 // bad command line or input
-	exitStorage = 3 // the store failed
+	exitOK       = 0 // success
+	exitRefused  = 1 // a gate, rule, policy or concurrent change said no
+	exitUsage    = 2 // bad command line or invalid input
+	exitStorage  = 3 // the store failed or could not be reached
+	exitNotFound = 4 // no such release, window or scheduled event
+	exitNotYet   = 5 // refused for now only: time alone lifts it
 )
+
+// exitCodes maps each error class to its exit code.
+var exitCodes = map[relman.ErrorClass]int{
+	relman.ClassNone:        exitOK,
+	relman.ClassRefused:     exitRefused,
+	relman.ClassForbidden:   exitRefused,
+	relman.ClassConflict:    exitRefused,
+	relman.ClassInvalid:     exitUsage,
+	relman.ClassUnavailable: exitStorage,
+	relman.ClassInternal:    exitStorage,
+	relman.ClassNotFound:    exitNotFound,
+	relman.ClassNotYet:      exitNotYet,
+}
 
 // app is one run of releasectl: its standard streams, environment and the
 // stores it knows how to open. Tests build one with newApp and run it in
@@ -47,6 +67,7 @@ type command struct {
 	run     func(ctx context.Context, a *app, c *cmdline) error
 	flags   func(fs *flag.FlagSet, c *cmdline) // the command's own flags
 	noStore bool                               // the command needs no store (lifecycle)
+	remote  bool                               // the command also works against a server (--server)
 }
 
 // commands lists every subcommand in the order help shows them.
@@ -56,7 +77,7 @@ func commands() []*command {
 		riskCmd(), approveCmd(), rejectCmd(), windowCmd(), calendarCmd(), conflictsCmd(), slotCmd(),
 		scheduleCmd(), scheduledCmd(), unscheduleCmd(), rolloutCmd(), runnerCmd(), outboxCmd(),
 		feedbackCmd(), incidentCmd(), metricsCmd(),
-		historyCmd(), auditCmd(), lifecycleCmd(), demoCmd(),
+		historyCmd(), auditCmd(), lifecycleCmd(), demoCmd(), serveCmd(),
 	}
 }
 
@@ -91,19 +112,32 @@ func (a *app) run(ctx context.Context, args []string) int {
 		a.usage(a.stdout)
 		return exitOK
 	}
+	// Under -o json every outcome is JSON on stdout: a failure that wrote
+	// nothing there gets its problem document (see problemJSON).
+	out := &countingWriter{w: a.stdout}
+	a.stdout = out
+	defer func() { a.stdout = out.w }()
+	jsonOut := wantsJSON(args[1:])
+	failed := func(err error) int {
+		code := a.fail(err)
+		if jsonOut && out.n == 0 {
+			_ = writeJSON(out, problemJSON(err, code))
+		}
+		return code
+	}
 	c := findCommand(name)
 	if c == nil {
-		return a.fail(usageErrorf("unknown command %q (see 'releasectl help')", name))
+		return failed(usageErrorf("unknown command %q (see 'releasectl help')", name))
 	}
 	cl, err := a.parse(c, args[1:])
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
 	}
 	if err != nil {
-		return a.fail(err)
+		return failed(err)
 	}
 	if err := c.run(ctx, a, cl); err != nil {
-		return a.fail(err)
+		return failed(err)
 	}
 	return exitOK
 }
@@ -125,6 +159,9 @@ Common flags (every command):
   --store NAME[:LOCATION]  where releases are kept (env RELMAN_STORE; default `+defaultStore+`):
                            sqlite (the file `+orDash(a.stores.DefaultDB())+`), sqlite:FILE,
                            postgres://user@host/db, memory (keeps nothing)
+  --server URL             act on a relman server's HTTP API ('releasectl serve') instead of a
+                           store (env RELMAN_SERVER; RELMAN_TOKEN is sent as a bearer token):
+                           `+strings.Join(remoteCommands(), ", ")+`
   --actor ID               who acts (env RELMAN_ACTOR, then USER)
   --now TIME               pretend it is TIME (RFC 3339) for every time check
   -o text|json             aligned tables for people, or JSON for programs
@@ -135,7 +172,9 @@ that writes); RELMAN_ENVIRONMENTS lists the rollout environments
 (default test,staging?,production).
 
 Exit codes:
-  0 success   1 refused by a gate or rule   2 usage or invalid input   3 storage
+  0 success                          1 refused (a gate, rule, policy or concurrent change)
+  2 usage or invalid input           3 storage failed or unreachable
+  4 no such release (or window, job) 5 not yet: refused until a time that will come
 
 Run 'releasectl <command> --help' for a command's flags.
 `)
@@ -163,6 +202,7 @@ type cmdline struct {
 	cmd    *command
 	fs     *flag.FlagSet
 	store  string
+	server string // --server: the API's URL
 	actor  string
 	now    string
 	output string
@@ -179,6 +219,7 @@ func (a *app) flagSet(c *command) (*flag.FlagSet, *cmdline) {
 		fs.StringVar(&cl.store, "store", "", "where releases are kept: NAME[:LOCATION] (env RELMAN_STORE; default "+defaultStore+")")
 		fs.StringVar(&cl.actor, "actor", "", "who acts (env RELMAN_ACTOR, then USER)")
 		fs.StringVar(&cl.now, "now", "", "pretend it is this instant (RFC 3339) for every time check")
+		fs.StringVar(&cl.server, "server", "", "act on a relman server's HTTP API at this `URL` instead of a store (env RELMAN_SERVER)")
 	}
 	fs.StringVar(&cl.output, "o", "text", "output format: text or json")
 	if c.flags != nil {
@@ -212,6 +253,20 @@ func (a *app) parse(c *command, args []string) (*cmdline, error) {
 	}
 	if cl.output != "text" && cl.output != "json" {
 		return nil, usageErrorf("%s: -o must be text or json, not %q", c.name, cl.output)
+	}
+	if cl.server == "" && !cl.set("store") && c.remote {
+		cl.server = a.getenv("RELMAN_SERVER")
+	}
+	if cl.server != "" {
+		switch {
+		case cl.set("store"):
+			return nil, usageErrorf("%s: give --store or --server, not both", c.name)
+		case cl.now != "":
+			return nil, usageErrorf("%s: --now does not apply with --server: the server's clock judges", c.name)
+		case !c.remote:
+			return nil, usageErrorf("%s: not available with --server (these are: %s)", c.name, strings.Join(remoteCommands(), ", "))
+		}
+		cl.server = strings.TrimSuffix(cl.server, "/")
 	}
 	if cl.store == "" {
 		cl.store = a.getenv("RELMAN_STORE")
@@ -268,11 +323,23 @@ func (cl *cmdline) clock() (func() time.Time, error) {
 	return func() time.Time { return t }, nil
 }
 
-// session is an open store and a Manager over it.
+// session is an open store and a Manager over it, or a server.
 type session struct {
-	m     *relman.Manager
-	store string // the store's name, for messages
+	m     *relman.Manager // nil with --server
+	api   backend         // m, or the server
+	store string          // the store's name, for messages
 	close func() error
+}
+
+// remoteCommands names the commands that work with --server.
+func remoteCommands() []string {
+	var out []string
+	for _, c := range commands() {
+		if c.remote {
+			out = append(out, c.name)
+		}
+	}
+	return out
 }
 
 // openRelease opens the store and reads release id. On error nothing is
@@ -282,7 +349,7 @@ func (a *app) openRelease(ctx context.Context, cl *cmdline, id string) (*session
 	if err != nil {
 		return nil, nil, err
 	}
-	r, err := s.m.Get(ctx, id)
+	r, err := s.api.Get(ctx, id)
 	if err != nil {
 		_ = s.close()
 		return nil, nil, explain(cl, id, err)
@@ -293,6 +360,14 @@ func (a *app) openRelease(ctx context.Context, cl *cmdline, id string) (*session
 // open opens the store named on the command line and builds a Manager
 // over it. The caller must call s.close.
 func (a *app) open(ctx context.Context, cl *cmdline, opts ...relman.Option) (*session, error) {
+	if cl.server != "" {
+		u, err := url.Parse(cl.server)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, usageErrorf("%s: --server %q: want an http:// or https:// URL", cl.cmd.name, cl.server)
+		}
+		api := &remote{base: cl.server, actor: cl.actor, token: a.getenv("RELMAN_TOKEN"), client: &http.Client{Timeout: 2 * time.Minute}}
+		return &session{api: api, store: cl.server, close: func() error { return nil }}, nil
+	}
 	clock, err := cl.clock()
 	if err != nil {
 		return nil, err
@@ -310,7 +385,7 @@ func (a *app) open(ctx context.Context, cl *cmdline, opts ...relman.Option) (*se
 		_ = closeFn()
 		return nil, err
 	}
-	return &session{m: m, store: cl.store, close: closeFn}, nil
+	return &session{m: m, api: m, store: cl.store, close: closeFn}, nil
 }
 
 // exitError carries an exit code and a one-line message.
@@ -329,21 +404,12 @@ func refusedf(format string, args ...any) error {
 	return &exitError{code: exitRefused, msg: fmt.Sprintf(format, args...)}
 }
 
-func storageErrorf(format string, args ...any) error {
-	return &exitError{code: exitStorage, msg: fmt.Sprintf(format, args...)}
+func notFoundf(format string, args ...any) error {
+	return &exitError{code: exitNotFound, msg: fmt.Sprintf(format, args...)}
 }
 
-// refusals are the library's "no": a gate, a rule or the state of the
-// release refused, as opposed to bad input or a failing store.
-var refusals = []error{
-	relman.ErrInvalidTransition, relman.ErrForbidden, relman.ErrVetoed, relman.ErrNotFound,
-	relman.ErrExists, relman.ErrConflict, relman.ErrTerminal, relman.ErrCorruptHistory, relman.ErrCheckpoint,
-	relman.ErrReentrant, relman.ErrNotYet, relman.ErrScheduleDone, relman.ErrApprovalExpired,
-	relman.ErrPromotion, relman.ErrRolloutState,
-	relman.ErrRiskNotAssessed, relman.ErrRiskStale, relman.ErrApprovalsMissing, relman.ErrApprovalRejected,
-	relman.ErrSelfApproval, relman.ErrExcludedRole, relman.ErrModelNotAllowed,
-	relman.ErrWrongStage, relman.ErrAlreadyResolved,
-	relman.ErrFreeze, relman.ErrOutsideMaintenance, relman.ErrSchedulingConflict, relman.ErrNoSlot, relman.ErrOverrideRefused,
+func storageErrorf(format string, args ...any) error {
+	return &exitError{code: exitStorage, msg: fmt.Sprintf(format, args...)}
 }
 
 // exitCode maps an error to the documented exit code.
@@ -354,17 +420,8 @@ func exitCode(err error) int {
 		return exitOK
 	case errors.As(err, &ee):
 		return ee.code
-	case errors.Is(err, relman.ErrInvalid):
-		return exitUsage
-	case errors.As(err, new(*relman.GateError)):
-		return exitRefused
 	}
-	for _, r := range refusals {
-		if errors.Is(err, r) {
-			return exitRefused
-		}
-	}
-	return exitStorage
+	return exitCodes[relman.Classify(err)]
 }
 
 // fail prints err as one line on stderr and returns its exit code.

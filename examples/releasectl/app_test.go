@@ -148,7 +148,7 @@ func TestWalkThroughCommands(t *testing.T) {
 	h.ok(cmd("2026-03-03T17:00:00Z", "fire", "pay-1.2.0", "authorize")...)
 
 	// Before the window: "not yet", with the time it lifts, in JSON too.
-	r = h.fails(1, "deploy refused", cmd("2026-03-04T09:00:00Z", "check", "pay-1.2.0", "deploy", "-o", "json")...)
+	r = h.fails(5, "deploy refused", cmd("2026-03-04T09:00:00Z", "check", "pay-1.2.0", "deploy", "-o", "json")...)
 	var cr checkResult
 	if err := json.Unmarshal([]byte(r.stdout), &cr); err != nil {
 		t.Fatalf("check -o json: %v\n%s", err, r.stdout)
@@ -156,7 +156,7 @@ func TestWalkThroughCommands(t *testing.T) {
 	if cr.Allowed || cr.NotYetUntil == nil || cr.NotYetUntil.Format("15:04") != "22:00" || len(cr.Failures) != 1 || cr.Failures[0].Gate != "in-window" {
 		t.Errorf("check deploy before the window: %+v", cr)
 	}
-	r = h.fails(1, "not yet", cmd("2026-03-04T09:00:00Z", "check", "pay-1.2.0", "deploy")...)
+	r = h.fails(5, "not yet", cmd("2026-03-04T09:00:00Z", "check", "pay-1.2.0", "deploy")...)
 	contains(t, "check deploy", r.stdout, "in-window", "not yet, from 2026-03-04 22:00 UTC")
 
 	h.ok(cmd("2026-03-04T22:05:00Z", "check", "pay-1.2.0", "deploy")...)
@@ -331,10 +331,10 @@ func TestBadInput(t *testing.T) {
 		{2, "verdict must be pass or fail", []string{"test", "x-1", "unit", "maybe"}},
 		{2, "outcome must be", []string{"review", "x-1", "great"}},
 		{2, "--format must be table, mermaid or dot", []string{"lifecycle", "--format", "svg"}},
-		{1, "show: nope: no such release (the memory store keeps nothing between runs)", []string{"show", "nope"}},
-		{1, "history: nope: no such release", []string{"history", "nope", "--verify"}},
-		{1, "check: nope: no such release", []string{"check", "nope", "deploy"}},
-		{1, `fire: x-1: unknown event "ship" (see 'releasectl lifecycle')`, []string{"fire", "x-1", "ship"}},
+		{4, "show: nope: no such release (the memory store keeps nothing between runs)", []string{"show", "nope"}},
+		{4, "history: nope: no such release", []string{"history", "nope", "--verify"}},
+		{4, "check: nope: no such release", []string{"check", "nope", "deploy"}},
+		{2, `fire: x-1: unknown event "ship" (see 'releasectl lifecycle')`, []string{"fire", "x-1", "ship"}},
 		{1, "fire: x-1: deploy is not allowed from stage proposed", []string{"fire", "x-1", "deploy"}},
 		{1, "reject refused by 1 gate(s): reason: a reason is required", []string{"fire", "x-1", "reject"}},
 	} {
@@ -342,7 +342,7 @@ func TestBadInput(t *testing.T) {
 	}
 	// Nothing refused changed the release.
 	var r relman.Release
-	if err := json.Unmarshal([]byte(h.ok("show", "x-1", "-o", "json")), &r); err != nil {
+	if err := decodeStrict([]byte(h.ok("show", "x-1", "-o", "json")), &r); err != nil {
 		t.Fatal(err)
 	}
 	if r.Stage != relman.StageProposed || r.Revision != 1 {
@@ -411,12 +411,12 @@ func TestHistoryVerifyDetectsTampering(t *testing.T) {
 	h.ok("create", "--id", "x-1", "--title", "X", "--version", "1.0.0")
 	h.ok("fire", "x-1", "cancel", "--reason", "no longer needed")
 	h.store = tamperStore{h.store}
-	r := h.fails(1, "history: x-1: history of \"x-1\": entry 1 (seq 2): content does not match its hash (entry edited)", "history", "x-1", "--verify")
+	r := h.fails(3, "history: x-1: history of \"x-1\": entry 1 (seq 2): content does not match its hash (entry edited)", "history", "x-1", "--verify")
 	contains(t, "history", r.stdout, "nobody will notice")
 	if strings.Contains(r.stdout, "verified:") {
 		t.Errorf("tampered history reported as verified:\n%s", r.stdout)
 	}
-	r = h.fails(1, "entry edited", "history", "x-1", "--verify", "-o", "json")
+	r = h.fails(3, "entry edited", "history", "x-1", "--verify", "-o", "json")
 	contains(t, "history -o json", r.stdout, `"verified": false`, `"problem": "history of`)
 	// Without --verify the history is shown and the command succeeds.
 	h.ok("history", "x-1")
@@ -454,7 +454,7 @@ func TestEnvironment(t *testing.T) {
 	h.env["RELMAN_STORE"] = "memory"
 	h.ok("create", "--id", "x-1", "--title", "X", "--version", "1.0.0")
 	var r relman.Release
-	if err := json.Unmarshal([]byte(h.ok("show", "x-1", "-o", "json")), &r); err != nil {
+	if err := decodeStrict([]byte(h.ok("show", "x-1", "-o", "json")), &r); err != nil {
 		t.Fatal(err)
 	}
 	if r.Owner != "ci-bot" || r.Requester != "ci-bot" {
@@ -485,13 +485,13 @@ func TestDemoJSON(t *testing.T) {
 		t.Errorf("demo steps by kind: %v", kinds)
 	}
 	var r relman.Release
-	if err := json.Unmarshal([]byte(h.ok("show", "d-1", "-o", "json")), &r); err != nil {
+	if err := decodeStrict([]byte(h.ok("show", "d-1", "-o", "json")), &r); err != nil {
 		t.Fatal(err)
 	}
 	if r.Stage != relman.StageRolledBack || r.Deployments[1].State != relman.RolloutRolledBack {
 		t.Errorf("after demo the release is %s, deployments %+v; want rolled back by its canary", r.Stage, r.Deployments)
 	}
-	if err := json.Unmarshal([]byte(h.ok("show", "d-1-fix", "-o", "json")), &r); err != nil {
+	if err := decodeStrict([]byte(h.ok("show", "d-1-fix", "-o", "json")), &r); err != nil {
 		t.Fatal(err)
 	}
 	if r.Stage != relman.StageClosed || len(r.Deployments) != 2 || r.Deployments[1].State != relman.RolloutSucceeded {
@@ -525,7 +525,7 @@ func TestEdit(t *testing.T) {
 	h.ok("edit", "x-1", "--label", "jira=")
 
 	var r relman.Release
-	if err := json.Unmarshal([]byte(h.ok("show", "x-1", "-o", "json")), &r); err != nil {
+	if err := decodeStrict([]byte(h.ok("show", "x-1", "-o", "json")), &r); err != nil {
 		t.Fatal(err)
 	}
 	if r.Case.Cost != 5 || r.RollbackPlan != "redeploy 0.9.9" || len(r.Tasks) != 2 || r.Tasks[1].Team != "ops" ||
@@ -540,8 +540,8 @@ func TestEdit(t *testing.T) {
 	h.fails(2, "edit: standard input: line 1, column", "edit", "x-1", "-f", "-")
 	h.fails(2, "invalid: version: semver", "edit", "x-1", "--version", "v2")
 	h.fails(2, "flag provided but not defined: -id", "edit", "x-1", "--id", "y")
-	h.fails(1, "edit: nope: no such release", "edit", "nope", "--title", "t")
-	if err := json.Unmarshal([]byte(h.ok("show", "x-1", "-o", "json")), &r); err != nil {
+	h.fails(4, "edit: nope: no such release", "edit", "nope", "--title", "t")
+	if err := decodeStrict([]byte(h.ok("show", "x-1", "-o", "json")), &r); err != nil {
 		t.Fatal(err)
 	}
 	if r.Revision != rev {
@@ -560,8 +560,8 @@ func TestRiskAndApprovals(t *testing.T) {
 	h.fails(2, "invalid: likelihood: range=1..5", "risk", "add", "x-1", "--risk", "r1", "--title", "t", "--likelihood", "9", "--impact", "1")
 	h.fails(2, "status: oneof", "risk", "add", "x-1", "--risk", "r1", "--title", "t", "--likelihood", "1", "--impact", "1", "--status", "gone")
 	h.fails(2, "risk: missing <risk-id>", "risk", "remove", "x-1")
-	h.fails(1, `risk remove: x-1: no risk "r9" in the register`, "risk", "remove", "x-1", "r9")
-	h.fails(1, "risk: nope: no such release", "risk", "assess", "nope")
+	h.fails(4, `risk remove: x-1: no risk "r9" in the register`, "risk", "remove", "x-1", "r9")
+	h.fails(4, "risk: nope: no such release", "risk", "assess", "nope")
 	contains(t, "risk list", h.ok("risk", "list", "x-1"), "x-1: the risk register is empty")
 
 	h.ok("risk", "add", "x-1", "--risk", "r1", "--title", "outage", "--likelihood", "5", "--impact", "5")
@@ -582,7 +582,7 @@ func TestRiskAndApprovals(t *testing.T) {
 	out := h.ok("reject", "x-1", "--actor", "dana", "--role", "cab", "--reason", "no load test")
 	contains(t, "reject", out, "x-1: rejected by dana as cab")
 	contains(t, "show", h.ok("show", "x-1"), "reject by dana")
-	h.fails(1, "approve: nope: no such release", "approve", "nope", "--actor", "carl")
+	h.fails(4, "approve: nope: no such release", "approve", "nope", "--actor", "carl")
 }
 
 func TestMetrics(t *testing.T) {
@@ -613,7 +613,7 @@ func TestMetrics(t *testing.T) {
 
 	contains(t, "metrics by team", h.ok("metrics", "--from", "2026-03-01", "--to", "2026-04-01", "--by", "team"), "team billing", "team platform")
 	var rep relman.MetricsReport
-	if err := json.Unmarshal([]byte(h.ok("metrics", "--days", "5", "--now", "2026-03-14T00:00:00Z", "--service", "invoices", "-o", "json")), &rep); err != nil {
+	if err := decodeStrict([]byte(h.ok("metrics", "--days", "5", "--now", "2026-03-14T00:00:00Z", "--service", "invoices", "-o", "json")), &rep); err != nil {
 		t.Fatal(err)
 	}
 	if rep.Overall.Deployments != 2 || rep.Query.From.Format("2006-01-02") != "2026-03-09" {
@@ -658,8 +658,8 @@ func TestFeedbackAndIncidents(t *testing.T) {
 	h.fails(2, `--severity "sev9"`, "incident", "open", "d-1", "INC2", "--severity", "sev9")
 	h.fails(1, `incident open: d-1-fix: incident "INC0012345" is already linked`, "incident", "open", "d-1-fix", "INC0012345", "--severity", "low")
 	h.fails(1, "already resolved", "incident", "resolve", "d-1-fix", "INC0012345")
-	h.fails(1, `no incident "INC404"`, "incident", "resolve", "d-1", "INC404")
-	h.fails(1, "incident: nope: no such release", "incident", "resolve", "nope", "INC1")
+	h.fails(4, `no incident "INC404"`, "incident", "resolve", "d-1", "INC404")
+	h.fails(4, "incident: nope: no such release", "incident", "resolve", "nope", "INC1")
 	h.fails(2, "incident: --at:", "incident", "open", "d-1", "INC3", "--severity", "low", "--at", "at noon")
 	h.ok("incident", "open", "d-1", "INC3", "--severity", "low", "--at", "2026-03-05T00:00:00Z")
 	h.fails(2, "resolved_at: gtefield", "incident", "resolve", "d-1", "INC3", "--at", "2026-03-04T00:00:00Z")
@@ -684,7 +684,7 @@ func TestCalendarCommands(t *testing.T) {
 	h.fails(2, "kind: oneof", "window", "add", "w", "--name", "n", "--kind", "blackout", "--start", "2026-03-01", "--end", "2026-03-02")
 	h.fails(2, "window add: --start:", "window", "add", "w", "--name", "n", "--kind", "freeze", "--start", "soon", "--end", "2026-03-02")
 	h.fails(2, `window: unknown action "edit"`, "window", "edit")
-	h.fails(1, `window remove: no window "nope"`, "window", "remove", "nope")
+	h.fails(4, `window remove: no window "nope"`, "window", "remove", "nope")
 
 	// A release planned outside maintenance is refused, with the reason;
 	// the slot command finds the next allowed window.

@@ -103,8 +103,8 @@ func TestBinary(t *testing.T) {
 		{name: "missing flag value", args: []string{"fire", "x", "approve", "--reason"}, code: 2, stderr: "flag needs an argument: -reason"},
 		{name: "malformed JSON", args: []string{"create", "-f", "bad.json"}, code: 2, stderr: "create: bad.json: line 2, column 15: malformed JSON"},
 		{name: "malformed JSON on stdin", args: []string{"create", "-f", "-"}, stdin: "{", code: 2, stderr: "create: standard input: unexpected end of JSON input"},
-		{name: "unknown release", args: []string{"show", "nope"}, code: 1, stderr: "show: nope: no such release"},
-		{name: "unknown release check", args: []string{"check", "nope", "deploy"}, code: 1, stderr: "check: nope: no such release"},
+		{name: "unknown release", args: []string{"show", "nope"}, code: 4, stderr: "show: nope: no such release"},
+		{name: "unknown release check", args: []string{"check", "nope", "deploy"}, code: 4, stderr: "check: nope: no such release"},
 		{name: "unknown store", args: []string{"list"}, env: []string{"RELMAN_STORE=oracle:scott/tiger"}, code: 2, stderr: `unknown store "oracle"`},
 		{name: "typo in an RRULE", args: []string{"window", "add", "w1", "--name", "n", "--kind", "maintenance", "--start", "2026-03-07 22:00",
 			"--end", "2026-03-08 02:00", "--rrule", "FREQ=WEKLY;BYDAY=SA"}, code: 2, stderr: "window: w1: rrule FREQ=WEKLY: unknown frequency"},
@@ -224,7 +224,7 @@ func TestBinaryOnSQLite(t *testing.T) {
 	ok(at("2026-03-03T14:10:00Z", "approve", "web-1.0.0", "--actor", "carl", "--comment", "fine")...)
 	ok(at("2026-03-03T14:20:00Z", "fire", "web-1.0.0", "authorize")...)
 	r := run(at("2026-03-04T12:00:00Z", "check", "web-1.0.0", "deploy")...)
-	if r.code != 1 || !strings.Contains(r.stdout, "not yet, from 2026-03-04 22:00 UTC") {
+	if r.code != 5 || !strings.Contains(r.stdout, "not yet, from 2026-03-04 22:00 UTC") {
 		t.Errorf("check deploy before the window: exit %d, stdout %q", r.code, r.stdout)
 	}
 	ok(at("2026-03-04T22:01:00Z", "check", "web-1.0.0", "deploy")...)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/relman-dev/relman"
+	"github.com/relman-dev/relman/httpapi"
 )
 
 // parseTimeIn reads a time with an offset (RFC 3339), or a wall-clock
@@ -148,7 +149,7 @@ func windowCmd() *command {
 		case "remove":
 			if err := s.m.DeleteWindow(ctx, cl.actorValue(), cl.args[0]); err != nil {
 				if errors.Is(err, relman.ErrNotFound) {
-					return refusedf("window remove: no window %q", cl.args[0])
+					return notFoundf("window remove: no window %q", cl.args[0])
 				}
 				return explain(cl, cl.args[0], windowsUnsupported(cl, err))
 			}
@@ -426,18 +427,9 @@ is any, for a pipeline.`,
 			return explain(cl, "", err)
 		}
 		if cl.json() {
-			type conflict struct {
-				Kind     relman.ConflictKind `json:"kind"`
-				Releases []string            `json:"releases"`
-				Service  string              `json:"service,omitempty"`
-				Team     string              `json:"team,omitempty"`
-				Window   string              `json:"window,omitempty"`
-				Span     relman.Span         `json:"span"`
-				Reason   string              `json:"reason"`
-			}
-			out := []conflict{}
+			out := []httpapi.Conflict{} // the HTTP API's JSON for a relman.Conflict
 			for _, c := range cs {
-				out = append(out, conflict{c.Kind, c.Releases, c.Service, c.Team, c.Window, c.Span, c.Reason})
+				out = append(out, httpapi.Conflict(c))
 			}
 			if err := writeJSON(a.stdout, out); err != nil {
 				return err

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -35,8 +37,10 @@ rolled back automatically, with the measurements as the reason. The fix,
 closed; both audit trails are verified.
 
 Time is simulated: the clock starts twelve days ago (or at --now) and jumps
-ahead between steps, so the demo takes no time. The release stays in the
-store afterwards, for show, history and metrics.`,
+ahead between steps, so the demo takes no time. Unless --store (or
+RELMAN_STORE) names a store, the demo writes to a new SQLite file in the
+temporary directory, never to your default store, and says where; the
+release stays there afterwards, for show, history and metrics.`,
 	}
 	c.flags = func(fs *flag.FlagSet, _ *cmdline) {
 		fs.StringVar(&id, "id", "", "id of the demo release (default: demo-invoices-<start time>)")
@@ -53,7 +57,17 @@ store afterwards, for show, history and metrics.`,
 			}
 			start = t
 		}
-		d := &demo{a: a, cl: cl, clk: &simClock{now: start.UTC().Truncate(time.Minute)}}
+		temp := !cl.set("store") && a.getenv("RELMAN_STORE") == ""
+		if temp {
+			// Not the user's own store: a fresh SQLite file, kept for a look
+			// afterwards (run prints where).
+			dir, err := os.MkdirTemp("", "relman-demo-")
+			if err != nil {
+				return storageErrorf("demo: %v", err)
+			}
+			cl.store = "sqlite:" + filepath.Join(dir, "relman.db")
+		}
+		d := &demo{a: a, cl: cl, clk: &simClock{now: start.UTC().Truncate(time.Minute)}, tempStore: temp}
 		cl.now = "" // the demo drives its own clock
 		s, err := a.open(ctx, cl, relman.WithClock(d.clk.Now), relman.WithWindows(demoWindows(d.clk.now)...),
 			relman.WithEnvironments(demoEnvironments), relman.WithDeployer(demoDeployer{}), relman.WithProbe("errors", demoProbe))
@@ -97,6 +111,8 @@ type demo struct {
 	id     string
 	out    []demoResult
 	window *relman.Span // the planned window, once booked
+
+	tempStore bool // the store is a temporary file the demo made
 }
 
 // demoEnvironments: staging before production.
@@ -591,6 +607,9 @@ func (d *demo) run(ctx context.Context) error {
 		}
 	}
 	if !text {
+		if d.tempStore {
+			fmt.Fprintf(a.stderr, "demo: the releases are in %s\n", d.cl.store)
+		}
 		return writeJSON(a.stdout, d.out)
 	}
 	first, last := d.out[0].At, d.out[len(d.out)-1].At

@@ -78,6 +78,7 @@ func fireCmd() *command {
 	var rf requestFlags
 	c := &command{
 		name:    "fire",
+		remote:  true,
 		args:    "<id> <event>",
 		summary: "fire an event on a release (approve, plan, start, …)",
 		help: `
@@ -113,7 +114,7 @@ recorded in the audit trail:
 			return err
 		}
 		defer s.close()
-		r, err := s.m.Fire(ctx, id, ev, req)
+		r, err := s.api.Fire(ctx, id, ev, req)
 		if err != nil {
 			return explain(cl, id, err)
 		}
@@ -121,7 +122,7 @@ recorded in the audit trail:
 			return writeJSON(a.stdout, r)
 		}
 		fmt.Fprintf(a.stdout, "%s: %s → %s (%s by %s)\n", id, before.Stage, r.Stage, ev, cl.actor)
-		fmt.Fprintf(a.stdout, "next: %s\n", nextEvents(s.m.Lifecycle(), r.Stage))
+		fmt.Fprintf(a.stdout, "next: %s\n", nextEvents(s.api.Lifecycle(), r.Stage))
 		return nil
 	}
 	return c
@@ -145,27 +146,48 @@ type checkFailure struct {
 }
 
 func checkCmd() *command {
-	var rf requestFlags
+	var (
+		rf      requestFlags
+		wait    bool
+		timeout time.Duration
+	)
 	c := &command{
 		name:    "check",
+		remote:  true,
 		args:    "<id> <event>",
-		summary: "dry run: could the event fire now? exit 0 yes, 1 no (with every reason)",
+		summary: "dry run: could the event fire now? exit 0 yes, 1 no, 5 not yet (with every reason)",
 		help: `
 Asks whether an event could fire on a release now, without changing
 anything: every gate runs and every refusal is listed. Exit code 0 means
-the event may fire, 1 that it may not — so a CI pipeline can gate its
-deploy step on it:
+the event may fire, 1 that it may not, 5 that it may not yet but time
+alone will allow it — so a CI pipeline can gate its deploy step on it:
 
   releasectl check pay-1.2.0 deploy && ./deploy.sh && releasectl fire pay-1.2.0 deploy
 
 A refusal that time alone will lift (the window has not opened yet) is
-reported as "not yet" with the time it lifts. Give the same flags fire
-would get (--reason, --window) to ask exactly the same question.`,
+reported as "not yet" with the time it lifts (exit 5). With --wait, check
+blocks while the answer is "not yet", saying on standard error until
+when, and asks again when the refusal should have lifted (and at least
+every minute), until the answer is yes or no, or --timeout passes (then
+it exits 5). Give the same flags fire would get (--reason, --window) to
+ask exactly the same question.
+
+  releasectl check pay-1.2.0 deploy --wait --timeout 2h && ./deploy.sh`,
 	}
-	c.flags = func(fs *flag.FlagSet, _ *cmdline) { rf.bind(fs) }
+	c.flags = func(fs *flag.FlagSet, _ *cmdline) {
+		rf.bind(fs)
+		fs.BoolVar(&wait, "wait", false, "while the answer is \"not yet\", wait and ask again")
+		fs.DurationVar(&timeout, "timeout", 0, "with --wait: give up after this long (0: no limit)")
+	}
 	c.run = func(ctx context.Context, a *app, cl *cmdline) error {
 		if err := cl.want("id", "event"); err != nil {
 			return err
+		}
+		if wait && cl.now != "" {
+			return usageErrorf("check: --wait with --now would wait forever: the clock does not move")
+		}
+		if timeout < 0 || (timeout > 0 && !wait) {
+			return usageErrorf("check: --timeout needs --wait and a positive duration")
 		}
 		id, ev := cl.args[0], relman.Event(cl.args[1])
 		req, err := rf.request(cl)
@@ -178,12 +200,17 @@ would get (--reason, --window) to ask exactly the same question.`,
 		}
 		defer s.close()
 		res := checkResult{ID: id, Event: ev, From: r.Stage}
-		for _, e := range s.m.Lifecycle().Events() {
+		for _, e := range s.api.Lifecycle().Events() {
 			if e.Name == ev {
 				res.To = e.To
 			}
 		}
-		cerr := s.m.Check(ctx, id, ev, req)
+		cerr := s.api.Check(ctx, id, ev, req)
+		if wait {
+			if cerr, err = a.waitCheck(ctx, s.api, id, ev, req, cerr, timeout); err != nil {
+				return explain(cl, id, err)
+			}
+		}
 		var ge *relman.GateError
 		switch {
 		case cerr == nil:
@@ -333,4 +360,45 @@ close event requires one.
 		return nil
 	}
 	return c
+}
+
+// maxPoll bounds the pause between two checks of check --wait.
+var maxPoll = time.Minute
+
+// waitCheck asks again, while the answer cerr is "not yet", when the
+// refusal should lift (at most maxPoll later), with a line on stderr each
+// time; it returns the last answer once it is another, or when timeout
+// (if not 0) has passed. err is set only when ctx ends.
+func (a *app) waitCheck(ctx context.Context, api backend, id string, ev relman.Event, req relman.Request, cerr error, timeout time.Duration) (last, err error) {
+	var deadline time.Time
+	if timeout > 0 {
+		deadline = time.Now().Add(timeout)
+	}
+	for relman.Classify(cerr) == relman.ClassNotYet {
+		var until time.Time
+		var ge *relman.GateError
+		if errors.As(cerr, &ge) {
+			until, _ = ge.NotYet()
+		}
+		now := time.Now()
+		if !deadline.IsZero() && !now.Before(deadline) {
+			fmt.Fprintf(a.stderr, "check: %s %s: still not yet after %s; giving up\n", id, ev, timeout)
+			return cerr, nil
+		}
+		pause := min(until.Sub(now)+100*time.Millisecond, maxPoll)
+		if !deadline.IsZero() {
+			pause = min(pause, deadline.Sub(now))
+		}
+		pause = max(pause, 100*time.Millisecond)
+		fmt.Fprintf(a.stderr, "check: %s %s: not yet, from %s; asking again in %s\n", id, ev, fmtTime(until), pause.Round(time.Second))
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return cerr, ctx.Err()
+		case <-t.C:
+		}
+		cerr = api.Check(ctx, id, ev, req)
+	}
+	return cerr, nil
 }

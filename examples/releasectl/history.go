@@ -23,6 +23,7 @@ func historyCmd() *command {
 	var verify bool
 	c := &command{
 		name:    "history",
+		remote:  true,
 		args:    "<id>",
 		summary: "show the hash-chained audit trail; --verify checks it",
 		help: `
@@ -47,7 +48,7 @@ signed head names: a resealed chain or an edited release row exits 1.`,
 			return err
 		}
 		defer s.close()
-		h, err := s.m.History(ctx, id)
+		h, err := s.api.History(ctx, id)
 		if err != nil {
 			return explain(cl, id, err)
 		}

@@ -128,7 +128,7 @@ to restore in 'releasectl metrics'.
 			r, err = s.m.ResolveIncident(ctx, id, cl.actorValue(), incID, when)
 			if errors.Is(err, relman.ErrNotFound) {
 				if _, gerr := s.m.Get(ctx, id); gerr == nil {
-					return refusedf("incident resolve: %s: no incident %q", id, incID)
+					return notFoundf("incident resolve: %s: no incident %q", id, incID)
 				}
 			}
 		}

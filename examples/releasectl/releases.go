@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -136,6 +137,7 @@ func createCmd() *command {
 	var rf releaseFlags
 	c := &command{
 		name:    "create",
+		remote:  true,
 		summary: "create a release from flags or a JSON file",
 		help: `
 Creates a release in the first stage of the lifecycle (proposed). Give its
@@ -191,14 +193,14 @@ a complete business case: --problem, --value, --cost and --feasibility.
 			return err
 		}
 		defer s.close()
-		got, err := s.m.Create(ctx, r, cl.actorValue())
+		got, err := s.api.Create(ctx, r, cl.actorValue())
 		if err != nil {
 			return explain(cl, r.ID, err)
 		}
 		if cl.json() {
 			return writeJSON(a.stdout, got)
 		}
-		fmt.Fprintf(a.stdout, "created %s (%s); next: %s\n", got.ID, got.Stage, nextEvents(s.m.Lifecycle(), got.Stage))
+		fmt.Fprintf(a.stdout, "created %s (%s); next: %s\n", got.ID, got.Stage, nextEvents(s.api.Lifecycle(), got.Stage))
 		return nil
 	}
 	return c
@@ -207,6 +209,7 @@ a complete business case: --problem, --value, --cost and --feasibility.
 // decodeStrict decodes one JSON value into v, refusing unknown fields and
 // trailing data, and locates syntax errors by line and column.
 func decodeStrict(data []byte, v any) error {
+	data = readDurations(data, reflect.TypeOf(v))
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)
@@ -288,6 +291,7 @@ func listCmd() *command {
 	)
 	c := &command{
 		name:    "list",
+		remote:  true,
 		summary: "list releases, filtered by stage, service, team or kind",
 		help: `
 Lists releases, oldest first unless --order or --desc say otherwise.
@@ -327,7 +331,7 @@ Filters combine: a release must match all of them (any of the stages).
 			return err
 		}
 		defer s.close()
-		rs, err := s.m.List(ctx, q)
+		rs, err := s.api.List(ctx, q)
 		if err != nil {
 			return explain(cl, "", err)
 		}
@@ -361,6 +365,7 @@ func joinStages(sts []relman.Stage) string {
 func showCmd() *command {
 	c := &command{
 		name:    "show",
+		remote:  true,
 		args:    "<id>",
 		summary: "show one release and the events it may take next",
 		help: `
@@ -380,7 +385,7 @@ and the events it may take next, each with the gates that will judge it.`,
 		if cl.json() {
 			return writeJSON(a.stdout, r)
 		}
-		return printRelease(a.stdout, s.m, r)
+		return printRelease(a.stdout, s.api, r)
 	}
 	return c
 }
@@ -399,8 +404,8 @@ func assessmentLine(r *relman.Release) string {
 }
 
 // printRelease writes a release for people.
-func printRelease(w io.Writer, m *relman.Manager, r *relman.Release) error {
-	lc := m.Lifecycle()
+func printRelease(w io.Writer, api backend, r *relman.Release) error {
+	lc := api.Lifecycle()
 	t := newTable(w, "ID", r.ID)
 	t.row("Title", r.Title)
 	t.row("Version", fmt.Sprintf("%s (%s, %s change)", r.Version, r.Kind, r.Model))
@@ -448,7 +453,7 @@ func printRelease(w io.Writer, m *relman.Manager, r *relman.Release) error {
 		t.row("Risk", fmt.Sprintf("%s: %s (%d×%d, %s)", rk.ID, rk.Title, l, i, rk.Status))
 	}
 	t.row("Assessment", assessmentLine(r))
-	if !lc.Terminal(r.Stage) {
+	if m, ok := api.(*relman.Manager); ok && !lc.Terminal(r.Stage) { // a server's policy is its own
 		t.row("Policy", approvalState(m, r))
 	}
 	if r.Review != nil {

@@ -274,7 +274,7 @@ func riskCmd() *command {
 			r, err = s.m.RemoveRisk(ctx, id, cl.actorValue(), cl.args[1])
 			if errors.Is(err, relman.ErrNotFound) {
 				if _, gerr := s.m.Get(ctx, id); gerr == nil {
-					return refusedf("risk remove: %s: no risk %q in the register", id, cl.args[1])
+					return notFoundf("risk remove: %s: no risk %q in the register", id, cl.args[1])
 				}
 			}
 		case "assess":

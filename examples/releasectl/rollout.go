@@ -187,6 +187,7 @@ func rolloutCmd() *command {
 	var planPath, reason string
 	c := &command{
 		name:    "rollout",
+		remote:  true,
 		args:    "status|start|resume|retry|skip|abort <id> [<environment>]",
 		summary: "start a progressive rollout, see its progress, or decide on a paused one",
 		help: `
@@ -241,6 +242,9 @@ that the plan's probes are known.`,
 		default:
 			return usageErrorf("rollout: unknown %q: want status, start, resume, retry, skip or abort", sub)
 		}
+		if cl.server != "" && sub != "status" {
+			return usageErrorf("rollout %s: not available with --server yet (rollout status is)", sub)
+		}
 		id := cl.args[1]
 		var plan relman.RolloutPlan
 		if sub == "start" {
@@ -270,7 +274,7 @@ that the plan's probes are known.`,
 		var r *relman.Release
 		switch sub {
 		case "status":
-			r, err = s.m.Get(ctx, id)
+			r, err = s.api.Get(ctx, id)
 		case "start":
 			r, err = s.m.StartRollout(ctx, id, cl.actorValue(), cl.args[2], plan)
 		default:

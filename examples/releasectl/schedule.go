@@ -21,6 +21,7 @@ func scheduleCmd() *command {
 	params := mapFlag{}
 	c := &command{
 		name:    "schedule",
+		remote:  true,
 		args:    "<id> <event>",
 		summary: "fire an event later: at a time, when the window opens, or as soon as allowed",
 		help: `
@@ -87,7 +88,7 @@ these is an audit entry. Prints the scheduled event's id.`,
 			return err
 		}
 		defer s.close()
-		r, se, err := s.m.Schedule(ctx, id, cl.actorValue(), req)
+		r, se, err := s.api.Schedule(ctx, id, cl.actorValue(), req)
 		if err != nil {
 			return explain(cl, id, err)
 		}
@@ -109,6 +110,7 @@ func scheduledCmd() *command {
 	var until string
 	c := &command{
 		name:    "scheduled",
+		remote:  true,
 		args:    "[<id>]",
 		summary: "list scheduled events: one release's, or every pending one",
 		help: `
@@ -131,7 +133,7 @@ scheduled event across releases, earliest first, due before --until
 		defer s.close()
 		if len(cl.args) == 1 {
 			id := cl.args[0]
-			r, err := s.m.Get(ctx, id)
+			r, err := s.api.Get(ctx, id)
 			if err != nil {
 				return explain(cl, id, err)
 			}
@@ -145,13 +147,13 @@ scheduled event across releases, earliest first, due before --until
 			}
 			return t.flush()
 		}
-		end := s.m.Now().AddDate(1, 0, 0)
+		end := s.api.Now().AddDate(1, 0, 0)
 		if until != "" {
 			if end, err = parseTime(until); err != nil {
 				return usageErrorf("scheduled: --until: %v", err)
 			}
 		}
-		up, err := s.m.Upcoming(ctx, end, 0)
+		up, err := s.api.Upcoming(ctx, end, 0)
 		if err != nil {
 			return explain(cl, "", err)
 		}

@@ -43,7 +43,7 @@ func TestScheduleCommands(t *testing.T) {
 	job2 := strings.Fields(strings.SplitAfter(out, "scheduled as ")[1])[0]
 	h.ok("unschedule", "pay-1.2.0", job2, "--reason", "not ready")
 	h.fails(1, "no longer pending", "unschedule", "pay-1.2.0", job2)
-	h.fails(1, "no scheduled event", "unschedule", "pay-1.2.0", "s999")
+	h.fails(4, "no scheduled event", "unschedule", "pay-1.2.0", "s999")
 	out = h.ok("scheduled", "pay-1.2.0")
 	contains(t, "scheduled", out, job, "fired", job2, "cancelled", "not ready")
 }
@@ -70,7 +70,7 @@ func TestScheduleBadInput(t *testing.T) {
 	}
 	h.env["RELMAN_WEBHOOK_SECRET"] = strings.Repeat("s", 32)
 	h.fails(2, "RELMAN_OUTBOX=on", append([]string{"runner", "--once", "--webhook", "http://127.0.0.1:1/hook"}, now...)...)
-	h.fails(1, "no such release", append([]string{"schedule", "nope", "approve", "--asap"}, now...)...)
+	h.fails(4, "no such release", append([]string{"schedule", "nope", "approve", "--asap"}, now...)...)
 	out := h.ok("show", "pay-1.2.0", "-o", "json")
 	if strings.Contains(out, `"scheduled"`) {
 		t.Errorf("refused schedules left something stored:\n%s", out)

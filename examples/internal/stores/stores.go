@@ -63,6 +63,18 @@ func (s *Set) outbox() bool {
 	return false
 }
 
+// notify reports whether RELMAN_NOTIFY asks PostgreSQL to announce every
+// change (LISTEN/NOTIFY), so that subscribers in other processes
+// ('releasectl serve' and its /events) see them. Off by default: a
+// notification takes a cluster-wide lock at commit.
+func (s *Set) notify() bool {
+	switch strings.ToLower(s.Getenv("RELMAN_NOTIFY")) {
+	case "on", "1", "true", "yes":
+		return true
+	}
+	return false
+}
+
 // Error reports a store that could not be opened. Usage is true when the
 // spec itself is wrong (an unknown store name, a malformed URL), false
 // when the store failed (a file that cannot be created, a server that
@@ -154,7 +166,7 @@ func (s *Set) openPostgres(ctx context.Context, dsn string) (relman.Store, func(
 	if dsn == "" {
 		return nil, nil, fmt.Errorf("%w: give a connection URL: postgres://user@host:5432/db", relman.ErrInvalid)
 	}
-	st, err := postgres.Open(ctx, dsn, postgres.Options{NoNotify: true, Outbox: s.outbox()})
+	st, err := postgres.Open(ctx, dsn, postgres.Options{NoNotify: !s.notify(), Outbox: s.outbox()})
 	if err != nil {
 		return nil, nil, err
 	}
