@@ -172,7 +172,8 @@ that writes); RELMAN_ENVIRONMENTS lists the rollout environments
 (default test,staging?,production).
 
 Exit codes:
-  0 success                          1 refused (a gate, rule, policy or concurrent change)
+  0 success                          1 refused (a gate, rule, policy or concurrent change),
+                                       or a history that does not verify (tampered)
   2 usage or invalid input           3 storage failed or unreachable
   4 no such release (or window, job) 5 not yet: refused until a time that will come
 
@@ -420,6 +421,8 @@ func exitCode(err error) int {
 		return exitOK
 	case errors.As(err, &ee):
 		return ee.code
+	case errors.Is(err, relman.ErrCorruptHistory) || errors.Is(err, relman.ErrCheckpoint):
+		return exitRefused // a history that does not verify: tampered, not a failing store
 	}
 	return exitCodes[relman.Classify(err)]
 }
