@@ -11,6 +11,7 @@ import (
 
 	"github.com/relman-dev/relman"
 	"github.com/relman-dev/relman/store/memory"
+	"github.com/relman-dev/relman/store/storetest"
 )
 
 // authorized creates a release and drives it to authorized; its window
@@ -30,17 +31,11 @@ func runDue(t *testing.T, m *relman.Manager, id string) []relman.DueAction {
 	return acts
 }
 
-// entries returns the history entries of action a.
+// entries returns the history entries of action a, after checking the
+// chain.
 func entries(t *testing.T, m *relman.Manager, id string, a relman.Action) []relman.AuditEntry {
 	t.Helper()
-	h, err := m.History(context.Background(), id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Verify(context.Background(), id); err != nil {
-		t.Fatalf("Verify: %v", err)
-	}
-	return slices.DeleteFunc(h, func(e relman.AuditEntry) bool { return e.Action != a })
+	return storetest.HistoryOf(t, m, id, a)
 }
 
 func TestScheduleDeployAtWindowOpening(t *testing.T) {

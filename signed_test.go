@@ -8,20 +8,12 @@ import (
 
 	"github.com/relman-dev/relman"
 	"github.com/relman-dev/relman/store/memory"
+	"github.com/relman-dev/relman/store/storetest"
 )
 
 // testKey is a fixed Ed25519 key, so that failures reproduce.
 func testKey(t testing.TB, id string, seed byte) *relman.Signer {
-	t.Helper()
-	s := make([]byte, ed25519.SeedSize)
-	for i := range s {
-		s[i] = seed
-	}
-	sg, err := relman.NewSigner(id, ed25519.NewKeyFromSeed(s))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return sg
+	return storetest.FixedSigner(t, id, seed)
 }
 
 // wantFault checks that err is a *HistoryError with fault f.

@@ -66,7 +66,7 @@ func CompareSigned(b *testing.B, plain, signed func()) {
 }
 
 // BenchSigner returns a Signer with a fixed key, for benchmarks.
-func BenchSigner(b testing.TB) *relman.Signer { return testSigner(b, "bench", 7) }
+func BenchSigner(b testing.TB) *relman.Signer { return FixedSigner(b, "bench", 7) }
 
 // interleave runs x and y once each per iteration of b, in alternating
 // order, and returns the time each took and the number of iterations.

@@ -225,7 +225,7 @@ func testRolloutPromotionAndEnvironmentApprovals(t *testing.T, newStore func(t *
 		t.Error(err)
 	}
 	var passed int
-	for _, e := range historyOf(t, f.m, "rel-1", relman.ActionRollout) {
+	for _, e := range HistoryOf(t, f.m, "rel-1", relman.ActionRollout) {
 		if strings.Contains(e.Reason, "passed verification") && strings.Contains(e.Reason, "error-rate=0 pass") {
 			passed++
 		}
@@ -257,7 +257,7 @@ func testRolloutFailureRollsBack(t *testing.T, newStore func(t *testing.T) relma
 		t.Errorf("production deployment %+v", d)
 	}
 	var rb *relman.AuditEntry
-	for _, e := range historyOf(t, f.m, "rel-1", relman.ActionTransition) {
+	for _, e := range HistoryOf(t, f.m, "rel-1", relman.ActionTransition) {
 		if e.Event == relman.EventRollback {
 			rb = &e
 		}
@@ -348,7 +348,7 @@ func testRolloutGuidedFailure(t *testing.T, newStore func(t *testing.T) relman.S
 		t.Errorf("after abort: %s %+v %q", r.Stage, r.Deployments[0], r.Rollout.Reason)
 	}
 	var cmds []string
-	for _, e := range historyOf(t, f.m, "rel-1", relman.ActionRollout) {
+	for _, e := range HistoryOf(t, f.m, "rel-1", relman.ActionRollout) {
 		if c := e.Details["command"]; c != "" {
 			cmds = append(cmds, c+" by "+e.Actor)
 		}
@@ -634,9 +634,9 @@ func ToDeploying(t testing.TB, m *relman.Manager, setClock func(time.Time), id s
 	return got
 }
 
-// historyOf returns the release's audit entries of action a, after
-// checking the chain.
-func historyOf(t *testing.T, m *relman.Manager, id string, a relman.Action) []relman.AuditEntry {
+// HistoryOf returns the release's audit entries of action a, after
+// checking the chain (the test fails if it does not verify).
+func HistoryOf(t testing.TB, m *relman.Manager, id string, a relman.Action) []relman.AuditEntry {
 	t.Helper()
 	h, err := m.History(context.Background(), id)
 	if err != nil {
@@ -693,7 +693,7 @@ func testRolloutConcurrentDrivers(t *testing.T, newStore func(t *testing.T) relm
 		t.Errorf("deployer calls %v: each step once", got)
 	}
 	var passed []time.Time
-	for _, e := range historyOf(t, f.m, "rel-1", relman.ActionRollout) {
+	for _, e := range HistoryOf(t, f.m, "rel-1", relman.ActionRollout) {
 		if strings.Contains(e.Reason, "passed verification") {
 			passed = append(passed, e.At)
 		}

@@ -11,8 +11,9 @@ import (
 	"github.com/relman-dev/relman"
 )
 
-// testSigner returns a Signer with a fixed key (seed bytes all seed).
-func testSigner(t testing.TB, id string, seed byte) *relman.Signer {
+// FixedSigner returns a Signer with a fixed key (seed bytes all seed), so
+// that failures reproduce.
+func FixedSigner(t testing.TB, id string, seed byte) *relman.Signer {
 	t.Helper()
 	b := make([]byte, ed25519.SeedSize)
 	for i := range b {
@@ -103,7 +104,7 @@ func runSigned(t *testing.T, newStore func(t *testing.T) relman.Store) {
 	t.Run("Signed/Rollout", func(t *testing.T) { testSignedRollout(t, newStore(t)) })
 	t.Run("Signed/Verifies", func(t *testing.T) {
 		s := newStore(t)
-		sg := testSigner(t, "k1", 1)
+		sg := FixedSigner(t, "k1", 1)
 		m := signedManager(t, s, sg)
 		signedHistory(t, m, "rel-1", 6)
 		r, err := s.Get(ctx, "rel-1")
@@ -149,7 +150,7 @@ func runSigned(t *testing.T, newStore func(t *testing.T) relman.Store) {
 // runner's writes (claims, measurements, promotions, some without an
 // entry of their own) are signed too and the history verifies.
 func testSignedRollout(t *testing.T, s relman.Store) {
-	sg := testSigner(t, "k1", 1)
+	sg := FixedSigner(t, "k1", 1)
 	f := &rolloutFixture{c: &clock{now: base}, dep: &recordingDeployer{}, probe: &errorRate{byStep: map[int]float64{}}}
 	m, err := relman.NewManager(s, relman.WithClock(f.c.Now), relman.WithEnvironments(rolloutEnvs), relman.WithDeployer(f.dep),
 		relman.WithProbe("rate", f.probe), relman.WithSigner(sg))
@@ -205,7 +206,7 @@ func faultOf(err error) relman.HistoryFault {
 // tamperings of an entry list are still detected too.
 func SignedTampering(t *testing.T, edits RawEdits) {
 	ctx := context.Background()
-	sg := testSigner(t, "k1", 1)
+	sg := FixedSigner(t, "k1", 1)
 	keys := relman.WithKeyring(sg.Keyring())
 	verify := func(t *testing.T, id string) error {
 		t.Helper()
