@@ -5,6 +5,7 @@ import (
 	"math"
 	"reflect"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -18,10 +19,10 @@ import (
 // and so does every store on every write, so that no backend keeps what
 // another would refuse. It reports at most 32 fields.
 func CheckInput(prefix string, v any) error {
-	var fs []FieldError
-	walkText(reflect.ValueOf(v), prefix, &fs, 0)
-	if len(fs) > 0 {
-		return &ValidationError{Fields: fs}
+	w := walker{prefix: prefix}
+	w.walk(reflect.ValueOf(v), 0)
+	if len(w.fs) > 0 {
+		return &ValidationError{Fields: w.fs}
 	}
 	return nil
 }
@@ -39,63 +40,119 @@ func textRule(s string) string {
 
 var timeType = reflect.TypeFor[time.Time]()
 
-func walkText(v reflect.Value, path string, fs *[]FieldError, depth int) {
-	if depth > 16 || len(*fs) >= 32 {
-		return
-	}
-	join := func(name string) string {
-		if path == "" {
-			return name
+// walker walks a value for CheckInput. It keeps the path as a stack of
+// segments and spells it out only for a value it refuses, so that valid
+// input (the common case, on every write) costs no allocation.
+type walker struct {
+	prefix string
+	segs   []seg
+	fs     []FieldError
+}
+
+// seg is one step of a path: a field or map key name, or a slice index.
+type seg struct {
+	name string
+	idx  int // -1 for a name
+}
+
+func (w *walker) path() string {
+	var b strings.Builder
+	b.WriteString(w.prefix)
+	for _, s := range w.segs {
+		if s.idx >= 0 {
+			fmt.Fprintf(&b, "[%d]", s.idx)
+			continue
 		}
-		return path + "." + name
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(s.name)
+	}
+	return b.String()
+}
+
+func (w *walker) fail(rule, param string) {
+	w.fs = append(w.fs, FieldError{Field: w.path(), Rule: rule, Param: param})
+}
+
+// fieldNames caches, per struct type, the exported fields and their JSON
+// names.
+var fieldNames sync.Map // reflect.Type → []namedField
+
+type namedField struct {
+	index int
+	name  string
+}
+
+func namedFields(t reflect.Type) []namedField {
+	if v, ok := fieldNames.Load(t); ok {
+		return v.([]namedField)
+	}
+	var out []namedField
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		if name := jsonFieldName(f); name != "" {
+			out = append(out, namedField{i, name})
+		}
+	}
+	fieldNames.Store(t, out)
+	return out
+}
+
+func (w *walker) walk(v reflect.Value, depth int) {
+	if depth > 16 || len(w.fs) >= 32 {
+		return
 	}
 	switch v.Kind() {
 	case reflect.String:
 		if rule := textRule(v.String()); rule != "" {
-			*fs = append(*fs, FieldError{Field: path, Rule: rule})
+			w.fail(rule, "")
 		}
 	case reflect.Float32, reflect.Float64:
 		if f := v.Float(); math.IsNaN(f) || math.IsInf(f, 0) {
-			*fs = append(*fs, FieldError{Field: path, Rule: "finite"})
+			w.fail("finite", "")
 		}
 	case reflect.Pointer, reflect.Interface:
 		if !v.IsNil() {
-			walkText(v.Elem(), path, fs, depth+1)
+			w.walk(v.Elem(), depth+1)
 		}
 	case reflect.Struct:
-		if v.Type() == timeType {
-			if t := v.Interface().(time.Time); !t.IsZero() && (t.UTC().Year() < 1 || t.UTC().Year() > 9999) {
-				*fs = append(*fs, FieldError{Field: path, Rule: "year", Param: "1..9999"})
+		if t, ok := reflect.TypeAssert[time.Time](v); ok {
+			if !t.IsZero() && (t.UTC().Year() < 1 || t.UTC().Year() > 9999) {
+				w.fail("year", "1..9999")
 			}
 			return
 		}
-		t := v.Type()
-		for i := range t.NumField() {
-			f := t.Field(i)
-			if !f.IsExported() {
-				continue
-			}
-			name := jsonFieldName(f)
-			if name == "" {
-				continue
-			}
-			walkText(v.Field(i), join(name), fs, depth+1)
+		for _, f := range namedFields(v.Type()) {
+			w.segs = append(w.segs, seg{name: f.name, idx: -1})
+			w.walk(v.Field(f.index), depth+1)
+			w.segs = w.segs[:len(w.segs)-1]
 		}
 	case reflect.Slice, reflect.Array:
 		for i := range v.Len() {
-			walkText(v.Index(i), fmt.Sprintf("%s[%d]", path, i), fs, depth+1)
+			w.segs = append(w.segs, seg{idx: i})
+			w.walk(v.Index(i), depth+1)
+			w.segs = w.segs[:len(w.segs)-1]
 		}
 	case reflect.Map:
+		if v.Len() == 0 || v.Type().Key().Kind() != reflect.String {
+			return
+		}
 		iter := v.MapRange()
 		for iter.Next() {
-			k := iter.Key()
-			if k.Kind() == reflect.String {
-				if rule := textRule(k.String()); rule != "" {
-					*fs = append(*fs, FieldError{Field: join("<key>"), Rule: rule})
-					continue
-				}
-				walkText(iter.Value(), join(k.String()), fs, depth+1)
+			k := iter.Key().String()
+			if rule := textRule(k); rule != "" {
+				w.segs = append(w.segs, seg{name: "<key>", idx: -1})
+				w.fail(rule, "")
+				w.segs = w.segs[:len(w.segs)-1]
+				continue
 			}
+			w.segs = append(w.segs, seg{name: k, idx: -1})
+			w.walk(iter.Value(), depth+1)
+			w.segs = w.segs[:len(w.segs)-1]
 		}
 	}
 }
