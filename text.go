@@ -38,7 +38,6 @@ func textRule(s string) string {
 	return ""
 }
 
-
 // walker walks a value for CheckInput. It keeps the path as a stack of
 // segments and spells it out only for a value it refuses, so that valid
 // input (the common case, on every write) costs no allocation.
