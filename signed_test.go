@@ -125,21 +125,7 @@ func TestSignedAuditDetectsTampering(t *testing.T) {
 		wantFault(t, relman.VerifySigned(r, h, other), relman.FaultResealed)
 	})
 	t.Run("NaiveTamperings", func(t *testing.T) {
-		for name, edit := range map[string]func(h []relman.AuditEntry) []relman.AuditEntry{
-			"edited reason":  func(h []relman.AuditEntry) []relman.AuditEntry { h[5].Reason = "x"; return h },
-			"edited actor":   func(h []relman.AuditEntry) []relman.AuditEntry { h[2].Actor = "mallory"; return h },
-			"edited details": func(h []relman.AuditEntry) []relman.AuditEntry { h[3].Details = map[string]string{"x": "y"}; return h },
-			"removed":        func(h []relman.AuditEntry) []relman.AuditEntry { return append(h[:4:4], h[5:]...) },
-			"inserted":       func(h []relman.AuditEntry) []relman.AuditEntry { return append(append(h[:4:4], h[3]), h[4:]...) },
-			"reordered":      func(h []relman.AuditEntry) []relman.AuditEntry { h[6], h[7] = h[7], h[6]; return h },
-			"truncated":      func(h []relman.AuditEntry) []relman.AuditEntry { return h[:len(h)-2] },
-			"other release":  func(h []relman.AuditEntry) []relman.AuditEntry { h[1].ReleaseID = "other"; return h },
-			"re-sealed edit": func(h []relman.AuditEntry) []relman.AuditEntry {
-				fake := &relman.Release{ID: "r", Head: relman.AuditHead{Seq: 2, Hash: h[1].Hash}}
-				h[2] = fake.Record(relman.AuditEntry{At: h[2].At, Actor: "mallory", Action: h[2].Action})
-				return h
-			},
-		} {
+		for name, edit := range storetest.NaiveTamperings() {
 			err := verify(func(_ *relman.Release, h []relman.AuditEntry) []relman.AuditEntry { return edit(h) })
 			if !errors.Is(err, relman.ErrCorruptHistory) {
 				t.Errorf("%s: err = %v, want ErrCorruptHistory", name, err)

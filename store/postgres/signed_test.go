@@ -2,10 +2,8 @@ package postgres_test
 
 import (
 	"context"
-	"crypto/ed25519"
 	"encoding/json"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/relman-dev/relman"
@@ -90,18 +88,5 @@ func TestSignedMigration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	plain, _ := relman.NewManager(s, relman.WithLifecycle(storetest.LoopLifecycle(t)))
-	if err := plain.Verify(ctx, "rel-1"); err != nil {
-		t.Fatalf("unsigned history after the migration: %v", err)
-	}
-	_, priv, _ := ed25519.GenerateKey(nil)
-	sg, _ := relman.NewSigner("k", priv)
-	m, _ := relman.NewManager(s, relman.WithLifecycle(storetest.LoopLifecycle(t)), relman.WithSigner(sg),
-		relman.WithClock(func() time.Time { return time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC) }))
-	if _, err := m.Fire(ctx, "rel-1", "go", relman.Request{Actor: relman.Actor{ID: "alice"}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Verify(ctx, "rel-1"); err != nil {
-		t.Fatalf("signed after an unsigned prefix: %v", err)
-	}
+	storetest.SignedAfterUnsigned(t, s, "rel-1")
 }

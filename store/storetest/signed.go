@@ -327,25 +327,57 @@ func SignedTampering(t *testing.T, edits RawEdits) {
 		s2 := edits.Open(t)
 		r, _ := s2.Get(ctx, "naive")
 		h, _ := s2.History(ctx, "naive")
-		for name, edit := range map[string]func(h []relman.AuditEntry) []relman.AuditEntry{
-			"edited reason":  func(h []relman.AuditEntry) []relman.AuditEntry { h[5].Reason = "x"; return h },
-			"edited actor":   func(h []relman.AuditEntry) []relman.AuditEntry { h[2].Actor = "mallory"; return h },
-			"edited details": func(h []relman.AuditEntry) []relman.AuditEntry { h[3].Details = map[string]string{"x": "y"}; return h },
-			"removed":        func(h []relman.AuditEntry) []relman.AuditEntry { return append(h[:4:4], h[5:]...) },
-			"inserted":       func(h []relman.AuditEntry) []relman.AuditEntry { return append(append(h[:4:4], h[3]), h[4:]...) },
-			"reordered":      func(h []relman.AuditEntry) []relman.AuditEntry { h[6], h[7] = h[7], h[6]; return h },
-			"truncated":      func(h []relman.AuditEntry) []relman.AuditEntry { return h[:len(h)-2] },
-			"other release":  func(h []relman.AuditEntry) []relman.AuditEntry { h[1].ReleaseID = "other"; return h },
-			"re-sealed edit": func(h []relman.AuditEntry) []relman.AuditEntry {
-				fake := &relman.Release{ID: "naive", Head: relman.AuditHead{Seq: 2, Hash: h[1].Hash}}
-				h[2] = fake.Record(relman.AuditEntry{At: h[2].At, Actor: "mallory", Action: h[2].Action})
-				return h
-			},
-		} {
+		for name, edit := range NaiveTamperings() {
 			err := relman.VerifySigned(r, edit(append([]relman.AuditEntry(nil), h...)), sg.Keyring())
 			if faultOf(err) == "" {
 				t.Errorf("%s: err = %v, want a *HistoryError", name, err)
 			}
 		}
 	})
+}
+
+// NaiveTamperings returns the nine ways to tamper with a history (of at
+// least 8 entries) that the unsigned hash chain already detects, by
+// name: an entry's reason, actor or details edited, an entry removed,
+// inserted twice or swapped with its neighbour, the history truncated,
+// an entry moved to another release, and an entry rewritten and resealed
+// without resealing the ones after it. Each edits the slice it is given.
+func NaiveTamperings() map[string]func(h []relman.AuditEntry) []relman.AuditEntry {
+	return map[string]func(h []relman.AuditEntry) []relman.AuditEntry{
+		"edited reason":  func(h []relman.AuditEntry) []relman.AuditEntry { h[5].Reason = "x"; return h },
+		"edited actor":   func(h []relman.AuditEntry) []relman.AuditEntry { h[2].Actor = "mallory"; return h },
+		"edited details": func(h []relman.AuditEntry) []relman.AuditEntry { h[3].Details = map[string]string{"x": "y"}; return h },
+		"removed":        func(h []relman.AuditEntry) []relman.AuditEntry { return append(h[:4:4], h[5:]...) },
+		"inserted":       func(h []relman.AuditEntry) []relman.AuditEntry { return append(append(h[:4:4], h[3]), h[4:]...) },
+		"reordered":      func(h []relman.AuditEntry) []relman.AuditEntry { h[6], h[7] = h[7], h[6]; return h },
+		"truncated":      func(h []relman.AuditEntry) []relman.AuditEntry { return h[:len(h)-2] },
+		"other release":  func(h []relman.AuditEntry) []relman.AuditEntry { h[1].ReleaseID = "other"; return h },
+		"re-sealed edit": func(h []relman.AuditEntry) []relman.AuditEntry {
+			fake := &relman.Release{ID: h[0].ReleaseID, Head: relman.AuditHead{Seq: 2, Hash: h[1].Hash}}
+			h[2] = fake.Record(relman.AuditEntry{At: h[2].At, Actor: "mallory", Action: h[2].Action})
+			return h
+		},
+	}
+}
+
+// SignedAfterUnsigned checks, on s just migrated to the signed schema
+// with release id holding an unsigned history on LoopLifecycle, that the
+// unsigned history still verifies, and that a signed write on top of it
+// verifies too (the first signed entry chains over the unsigned prefix).
+func SignedAfterUnsigned(t *testing.T, s relman.Store, id string) {
+	t.Helper()
+	ctx := context.Background()
+	plain, _ := relman.NewManager(s, relman.WithLifecycle(LoopLifecycle(t)))
+	if err := plain.Verify(ctx, id); err != nil {
+		t.Fatalf("unsigned history after the migration: %v", err)
+	}
+	sg := FixedSigner(t, "k", 9)
+	m, _ := relman.NewManager(s, relman.WithLifecycle(LoopLifecycle(t)), relman.WithSigner(sg),
+		relman.WithClock(func() time.Time { return time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC) }))
+	if _, err := m.Fire(ctx, id, "go", relman.Request{Actor: relman.Actor{ID: "alice"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Verify(ctx, id); err != nil {
+		t.Fatalf("signed after an unsigned prefix: %v", err)
+	}
 }
