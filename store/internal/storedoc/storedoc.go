@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/relman-dev/relman"
 )
@@ -111,25 +110,17 @@ func ScanBatches(size int, read func(after string) ([]*relman.Release, error), f
 // EncodeWindow validates w and returns it as stored: JSON, with its times
 // in UTC. RFC 3339 offsets have no seconds, so a time in a zone whose
 // offset then had some (local mean time before 1900 or so) would move. A
-// window that fails w.Validate, or holds a string that is not UTF-8 or a
-// time whose UTC year is outside 0-9999 (JSON cannot carry them), is an
-// error matching relman.ErrInvalid.
+// window that fails w.Validate (which refuses text that is not UTF-8 or
+// holds a NUL), or holds a time whose UTC year is outside 0-9999 (JSON
+// cannot carry it), is an error matching relman.ErrInvalid.
 func EncodeWindow(w *relman.Window) ([]byte, error) {
 	if err := w.Validate(); err != nil {
 		return nil, err
 	}
+	// w.Validate has checked every string (relman.CheckInput: UTF-8, no
+	// NUL); what is left is the times JSON must carry.
 	bad := func(field, rule, param string) error {
 		return &relman.ValidationError{Fields: []relman.FieldError{{Field: field, Rule: rule, Param: param}}}
-	}
-	for _, f := range []struct{ name, v string }{{"name", w.Name}, {"reason", w.Reason}, {"time_zone", w.TimeZone}, {"rrule", w.RRule}} {
-		if !utf8.ValidString(f.v) {
-			return nil, bad(f.name, "utf8", "")
-		}
-	}
-	for i, v := range w.Services {
-		if !utf8.ValidString(v) {
-			return nil, bad(fmt.Sprintf("services[%d]", i), "utf8", "")
-		}
 	}
 	c := w.Clone()
 	utc := func(field string, t *time.Time) error {
