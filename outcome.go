@@ -36,8 +36,10 @@ func uncertain(err error) bool {
 }
 
 // resolveWindow bounds how long the Manager spends reading back a write
-// whose outcome is uncertain.
-const resolveWindow = 5 * time.Second
+// whose outcome is uncertain: long enough for a connection blip, short
+// enough that a caller facing a store that is down hears so within a
+// second (as an *OutcomeError, which also matches the store's error).
+const resolveWindow = time.Second
 
 // storeUpdate saves r with entries, as Store.Update does, and returns the
 // truth when the store cannot tell: if the write failed in a way that may
