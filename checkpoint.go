@@ -76,7 +76,7 @@ func checkpointMessage(at time.Time, root, keyID string) []byte {
 
 // Checkpoint returns a signed checkpoint of the heads of the releases
 // ids, or of every release when there are none (read with Scan if the
-// store is a Scanner, else page by page with List). The Manager must have
+// store is a Scanner, else page by page with List and a cursor). The Manager must have
 // a signer (WithSigner); otherwise the error matches ErrInvalid. A
 // release that does not exist is an error matching ErrNotFound.
 func (m *Manager) Checkpoint(ctx context.Context, ids ...string) (*Checkpoint, error) {
@@ -96,7 +96,7 @@ func (m *Manager) Checkpoint(ctx context.Context, ids ...string) (*Checkpoint, e
 			}
 			add(r)
 		}
-	} else if err := m.eachRelease(ctx, add); err != nil {
+	} else if err := scanAll(ctx, m.store, Query{}, add); err != nil {
 		return nil, err
 	}
 	slices.SortFunc(heads, func(a, b CheckpointHead) int { return strings.Compare(a.ReleaseID, b.ReleaseID) })
@@ -104,29 +104,6 @@ func (m *Manager) Checkpoint(ctx context.Context, ids ...string) (*Checkpoint, e
 	cp := &Checkpoint{At: m.Now(), Heads: heads, Root: MerkleRoot(heads), KeyID: m.signer.keyID}
 	cp.Sig = m.signer.sign(checkpointMessage(cp.At, cp.Root, cp.KeyID))
 	return cp, nil
-}
-
-// eachRelease calls fn with every release in the store.
-func (m *Manager) eachRelease(ctx context.Context, fn func(r *Release) error) error {
-	if sc, ok := m.store.(Scanner); ok {
-		return sc.Scan(ctx, Query{}, fn)
-	}
-	q := Query{OrderBy: OrderCreated, Limit: MaxPage}
-	for {
-		page, err := m.store.List(ctx, q)
-		if err != nil {
-			return err
-		}
-		for _, r := range page {
-			if err := fn(r); err != nil {
-				return err
-			}
-		}
-		if len(page) < q.Limit {
-			return nil
-		}
-		q.Offset += len(page)
-	}
 }
 
 // ErrCheckpoint: a checkpoint does not verify (its signature, its root or

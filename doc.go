@@ -276,6 +276,13 @@
 //	Locker        a lock across processes (the schedule lock of plan and replan)
 //	DueStore      an index of what falls due, with leases (the runner needs it)
 //	Outbox        notifications written with every change (runner sinks)
+//	PlanIndex     planned releases by window and service, from an index
+//	              (booking, NextSlot, Conflicts and the iCalendar export)
+//	FeedbackStore user feedback as records of its own, the release keeping
+//	              the aggregate (FeedbackSummary)
+//
+// List pages either with Query.Offset or, at the same cost on every
+// page, with a cursor (Query.After, made by Query.Cursor).
 //
 // memory, sqlite and postgres have all of them; storetest.Run checks each
 // one a store has.

@@ -696,7 +696,7 @@ func evidenceEmpty(r *Release) error {
 	}{
 		{"approvals", len(r.Approvals) == 0}, {"assessment", r.Assessment == nil},
 		{"test_results", len(r.TestResults) == 0}, {"review", r.Review == nil},
-		{"feedback", len(r.Feedback) == 0}, {"incidents", len(r.Incidents) == 0},
+		{"feedback", len(r.Feedback) == 0}, {"feedback_summary", r.FeedbackSummary == nil}, {"incidents", len(r.Incidents) == 0},
 		{"scheduled", len(r.Scheduled) == 0}, {"parties", len(r.Parties) == 0}, {"deployments", len(r.Deployments) == 0}, {"rollout", r.Rollout == nil},
 	} {
 		if !f.empty {
@@ -848,6 +848,7 @@ func (m *Manager) ownedUnchanged(old, r *Release, managed, host bool) error {
 		ro("test_results", reflect.DeepEqual(old.TestResults, r.TestResults))
 		ro("review", reflect.DeepEqual(old.Review, r.Review))
 		ro("feedback", reflect.DeepEqual(old.Feedback, r.Feedback))
+		ro("feedback_summary", reflect.DeepEqual(old.FeedbackSummary, r.FeedbackSummary))
 		ro("incidents", reflect.DeepEqual(old.Incidents, r.Incidents))
 		if !m.lc.windowEditable(old.Stage) {
 			// A booked window moves only through the lifecycle (replan),

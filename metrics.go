@@ -140,6 +140,35 @@ type Scanner interface {
 	Scan(ctx context.Context, q Query, fn func(r *Release) error) error
 }
 
+// scanAll calls fn with every release matching q: through Scan if store
+// is a Scanner, else page by page with List and a cursor, in creation
+// order (so that releases created meanwhile come last and none is
+// skipped). It stops at the first error.
+func scanAll(ctx context.Context, store Store, q Query, fn func(*Release) error) error {
+	if sc, ok := store.(Scanner); ok {
+		return sc.Scan(ctx, q, fn)
+	}
+	q.OrderBy, q.Desc, q.Limit, q.Offset, q.After = OrderCreated, false, MaxPage, 0, ""
+	for {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("relman: scan: %w", err)
+		}
+		page, err := store.List(ctx, q)
+		if err != nil {
+			return err
+		}
+		for _, r := range page {
+			if err := fn(r); err != nil {
+				return err
+			}
+		}
+		if len(page) < q.Limit {
+			return nil
+		}
+		q.After = q.Cursor(page[len(page)-1])
+	}
+}
+
 // Measure computes the delivery metrics of the period q selects from the
 // releases and audit histories in store (see DeliveryMetrics for the
 // definition of each figure). It reads the releases with Scan if store
@@ -172,6 +201,17 @@ func Measure(ctx context.Context, store Store, q MetricsQuery) (*MetricsReport, 
 		}
 		return a
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("relman: measure: %w", err)
+	}
+	// Feedback kept as records is counted per release in one query.
+	var ratings map[string][5]int
+	if fs, ok := store.(FeedbackStore); ok {
+		var err error
+		if ratings, err = fs.FeedbackRatings(ctx, q.From, q.To); err != nil {
+			return nil, err
+		}
+	}
 	var c contribution
 	var names []string
 	visit := func(r *Release) error {
@@ -184,6 +224,12 @@ func Measure(ctx context.Context, store Store, q MetricsQuery) (*MetricsReport, 
 			}
 		}
 		c.compute(r, h, q.From, q.To)
+		if n, ok := ratings[r.ID]; ok {
+			for i := range n {
+				c.ratings[i] += n[i]
+				c.active = c.active || n[i] > 0
+			}
+		}
 		if !c.active {
 			return nil
 		}
@@ -210,33 +256,8 @@ func Measure(ctx context.Context, store Store, q MetricsQuery) (*MetricsReport, 
 		names = names[:0]
 		return nil
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("relman: measure: %w", err)
-	}
-	lq := Query{Service: q.Service, Team: q.Team, OrderBy: OrderCreated, Limit: MaxPage}
-	if sc, ok := store.(Scanner); ok {
-		if err := sc.Scan(ctx, lq, visit); err != nil {
-			return nil, err
-		}
-	} else {
-		for {
-			if err := ctx.Err(); err != nil {
-				return nil, fmt.Errorf("relman: measure: %w", err)
-			}
-			page, err := store.List(ctx, lq)
-			if err != nil {
-				return nil, err
-			}
-			for _, r := range page {
-				if err := visit(r); err != nil {
-					return nil, err
-				}
-			}
-			if len(page) < lq.Limit {
-				break
-			}
-			lq.Offset += len(page)
-		}
+	if err := scanAll(ctx, store, Query{Service: q.Service, Team: q.Team}, visit); err != nil {
+		return nil, err
 	}
 	days := q.To.Sub(q.From).Hours() / 24
 	rep.Overall = overall.result(days)

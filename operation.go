@@ -30,6 +30,58 @@ type Feedback struct {
 	Source string    `json:"source,omitempty" validate:"max=200"`
 	At     time.Time `json:"at"`
 	By     string    `json:"by,omitempty" validate:"max=200"` // the user, or who recorded it
+	// Seq numbers the release's feedback 1, 2, … in the order it was
+	// added; the Manager sets it.
+	Seq int64 `json:"seq,omitempty"`
+}
+
+// FeedbackSummary is the aggregate of a release's feedback that the
+// release document keeps, however many pieces there are.
+type FeedbackSummary struct {
+	Count  int64     `json:"count"`         // pieces of feedback, and the last Seq
+	Counts [5]int64  `json:"counts"`        // Counts[i]: ratings of i+1
+	Last   time.Time `json:"last,omitzero"` // the latest At
+}
+
+// Mean returns the mean rating, or 0 without feedback.
+func (s *FeedbackSummary) Mean() float64 {
+	if s == nil || s.Count == 0 {
+		return 0
+	}
+	var sum, n int64
+	for i, c := range s.Counts {
+		sum += int64(i+1) * c
+		n += c
+	}
+	if n == 0 {
+		return 0
+	}
+	return float64(sum) / float64(n)
+}
+
+func (s *FeedbackSummary) add(f Feedback) {
+	s.Count++
+	if f.Rating >= 1 && f.Rating <= 5 {
+		s.Counts[f.Rating-1]++
+	}
+	if f.At.After(s.Last) {
+		s.Last = f.At
+	}
+}
+
+// summarizeFeedback gives r a FeedbackSummary if it has none, counting the
+// feedback in its document (data written before summaries existed) and
+// numbering it.
+func summarizeFeedback(r *Release) {
+	if r.FeedbackSummary != nil {
+		return
+	}
+	s := &FeedbackSummary{}
+	for i := range r.Feedback {
+		s.add(r.Feedback[i])
+		r.Feedback[i].Seq = s.Count
+	}
+	r.FeedbackSummary = s
 }
 
 // Severity grades an incident. relman uses four levels, the same words as
@@ -149,9 +201,48 @@ func (m *Manager) AddFeedback(ctx context.Context, id string, by Actor, f Feedba
 		reason += " from " + f.Source
 	}
 	return m.editWith(ctx, id, by, editOpts{action: ActionFeedback, reason: reason, allow: inStages("add feedback", feedbackStages)}, func(r *Release) error {
+		summarizeFeedback(r)
+		r.FeedbackSummary.add(f)
+		f.Seq = r.FeedbackSummary.Count
 		r.Feedback = append(r.Feedback, f)
 		return nil
 	})
+}
+
+// Feedback returns up to n (1..MaxPage) pieces of the release's feedback
+// with Seq greater than after, by Seq: pass the last Seq of a page as
+// after to read the next. On a FeedbackStore it reads the records; on
+// other stores, the release document. Errors: a *ValidationError for a
+// blank id ("id") or n outside 1..MaxPage ("n"), an error matching
+// ErrNotFound for an unknown release.
+func (m *Manager) Feedback(ctx context.Context, id string, after int64, n int) ([]Feedback, error) {
+	switch {
+	case blank(id):
+		return nil, invalid("id", "required")
+	case n < 1 || n > MaxPage:
+		return nil, invalidParam("n", "range", "1..1000")
+	}
+	r, err := m.store.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	var out []Feedback
+	if len(r.Feedback) > 0 || r.FeedbackSummary == nil {
+		// Kept in the document: on a store without records, or not yet
+		// moved into them.
+		summarizeFeedback(r)
+		for _, f := range r.Feedback {
+			if f.Seq > after && len(out) < n {
+				out = append(out, f)
+			}
+		}
+		return out, nil
+	}
+	fs, ok := m.store.(FeedbackStore)
+	if !ok {
+		return out, nil
+	}
+	return fs.Feedback(ctx, id, after, n)
 }
 
 // OpenIncident links an incident to a release that is deploying,

@@ -49,8 +49,14 @@ const resolveWindow = time.Second
 // read them. So a caller that sees an error may retry without applying a
 // change twice.
 func (m *Manager) storeUpdate(ctx context.Context, r *Release, entries ...AuditEntry) error {
+	return m.storeWrite(ctx, r, entries, func() error { return m.store.Update(ctx, r, entries...) })
+}
+
+// storeWrite runs write, an update of r with entries, resolving an
+// uncertain outcome as storeUpdate does.
+func (m *Manager) storeWrite(ctx context.Context, r *Release, entries []AuditEntry, write func() error) error {
 	old, head := r.Revision, r.Head
-	err := m.store.Update(ctx, r, entries...)
+	err := write()
 	if err == nil || !uncertain(err) || len(entries) == 0 {
 		return err
 	}

@@ -178,19 +178,24 @@ type Release struct {
 	Teams     []string    `json:"teams,omitempty" validate:"max=100,dive,required,notblank,max=200"`
 	Services  []string    `json:"services,omitempty" validate:"max=100,dive,required,notblank,max=200"`
 
-	Case           BusinessCase      `json:"business_case"`
-	Window         *Span             `json:"window,omitempty"`
-	Tasks          []Task            `json:"tasks,omitempty" validate:"max=200,dive"`
-	RollbackPlan   string            `json:"rollback_plan,omitempty" validate:"max=8000"`
-	RequiredSuites []string          `json:"required_suites,omitempty" validate:"max=50,dive,required,max=200"`
-	TestResults    []TestResult      `json:"test_results,omitempty" validate:"dive"`
-	Approvals      []Approval        `json:"approvals,omitempty" validate:"dive"`
-	Risks          []Risk            `json:"risks,omitempty" validate:"max=100,dive"`
-	Assessment     *Assessment       `json:"assessment,omitempty"` // written only by Manager.Assess
-	Review         *Review           `json:"review,omitempty"`
-	Feedback       []Feedback        `json:"feedback,omitempty" validate:"dive"`
-	Incidents      []Incident        `json:"incidents,omitempty" validate:"unique=ID,dive"`
-	Labels         map[string]string `json:"labels,omitempty" validate:"max=64,dive,keys,required,max=100,endkeys,max=1000"`
+	Case           BusinessCase `json:"business_case"`
+	Window         *Span        `json:"window,omitempty"`
+	Tasks          []Task       `json:"tasks,omitempty" validate:"max=200,dive"`
+	RollbackPlan   string       `json:"rollback_plan,omitempty" validate:"max=8000"`
+	RequiredSuites []string     `json:"required_suites,omitempty" validate:"max=50,dive,required,max=200"`
+	TestResults    []TestResult `json:"test_results,omitempty" validate:"dive"`
+	Approvals      []Approval   `json:"approvals,omitempty" validate:"dive"`
+	Risks          []Risk       `json:"risks,omitempty" validate:"max=100,dive"`
+	Assessment     *Assessment  `json:"assessment,omitempty"` // written only by Manager.Assess
+	Review         *Review      `json:"review,omitempty"`
+	// Feedback holds user feedback kept in the document, on a store that
+	// is not a FeedbackStore; a FeedbackStore keeps it as records (see
+	// Manager.Feedback) and this stays empty. FeedbackSummary counts it
+	// all, wherever it is kept.
+	Feedback        []Feedback        `json:"feedback,omitempty" validate:"dive"`
+	FeedbackSummary *FeedbackSummary  `json:"feedback_summary,omitempty"`
+	Incidents       []Incident        `json:"incidents,omitempty" validate:"unique=ID,dive"`
+	Labels          map[string]string `json:"labels,omitempty" validate:"max=64,dive,keys,required,max=100,endkeys,max=1000"`
 	// Scheduled holds the events the runner will fire, and the last ones
 	// it fired, failed or abandoned; written only by Schedule,
 	// CancelScheduled and RunDue.
@@ -250,6 +255,10 @@ func (r *Release) Clone() *Release {
 		c.Review = &v
 	}
 	c.Feedback = slices.Clone(r.Feedback)
+	if r.FeedbackSummary != nil {
+		fs := *r.FeedbackSummary
+		c.FeedbackSummary = &fs
+	}
 	if r.Incidents != nil {
 		c.Incidents = make([]Incident, len(r.Incidents))
 		for i, inc := range r.Incidents {

@@ -485,6 +485,7 @@ type DependencyGraph struct {
 	names      []string         // sorted; a service's index is its position
 	index      map[string]int32 // name -> index
 	dependents [][]int32        // index -> services that depend on it directly
+	dependsOn  [][]int32        // index -> services it depends on directly
 }
 
 // NewDependencyGraph builds a graph from deps, which maps each service
@@ -502,27 +503,50 @@ func NewDependencyGraph(deps map[string][]string) *DependencyGraph {
 		g.index[n] = int32(i)
 	}
 	g.dependents = make([][]int32, len(g.names))
+	g.dependsOn = make([][]int32, len(g.names))
 	for svc, on := range deps {
 		si := g.index[svc]
 		for _, d := range on {
 			if d != svc {
 				di := g.index[d]
 				g.dependents[di] = append(g.dependents[di], si)
+				g.dependsOn[si] = append(g.dependsOn[si], di)
 			}
 		}
 	}
 	for i := range g.dependents {
 		slices.Sort(g.dependents[i])
 		g.dependents[i] = slices.Compact(g.dependents[i])
+		slices.Sort(g.dependsOn[i])
+		g.dependsOn[i] = slices.Compact(g.dependsOn[i])
 	}
 	return g
+}
+
+// Dependencies returns, sorted, every service that one of services
+// depends on directly or transitively, excluding services themselves: the
+// reverse of Dependents.
+func (g *DependencyGraph) Dependencies(services []string) []string {
+	if g == nil {
+		return nil
+	}
+	return g.reach(services, g.dependsOn)
 }
 
 // Dependents returns, sorted, every service that depends directly or
 // transitively on one of services, excluding services themselves. A nil
 // graph has no dependents; services the graph does not know have none.
 func (g *DependencyGraph) Dependents(services []string) []string {
-	if g == nil || len(services) == 0 {
+	if g == nil {
+		return nil
+	}
+	return g.reach(services, g.dependents)
+}
+
+// reach walks edges from services and returns, sorted, every service
+// reached, excluding services themselves.
+func (g *DependencyGraph) reach(services []string, edges [][]int32) []string {
+	if len(services) == 0 {
 		return nil
 	}
 	seen := make([]bool, len(g.names))
@@ -537,7 +561,7 @@ func (g *DependencyGraph) Dependents(services []string) []string {
 	for len(queue) > 0 {
 		s := queue[len(queue)-1]
 		queue = queue[:len(queue)-1]
-		for _, d := range g.dependents[s] {
+		for _, d := range edges[s] {
 			if !seen[d] {
 				seen[d] = true
 				out = append(out, d)

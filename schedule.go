@@ -215,33 +215,42 @@ func (m *Manager) DeleteWindow(ctx context.Context, by Actor, id string) error {
 
 // Planned returns the releases holding a window (see PlannedStages).
 func (m *Manager) Planned(ctx context.Context) ([]*Release, error) {
-	q := Query{Stages: PlannedStages}
-	var out []*Release
-	if sc, ok := m.store.(Scanner); ok {
-		err := sc.Scan(ctx, q, func(r *Release) error {
-			if r.Window != nil {
-				out = append(out, r)
-			}
+	return m.plannedIn(ctx, time.Time{}, time.Time{}, nil)
+}
+
+// plannedIn returns the planned releases whose window overlaps [from, to)
+// (a zero to: no end) and, with services, that list one of them: through
+// the store's PlanIndex if it has one, else by scanning every planned
+// release.
+func (m *Manager) plannedIn(ctx context.Context, from, to time.Time, services []string) ([]*Release, error) {
+	if pi, ok := m.store.(PlanIndex); ok {
+		var out []*Release
+		err := pi.Overlapping(ctx, from, to, services, func(r *Release) error {
+			out = append(out, r)
 			return nil
 		})
 		return out, err
 	}
-	q.OrderBy, q.Limit = OrderCreated, MaxPage
-	for {
-		page, err := m.store.List(ctx, q)
-		if err != nil {
-			return nil, err
-		}
-		for _, r := range page {
-			if r.Window != nil {
-				out = append(out, r)
-			}
-		}
-		if len(page) < q.Limit {
-			return out, nil
-		}
-		q.Offset += len(page)
+	all, err := m.scanPlanned(ctx)
+	if err != nil {
+		return nil, err
 	}
+	return slices.DeleteFunc(all, func(r *Release) bool {
+		return !r.Window.End.After(from) || !to.IsZero() && !r.Window.Start.Before(to) ||
+			len(services) > 0 && !slices.ContainsFunc(services, r.HasService)
+	}), nil
+}
+
+// scanPlanned reads every planned release.
+func (m *Manager) scanPlanned(ctx context.Context) ([]*Release, error) {
+	var out []*Release
+	err := scanAll(ctx, m.store, Query{Stages: PlannedStages}, func(r *Release) error {
+		if r.Window != nil {
+			out = append(out, r)
+		}
+		return nil
+	})
+	return out, err
 }
 
 // Conflicts returns every conflict among the planned releases, including
@@ -272,11 +281,32 @@ func (m *Manager) NextSlot(ctx context.Context, after time.Time, d time.Duration
 	if err != nil {
 		return Span{}, err
 	}
-	rs, err := m.Planned(ctx)
-	if err != nil {
-		return Span{}, err
+	if horizon == 0 {
+		horizon = 90 * 24 * time.Hour
 	}
-	return cal.NextSlot(after, d, services, SlotOptions{Horizon: horizon, Planned: rs, Exclude: exclude, Capacity: m.capacity, Graph: m.graph})
+	// Only releases of services that could block these matter, unless a
+	// capacity makes every release count.
+	var touch []string
+	if m.capacity == 0 {
+		affected := append(slices.Clone(services), m.graph.Dependents(services)...)
+		if len(affected) == 0 {
+			return cal.NextSlot(after, d, services, SlotOptions{Horizon: horizon, Exclude: exclude, Graph: m.graph})
+		}
+		touch = append(affected, m.graph.Dependencies(affected)...)
+	}
+	// Most searches end within days: look a week ahead first, so that
+	// the cost follows the releases in that week, then the whole horizon.
+	for _, h := range []time.Duration{min(horizon, 7*24*time.Hour), horizon} {
+		rs, err := m.plannedIn(ctx, after, after.Add(h).Add(d).Add(time.Second), touch)
+		if err != nil {
+			return Span{}, err
+		}
+		span, err := cal.NextSlot(after, d, services, SlotOptions{Horizon: h, Planned: rs, Exclude: exclude, Capacity: m.capacity, Graph: m.graph})
+		if err == nil || h == horizon {
+			return span, err
+		}
+	}
+	panic("unreachable")
 }
 
 // freezeOverride reports whether t asks for a freeze override that is
@@ -364,7 +394,7 @@ func (m *Manager) conflictGate() Gate {
 		if r.Window == nil || !r.Window.End.After(r.Window.Start) {
 			return nil
 		}
-		others, err := m.Planned(ctx)
+		others, err := m.plannedIn(ctx, r.Window.Start, r.Window.End, nil)
 		if err != nil {
 			return err
 		}
@@ -399,12 +429,11 @@ func (m *Manager) ExportICS(ctx context.Context, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	rs, err := m.Planned(ctx)
+	now := m.Now()
+	rs, err := m.plannedIn(ctx, now, time.Time{}, nil)
 	if err != nil {
 		return err
 	}
-	now := m.Now()
-	rs = slices.DeleteFunc(rs, func(r *Release) bool { return !r.Window.End.After(now) })
 	slices.SortFunc(rs, func(a, b *Release) int { return a.Window.Start.Compare(b.Window.Start) })
 	return ExportICS(w, cal.Windows(), rs, ICSOptions{Now: now})
 }

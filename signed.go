@@ -121,10 +121,25 @@ func (m *Manager) create(ctx context.Context, r *Release, entries ...AuditEntry)
 }
 
 func (m *Manager) update(ctx context.Context, r *Release, entries ...AuditEntry) error {
+	fstore, records := m.store.(FeedbackStore)
+	var moved []Feedback
+	if records && len(r.Feedback) > 0 {
+		// Feedback goes into records, the document keeps the summary.
+		summarizeFeedback(r)
+		moved, r.Feedback = r.Feedback, nil
+	}
 	if err := m.seal(r, entries); err != nil {
+		r.Feedback = moved
 		return err
 	}
-	return m.storeUpdate(ctx, r, entries...)
+	if moved == nil {
+		return m.storeUpdate(ctx, r, entries...)
+	}
+	err := m.storeWrite(ctx, r, entries, func() error { return fstore.UpdateFeedback(ctx, r, moved, entries...) })
+	if err != nil {
+		r.Feedback = moved
+	}
+	return err
 }
 
 // seal signs what one write saves, when the Manager has a signer: each

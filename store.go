@@ -2,6 +2,7 @@ package relman
 
 import (
 	"context"
+	"encoding/base64"
 	"slices"
 	"strconv"
 	"strings"
@@ -62,10 +63,27 @@ type Query struct {
 	Desc    bool    `json:"desc,omitempty"`
 	Limit   int     `json:"limit,omitempty" validate:"gte=0,lte=1000"` // 0 means MaxPage
 	Offset  int     `json:"offset,omitempty" validate:"gte=0"`
+	// After is a cursor (see Query.Cursor): the page starts just past the
+	// release the cursor was made from, in q's order. Paging with After
+	// costs the same on the last page as on the first, where Offset pages
+	// cost more the further they go; the two cannot be combined.
+	After string `json:"after,omitempty" validate:"omitempty,max=600"`
 }
 
 // Validate returns a *ValidationError for a bad query, or nil.
-func (q Query) Validate() error { return validateStruct(q) }
+func (q Query) Validate() error {
+	if err := validateStruct(q); err != nil {
+		return err
+	}
+	if q.After == "" {
+		return nil
+	}
+	if q.Offset != 0 {
+		return invalidParam("offset", "excluded_with", "after")
+	}
+	_, err := q.Key()
+	return err
+}
 
 // Normalized returns q with defaults filled in: OrderBy created_at and
 // Limit MaxPage.
@@ -113,6 +131,120 @@ func (q Query) Compare(a, b *Release) int {
 		c = -c
 	}
 	return c
+}
+
+// Cursor returns the cursor that continues q after last, the last
+// release of a page: pass it as Query.After (with the same filters and
+// order) to read the next page. It encodes last's sort key and id, so a
+// page stays correct when releases are added or removed meanwhile.
+func (q Query) Cursor(last *Release) string {
+	q = q.Normalized()
+	var b []byte
+	b = append(b, "c1."...)
+	b = append(b, q.OrderBy...)
+	b = append(b, '.')
+	switch q.OrderBy {
+	case OrderUpdated:
+		b = strconv.AppendInt(b, last.UpdatedAt.UnixNano(), 36)
+	case OrderCreated:
+		b = strconv.AppendInt(b, last.CreatedAt.UnixNano(), 36)
+	}
+	b = append(b, '.')
+	b = append(b, last.ID...)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// CursorKey is a decoded Query.After: the sort key and id of the release
+// a page continues after. Time is zero when the order is by id.
+type CursorKey struct {
+	Time time.Time
+	ID   string
+}
+
+// Key decodes q.After for a store, or returns a *ValidationError naming
+// "after" when it is not a cursor that Cursor made for q's order.
+func (q Query) Key() (CursorKey, error) {
+	bad := invalidParam("after", "cursor", "not a cursor for this order")
+	raw, err := base64.RawURLEncoding.DecodeString(q.After)
+	if err != nil {
+		return CursorKey{}, bad
+	}
+	parts := strings.SplitN(string(raw), ".", 4)
+	if len(parts) != 4 || parts[0] != "c1" || Order(parts[1]) != q.Normalized().OrderBy || parts[3] == "" {
+		return CursorKey{}, bad
+	}
+	k := CursorKey{ID: parts[3]}
+	if q.Normalized().OrderBy != OrderID {
+		ns, err := strconv.ParseInt(parts[2], 36, 64)
+		if err != nil {
+			return CursorKey{}, bad
+		}
+		k.Time = time.Unix(0, ns).UTC()
+	} else if parts[2] != "" {
+		return CursorKey{}, bad
+	}
+	return k, nil
+}
+
+// Beyond reports whether r comes after the cursor key k in q's order, for
+// stores that page in memory.
+func (q Query) Beyond(r *Release, k CursorKey) bool {
+	var c int
+	switch q.Normalized().OrderBy {
+	case OrderUpdated:
+		c = r.UpdatedAt.Compare(k.Time)
+	case OrderCreated:
+		c = r.CreatedAt.Compare(k.Time)
+	}
+	if c == 0 {
+		c = strings.Compare(r.ID, k.ID)
+	}
+	if q.Desc {
+		c = -c
+	}
+	return c > 0
+}
+
+// PlanIndex is an optional Store ability: the planned releases found by
+// their window, with an index, so that booking a window, NextSlot,
+// Conflicts and the iCalendar export read the releases that overlap the
+// time in question and not every planned release. Without it the Manager
+// scans every planned release.
+type PlanIndex interface {
+	// Overlapping calls fn with every release in one of PlannedStages
+	// whose window overlaps [from, to) (Window.Start before to and
+	// Window.End after from) and, when services is not empty, that lists
+	// one of services; in the order of window start, then id. It stops at
+	// the first error fn returns and returns it. A zero to means no end.
+	// The cost is proportional to the releases that overlap, not to all
+	// planned releases.
+	Overlapping(ctx context.Context, from, to time.Time, services []string, fn func(*Release) error) error
+}
+
+// FeedbackStore is an optional Store ability: user feedback kept as
+// records of their own rather than inside the release document, so that
+// a release with years of feedback costs no more to read and write than
+// one with none. The release keeps the aggregate (Release.FeedbackSummary).
+// The Manager moves feedback out of a release document into records on
+// the first write to it through a FeedbackStore, so data written before
+// the store had records migrates as it is used.
+type FeedbackStore interface {
+	// UpdateFeedback saves r as Update does (revision-checked, with
+	// entries) and, in the same transaction, appends fs to the release's
+	// feedback records. Their Seq numbers continue the release's: the
+	// Manager sets them. An Seq that is taken is an error matching
+	// ErrConflict, and nothing is written.
+	UpdateFeedback(ctx context.Context, r *Release, fs []Feedback, entries ...AuditEntry) error
+
+	// Feedback returns up to n (at most MaxPage) of the release's
+	// feedback records with Seq greater than after, by Seq. An unknown
+	// release is an error matching ErrNotFound.
+	Feedback(ctx context.Context, id string, after int64, n int) ([]Feedback, error)
+
+	// FeedbackRatings counts, for each release that has any, the ratings
+	// of the feedback records whose At lies in [from, to): element i
+	// counts rating i+1.
+	FeedbackRatings(ctx context.Context, from, to time.Time) (map[string][5]int, error)
 }
 
 // Locker is an optional Store ability: a named lock that holds across

@@ -171,10 +171,11 @@ func (s *Store) List(ctx context.Context, q relman.Query) ([]*relman.Release, er
 		return nil, fmt.Errorf("memory: list: %w", err)
 	}
 	q = q.Normalized()
+	key, _ := q.Key() // valid when q.After is set
 	s.mu.RLock()
 	var hits []*relman.Release
 	for _, r := range s.releases {
-		if q.Match(r) {
+		if q.Match(r) && (q.After == "" || q.Beyond(r, key)) {
 			hits = append(hits, r)
 		}
 	}
