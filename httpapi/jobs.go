@@ -145,7 +145,8 @@ func durp(d time.Duration) *Duration {
 	return &v
 }
 
-func (p RolloutPlan) core() relman.RolloutPlan {
+// Plan returns p as a relman.RolloutPlan.
+func (p RolloutPlan) Plan() relman.RolloutPlan {
 	out := relman.RolloutPlan{OnFailure: p.OnFailure, OnInconclusive: p.OnInconclusive, Watch: dur(p.Watch),
 		WatchRollback: p.WatchRollback, DeployTimeout: dur(p.DeployTimeout),
 		Verification: relman.Verification{Checks: p.Verification.Checks, Interval: time.Duration(p.Verification.Interval),
@@ -157,7 +158,9 @@ func (p RolloutPlan) core() relman.RolloutPlan {
 	return out
 }
 
-func apiPlan(p relman.RolloutPlan) RolloutPlan {
+// NewRolloutPlan returns p in the API's form, as a client sends it in a
+// StartRolloutRequest.
+func NewRolloutPlan(p relman.RolloutPlan) RolloutPlan {
 	out := RolloutPlan{OnFailure: p.OnFailure, OnInconclusive: p.OnInconclusive, Watch: durp(p.Watch),
 		WatchRollback: p.WatchRollback, DeployTimeout: durp(p.DeployTimeout), Steps: []RolloutStep{},
 		Verification: Verification{Checks: p.Verification.Checks, Interval: Duration(p.Verification.Interval),
@@ -210,7 +213,7 @@ func rolloutStatus(rel *relman.Release) RolloutStatus {
 		st.Deployments = []relman.EnvDeployment{}
 	}
 	if ro := rel.Rollout; ro != nil {
-		st.Rollout = &Rollout{Environment: ro.Environment, Plan: apiPlan(ro.Plan), Step: ro.Step, Phase: ro.Phase, NextAt: ro.NextAt,
+		st.Rollout = &Rollout{Environment: ro.Environment, Plan: NewRolloutPlan(ro.Plan), Step: ro.Step, Phase: ro.Phase, NextAt: ro.NextAt,
 			Measurements: ro.Measurements, Reason: ro.Reason, StartedBy: ro.StartedBy, StartedAt: ro.StartedAt, WatchUntil: ro.WatchUntil}
 		if ro.Step >= 0 && ro.Step < len(ro.Plan.Steps) {
 			st.Rollout.StepLabel = ro.Plan.Steps[ro.Step].Label()
@@ -228,7 +231,7 @@ func (h *Handler) startRollout(w http.ResponseWriter, r *http.Request, by relman
 	if err := h.checkIfMatch(r, id); err != nil {
 		return err
 	}
-	rel, err := h.m.StartRollout(r.Context(), id, by, req.Environment, req.Plan.core())
+	rel, err := h.m.StartRollout(r.Context(), id, by, req.Environment, req.Plan.Plan())
 	if err != nil {
 		return err
 	}

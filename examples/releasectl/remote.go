@@ -30,6 +30,8 @@ type backend interface {
 	History(ctx context.Context, id string) ([]relman.AuditEntry, error)
 	Schedule(ctx context.Context, id string, by relman.Actor, req relman.ScheduleRequest) (*relman.Release, relman.ScheduledEvent, error)
 	Upcoming(ctx context.Context, until time.Time, limit int) ([]relman.UpcomingEvent, error)
+	StartRollout(ctx context.Context, id string, by relman.Actor, env string, plan relman.RolloutPlan) (*relman.Release, error)
+	RolloutAction(ctx context.Context, id string, by relman.Actor, cmd relman.RolloutCommand, reason string) (*relman.Release, error)
 	Lifecycle() *relman.Lifecycle
 	Now() time.Time
 }
@@ -269,6 +271,26 @@ func (c *remote) Upcoming(ctx context.Context, until time.Time, limit int) ([]re
 		Upcoming []relman.UpcomingEvent `json:"upcoming"`
 	}
 	return up.Upcoming, c.do(ctx, "GET", "/upcoming?"+v.Encode(), nil, &up)
+}
+
+// StartRollout starts a rollout through the API and returns the release
+// as it stands after.
+func (c *remote) StartRollout(ctx context.Context, id string, _ relman.Actor, env string, plan relman.RolloutPlan) (*relman.Release, error) {
+	body := httpapi.StartRolloutRequest{Environment: env, Plan: httpapi.NewRolloutPlan(plan)}
+	if err := c.do(ctx, "POST", "/releases/"+esc(id)+"/rollout", body, nil); err != nil {
+		return nil, err
+	}
+	return c.Get(ctx, id)
+}
+
+// RolloutAction resumes, retries, skips or aborts a rollout through the
+// API and returns the release as it stands after.
+func (c *remote) RolloutAction(ctx context.Context, id string, _ relman.Actor, cmd relman.RolloutCommand, reason string) (*relman.Release, error) {
+	body := httpapi.RolloutActionRequest{Reason: reason}
+	if err := c.do(ctx, "POST", "/releases/"+esc(id)+"/rollout/"+esc(string(cmd)), body, nil); err != nil {
+		return nil, err
+	}
+	return c.Get(ctx, id)
 }
 
 // Lifecycle is the default lifecycle: the one 'releasectl serve' runs.

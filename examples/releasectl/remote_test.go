@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,7 +19,12 @@ import (
 // over a memory store, on the real clock.
 func remoteHarness(t *testing.T, token string) (*harness, *relman.Manager, string) {
 	t.Helper()
-	m, err := relman.NewManager(memory.New())
+	es, err := parseEnvironments(defaultEnvironments)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := relman.NewManager(memory.New(), relman.WithEnvironments(es), relman.WithDeployer(cmdDeployer{cmd: "true"}),
+		relman.WithProbe("errors", cmdProbe{cmd: "echo 0"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +117,34 @@ func TestRemoteCommands(t *testing.T) {
 	if out := h.ok("rollout", "status", "web-1"); !strings.Contains(out, "web-1 (authorized)") {
 		t.Errorf("rollout status: %s", out)
 	}
-	h.fails(exitUsage, "not available with --server yet", "rollout", "resume", "web-1")
+
+	// Rollouts over the API: start (the plan read here, sent in the API's
+	// form), then abort, which leaves the rollback to the server's runner.
+	h.ok("fire", "web-1", "deploy")
+	plan := filepath.Join(t.TempDir(), "plan.json")
+	if err := os.WriteFile(plan, []byte(`{"steps": [{"manual": true, "name": "sign-off"}, {"percent": 100, "bake": "2s"}],
+		"checks": [{"name": "error-rate", "probe": "errors", "max": 0.05}], "interval": "1s", "measurements": 1, "on_failure": "pause"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h.fails(exitUsage, "environment", "rollout", "start", "web-1", "moon", "--plan", plan)
+	if out := h.ok("rollout", "start", "web-1", "test", "--plan", plan); !strings.Contains(out, "test") {
+		t.Errorf("rollout start: %s", out)
+	}
+	got, err := m.Get(ctx, "web-1")
+	if err != nil || got.Rollout == nil || got.Rollout.Environment != "test" || len(got.Rollout.Plan.Steps) != 2 ||
+		got.Rollout.Plan.Steps[1].Bake != 2*time.Second {
+		t.Fatalf("after a remote rollout start the server holds %+v (%v)", got.Rollout, err)
+	}
+	h.fails(exitUsage, "reason", "rollout", "abort", "web-1")
+	var st struct {
+		Rollout map[string]any `json:"rollout"`
+	}
+	if err := json.Unmarshal([]byte(h.ok("rollout", "abort", "web-1", "--reason", "not today", "-o", "json")), &st); err != nil || st.Rollout["phase"] != string(relman.PhaseRollingBack) {
+		t.Fatalf("rollout abort -o json: %v %v", err, st.Rollout)
+	}
+	if got, _ := m.Get(ctx, "web-1"); got.Rollout.Phase != relman.PhaseRollingBack || !strings.Contains(got.Rollout.Reason, "not today") {
+		t.Errorf("after a remote abort the rollout is %s (%q)", got.Rollout.Phase, got.Rollout.Reason)
+	}
 }
 
 // A server that wants a token refuses a client without it (401: the

@@ -242,9 +242,6 @@ that the plan's probes are known.`,
 		default:
 			return usageErrorf("rollout: unknown %q: want status, start, resume, retry, skip or abort", sub)
 		}
-		if cl.server != "" && sub != "status" {
-			return usageErrorf("rollout %s: not available with --server yet (rollout status is)", sub)
-		}
 		id := cl.args[1]
 		var plan relman.RolloutPlan
 		if sub == "start" {
@@ -258,7 +255,7 @@ that the plan's probes are known.`,
 			if plan, err = readPlan(b); err != nil {
 				return usageErrorf("rollout start: %v", err)
 			}
-			if ro.deployCmd == "" {
+			if ro.deployCmd == "" && cl.server == "" {
 				ro.deployCmd = "true" // the runner needs its own; StartRollout needs one to exist
 			}
 		}
@@ -276,9 +273,9 @@ that the plan's probes are known.`,
 		case "status":
 			r, err = s.api.Get(ctx, id)
 		case "start":
-			r, err = s.m.StartRollout(ctx, id, cl.actorValue(), cl.args[2], plan)
+			r, err = s.api.StartRollout(ctx, id, cl.actorValue(), cl.args[2], plan)
 		default:
-			r, err = s.m.RolloutAction(ctx, id, cl.actorValue(), relman.RolloutCommand(sub), reason)
+			r, err = s.api.RolloutAction(ctx, id, cl.actorValue(), relman.RolloutCommand(sub), reason)
 		}
 		if err != nil {
 			return explain(cl, id, err)
