@@ -74,34 +74,40 @@ func (r *Release) Record(e AuditEntry) AuditEntry {
 // computeHash returns the hex SHA-256 of a length-prefixed encoding of
 // every field but Hash.
 func (e *AuditEntry) computeHash() string {
-	h := sha256.New()
-	var buf [8]byte
+	var stack [512]byte
+	b := stack[:0]
 	str := func(s string) {
-		binary.BigEndian.PutUint64(buf[:], uint64(len(s)))
-		h.Write(buf[:])
-		h.Write([]byte(s))
-	}
-	num := func(n int64) {
-		binary.BigEndian.PutUint64(buf[:], uint64(n))
-		h.Write(buf[:])
+		b = binary.BigEndian.AppendUint64(b, uint64(len(s)))
+		b = append(b, s...)
 	}
 	str(e.ReleaseID)
-	num(e.Seq)
-	num(e.At.UnixNano())
+	b = binary.BigEndian.AppendUint64(b, uint64(e.Seq))
+	b = binary.BigEndian.AppendUint64(b, uint64(e.At.UnixNano()))
 	str(e.Actor)
 	str(string(e.Action))
 	str(string(e.Event))
 	str(string(e.From))
 	str(string(e.To))
 	str(e.Reason)
-	num(int64(len(e.Details)))
-	for _, k := range slices.Sorted(maps.Keys(e.Details)) {
-		str(k)
-		str(e.Details[k])
+	b = binary.BigEndian.AppendUint64(b, uint64(len(e.Details)))
+	switch len(e.Details) {
+	case 0:
+	case 1:
+		for k, v := range e.Details {
+			str(k)
+			str(v)
+		}
+	default:
+		for _, k := range slices.Sorted(maps.Keys(e.Details)) {
+			str(k)
+			str(e.Details[k])
+		}
 	}
 	str(e.PrevHash)
-	var sum [sha256.Size]byte
-	return hex.EncodeToString(h.Sum(sum[:0]))
+	sum := sha256.Sum256(b)
+	var hx [2 * sha256.Size]byte
+	hex.Encode(hx[:], sum[:])
+	return string(hx[:])
 }
 
 // VerifyHistory checks a release's history as returned by Store.History:

@@ -363,32 +363,46 @@ type prepared struct {
 	cand    *Release
 	t       Transition
 	details map[string]string
+	entries [1]AuditEntry // backing for the transition's entry, saving an allocation
 }
 
 // prepare runs, in order: the actor's authorization, the event lookup, the
 // effects on a copy of cur, every gate (collecting all refusals), and the
 // before-hooks.
 func (m *Manager) prepare(ctx context.Context, cur *Release, ev Event, req Request, dry bool) (*prepared, error) {
-	if err := m.authorize(ctx, req.Actor, string(ev), cur); err != nil {
+	p := new(prepared)
+	if err := m.prepareInto(ctx, p, cur, ev, req, dry); err != nil {
 		return nil, err
+	}
+	return p, nil
+}
+
+// prepareInto is prepare writing into p.
+func (m *Manager) prepareInto(ctx context.Context, p *prepared, cur *Release, ev Event, req Request, dry bool) error {
+	if err := m.authorize(ctx, req.Actor, string(ev), cur); err != nil {
+		return err
 	}
 	ce, err := m.lc.target(cur.ID, cur.Stage, ev)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	t := Transition{Event: ev, From: cur.Stage, To: ce.spec.To, Actor: req.Actor, Reason: req.Reason,
 		Params: req.Params, Window: req.Window, Now: m.Now(), Since: cur.EnteredAt, DryRun: dry}
-	ictx := context.WithValue(ctx, inTransitionKey{}, &inTransition{m: m, id: cur.ID, parent: func() *inTransition {
-		p, _ := ctx.Value(inTransitionKey{}).(*inTransition)
-		return p
-	}()})
-	p := &prepared{ev: ce, cand: cur, t: t}
+	// Gates, effects and before-hooks see a context that marks the
+	// transition, so that one calling Fire on this release is refused
+	// (ErrReentrant); events without them need none.
+	ictx := ctx
+	if len(ce.gates)+len(ce.effects)+len(ce.before) > 0 {
+		parent, _ := ctx.Value(inTransitionKey{}).(*inTransition)
+		ictx = context.WithValue(ctx, inTransitionKey{}, &inTransition{m: m, id: cur.ID, parent: parent})
+	}
+	*p = prepared{ev: ce, cand: cur, t: t}
 	if len(ce.effects) > 0 {
 		p.cand = cur.Clone()
 		for _, f := range ce.effects {
 			d, err := f.Effect(p.cand, t)
 			if err != nil {
-				return nil, fmt.Errorf("relman: release %q: %s: effect %s: %w", cur.ID, ev, f.Name, err)
+				return fmt.Errorf("relman: release %q: %s: effect %s: %w", cur.ID, ev, f.Name, err)
 			}
 			if len(d) > 0 {
 				if p.details == nil {
@@ -408,19 +422,19 @@ func (m *Manager) prepare(ctx context.Context, cur *Release, ev Event, req Reque
 		}
 	}
 	if ge != nil {
-		return nil, ge
+		return ge
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("relman: release %q: %s: %w", cur.ID, ev, err)
+		return fmt.Errorf("relman: release %q: %s: %w", cur.ID, ev, err)
 	}
 	if !dry {
 		for _, h := range ce.before {
 			if err := h.Hook(ictx, p.cand, t); err != nil {
-				return nil, &VetoError{ReleaseID: cur.ID, Event: ev, Err: fmt.Errorf("%s: %w", h.Name, err)}
+				return &VetoError{ReleaseID: cur.ID, Event: ev, Err: fmt.Errorf("%s: %w", h.Name, err)}
 			}
 		}
 	}
-	return p, nil
+	return nil
 }
 
 func checkRequest(id string, ev Event, req Request) error {
@@ -539,7 +553,11 @@ func (m *Manager) commit(ctx context.Context, id string, ev Event, req Request) 
 		r.UpdatedAt, r.EnteredAt = p.t.Now, p.t.Now
 		e := r.Record(AuditEntry{At: p.t.Now, Actor: req.Actor.ID, Action: ActionTransition, Event: ev,
 			From: p.t.From, To: to, Reason: req.Reason, Details: p.details})
-		entries := append([]AuditEntry{e}, sideEntries(r, p.t, p.details)...)
+		p.entries[0] = e
+		entries := p.entries[:]
+		if side := sideEntries(r, p.t, p.details); len(side) > 0 {
+			entries = append([]AuditEntry{e}, side...)
+		}
 		if err := ctx.Err(); err != nil {
 			return nil, nil, AuditEntry{}, fmt.Errorf("relman: fire %s on %q: %w", ev, id, err)
 		}

@@ -223,13 +223,18 @@ func (r *Release) Clone() *Release {
 	if r == nil {
 		return nil
 	}
-	c := *r
-	c.Teams = slices.Clone(r.Teams)
-	c.Services = slices.Clone(r.Services)
+	// One allocation holds the release and its window, and one the
+	// string lists: a clone is made on every read and write.
+	box := &struct {
+		r Release
+		w Span
+	}{r: *r}
+	c := &box.r
 	if r.Window != nil {
-		w := *r.Window
-		c.Window = &w
+		box.w = *r.Window
+		c.Window = &box.w
 	}
+	cloneStrings(&c.Teams, &c.Services, &c.RequiredSuites, &c.Parties)
 	if r.Tasks != nil {
 		c.Tasks = make([]Task, len(r.Tasks))
 		for i, t := range r.Tasks {
@@ -237,7 +242,6 @@ func (r *Release) Clone() *Release {
 			c.Tasks[i] = t
 		}
 	}
-	c.RequiredSuites = slices.Clone(r.RequiredSuites)
 	c.TestResults = slices.Clone(r.TestResults)
 	if r.Approvals != nil {
 		c.Approvals = make([]Approval, len(r.Approvals))
@@ -276,10 +280,34 @@ func (r *Release) Clone() *Release {
 			c.Scheduled[i] = s.clone()
 		}
 	}
-	c.Parties = slices.Clone(r.Parties)
 	c.Deployments = slices.Clone(r.Deployments)
 	c.Rollout = r.Rollout.clone()
-	return &c
+	return c
+}
+
+// cloneStrings replaces each list with a copy, all copies sharing one new
+// backing array (each capped, so that appending to one cannot overwrite
+// the next). nil stays nil, empty stays empty.
+func cloneStrings(lists ...*[]string) {
+	n := 0
+	for _, l := range lists {
+		n += len(*l)
+	}
+	if n == 0 {
+		for _, l := range lists {
+			*l = slices.Clone(*l)
+		}
+		return
+	}
+	buf := make([]string, 0, n)
+	for _, l := range lists {
+		if *l == nil {
+			continue
+		}
+		start := len(buf)
+		buf = append(buf, *l...)
+		*l = buf[start:len(buf):len(buf)]
+	}
 }
 
 // Validate checks r's fields and returns a *ValidationError listing every

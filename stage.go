@@ -272,6 +272,7 @@ func DefaultLifecycle() *Lifecycle { return defaultLifecycle() }
 type compiledEvent struct {
 	spec    EventSpec
 	from    map[Stage]bool
+	to      map[Stage]Stage // the stage looplab's FSM reaches from each source
 	gates   []GateSpec
 	effects []EffectSpec
 	before  []BeforeHookSpec
@@ -288,7 +289,6 @@ type Lifecycle struct {
 	order  []Event // event names in definition order
 	enter  map[Stage][]AfterHook
 	leave  map[Stage][]AfterHook
-	fsms   sync.Pool // *fsm.FSM over the event table, reused with SetState
 }
 
 // NewLifecycle checks spec and compiles it. It returns a *LifecycleError
@@ -462,11 +462,26 @@ func NewLifecycle(spec LifecycleSpec) (*Lifecycle, error) {
 		}
 		table = append(table, fsm.EventDesc{Name: string(e.Name), Src: src, Dst: string(e.To)})
 	}
-	initial := string(spec.Initial)
-	// No callbacks: gates and hooks run outside the FSM, so none of its
-	// callback defects (deadlocks when a callback fires an event, races of
-	// enter callbacks, silently ignored keys) can reach us.
-	lc.fsms.New = func() any { return fsm.NewFSM(initial, table, nil) }
+	// looplab's FSM is the lifecycle's machine: it is built once from the
+	// table, and every transition (source stage, event) is run through it
+	// here, once, to learn where it leads; Fire then looks the result up
+	// instead of driving an FSM per event. No callbacks: gates and hooks
+	// run outside the FSM, so none of its callback defects (deadlocks when
+	// a callback fires an event, races of enter callbacks) can reach us.
+	f := fsm.NewFSM(string(spec.Initial), table, nil)
+	ctx := context.Background()
+	for _, e := range lc.spec.Events {
+		ce := lc.events[e.Name]
+		ce.to = make(map[Stage]Stage, len(e.From))
+		for _, from := range e.From {
+			f.SetState(string(from))
+			err := f.Event(ctx, string(e.Name))
+			if err != nil && !errors.As(err, new(fsm.NoTransitionError)) { // a self-loop is a transition for us
+				return nil, &LifecycleError{Problems: []string{fmt.Sprintf("state machine refuses event %q from %q: %v", e.Name, from, err)}}
+			}
+			ce.to[from] = Stage(f.Current())
+		}
+	}
 	return lc, nil
 }
 
@@ -557,26 +572,14 @@ func (lc *Lifecycle) target(id string, from Stage, ev Event) (*compiledEvent, er
 	return ce, nil
 }
 
-// step runs ev from stage from through a pooled looplab FSM and returns
-// the stage it reaches. The FSM never sees a cancellable context and has no
-// callbacks, so an instance cannot be wedged; it is used by one goroutine
-// at a time and goes back to the pool after.
+// step returns the stage ev leads to from stage from, as the lifecycle's
+// FSM computed it when the lifecycle was built, or a *TransitionError.
 func (lc *Lifecycle) step(id string, from Stage, ev Event) (Stage, error) {
-	f := lc.fsms.Get().(*fsm.FSM)
-	defer lc.fsms.Put(f)
-	f.SetState(string(from))
-	err := f.Event(context.Background(), string(ev))
-	var noTransition fsm.NoTransitionError
-	switch {
-	case err == nil, errors.As(err, &noTransition): // a self-loop is a transition for us
-		return Stage(f.Current()), nil
-	case errors.As(err, new(fsm.InvalidEventError)):
-		return from, &TransitionError{ReleaseID: id, From: from, Event: ev, Known: true}
-	case errors.As(err, new(fsm.UnknownEventError)):
-		return from, &TransitionError{ReleaseID: id, From: from, Event: ev, Known: false}
-	default:
-		return from, fmt.Errorf("relman: release %q: state machine: %s", id, err.Error())
+	ce, err := lc.target(id, from, ev)
+	if err != nil {
+		return from, err
 	}
+	return ce.to[from], nil
 }
 
 // windowEditable reports whether Edit may change the planned window of a

@@ -20,7 +20,9 @@ import (
 // another would refuse. It reports at most 32 fields.
 func CheckInput(prefix string, v any) error {
 	w := walker{prefix: prefix}
-	w.walk(reflect.ValueOf(v), 0)
+	if rv := reflect.ValueOf(v); rv.IsValid() {
+		w.walk(planFor(rv.Type()), rv, 0)
+	}
 	if len(w.fs) > 0 {
 		return &ValidationError{Fields: w.fs}
 	}
@@ -43,9 +45,16 @@ func textRule(s string) string {
 // input (the common case, on every write) costs no allocation.
 type walker struct {
 	prefix string
-	segs   []seg
+	segs   [maxDepth + 2]seg // the path down to the value being checked
+	n      int               // segs in use
 	fs     []FieldError
 }
+
+// maxDepth is how deep CheckInput looks.
+const maxDepth = 16
+
+func (w *walker) push(s seg) { w.segs[w.n] = s; w.n++ }
+func (w *walker) pop()       { w.n-- }
 
 // seg is one step of a path: a field or map key name, or a slice index.
 type seg struct {
@@ -56,7 +65,7 @@ type seg struct {
 func (w *walker) path() string {
 	var b strings.Builder
 	b.WriteString(w.prefix)
-	for _, s := range w.segs {
+	for _, s := range w.segs[:w.n] {
 		if s.idx >= 0 {
 			fmt.Fprintf(&b, "[%d]", s.idx)
 			continue
@@ -73,84 +82,195 @@ func (w *walker) fail(rule, param string) {
 	w.fs = append(w.fs, FieldError{Field: w.path(), Rule: rule, Param: param})
 }
 
-// fieldNames caches, per struct type, the exported fields and their JSON
-// names.
-var fieldNames sync.Map // reflect.Type → []namedField
+// A plan says how to check values of one type. Plans are compiled once
+// per type (plans), so that a check visits only the fields that can hold
+// text, floats or times, without looking anything up.
+type plan struct {
+	kind   planKind
+	fields []planField // planStruct
+	elem   *plan       // planPointer, planSeq, planMap
+	keys   bool        // planMap: string keys, checked too
+}
 
-type namedField struct {
+type planKind uint8
+
+const (
+	planNone planKind = iota // nothing to check
+	planString
+	planFloat
+	planTime
+	planPointer
+	planInterface
+	planStruct
+	planSeq
+	planMap
+)
+
+type planField struct {
 	index int
 	name  string
+	p     *plan
 }
 
-func namedFields(t reflect.Type) []namedField {
-	if v, ok := fieldNames.Load(t); ok {
-		return v.([]namedField)
+var plans sync.Map // reflect.Type → *plan
+
+// planFor returns the plan of type t, compiling it (and the plans of the
+// types it holds) the first time.
+func planFor(t reflect.Type) *plan {
+	if p, ok := plans.Load(t); ok {
+		return p.(*plan)
 	}
-	var out []namedField
-	for i := range t.NumField() {
-		f := t.Field(i)
-		if !f.IsExported() {
-			continue
-		}
-		if name := jsonFieldName(f); name != "" {
-			out = append(out, namedField{i, name})
-		}
+	building := map[reflect.Type]*plan{}
+	p := compilePlan(t, building)
+	for t, bp := range building {
+		plans.LoadOrStore(t, bp)
 	}
-	fieldNames.Store(t, out)
-	return out
+	return p
 }
 
-func (w *walker) walk(v reflect.Value, depth int) {
-	if depth > 16 || len(w.fs) >= 32 {
+func compilePlan(t reflect.Type, building map[reflect.Type]*plan) *plan {
+	if p, ok := building[t]; ok {
+		return p // a recursive type: filled in below
+	}
+	if p, ok := plans.Load(t); ok {
+		return p.(*plan)
+	}
+	p := &plan{}
+	building[t] = p
+	if !checked(t, map[reflect.Type]bool{}) {
+		return p
+	}
+	switch t.Kind() {
+	case reflect.String:
+		p.kind = planString
+	case reflect.Float32, reflect.Float64:
+		p.kind = planFloat
+	case reflect.Interface:
+		p.kind = planInterface
+	case reflect.Pointer:
+		p.kind, p.elem = planPointer, compilePlan(t.Elem(), building)
+	case reflect.Slice, reflect.Array:
+		p.kind, p.elem = planSeq, compilePlan(t.Elem(), building)
+	case reflect.Map:
+		p.kind, p.elem, p.keys = planMap, compilePlan(t.Elem(), building), t.Key().Kind() == reflect.String
+	case reflect.Struct:
+		if t == timeType {
+			p.kind = planTime
+			break
+		}
+		p.kind = planStruct
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if !f.IsExported() || !checked(f.Type, map[reflect.Type]bool{}) {
+				continue
+			}
+			if name := jsonFieldName(f); name != "" {
+				p.fields = append(p.fields, planField{i, name, compilePlan(f.Type, building)})
+			}
+		}
+	}
+	return p
+}
+
+// checked reports whether a value of type t can hold something
+// CheckInput checks (text, a float, a time), so that plans skip the
+// fields that cannot (numbers, booleans).
+func checked(t reflect.Type, seen map[reflect.Type]bool) bool {
+	if seen[t] {
+		return false // a recursive type: its other paths decide
+	}
+	seen[t] = true
+	switch t.Kind() {
+	case reflect.String, reflect.Float32, reflect.Float64, reflect.Interface:
+		return true
+	case reflect.Pointer, reflect.Slice, reflect.Array:
+		return checked(t.Elem(), seen)
+	case reflect.Map:
+		return t.Key().Kind() == reflect.String || checked(t.Elem(), seen)
+	case reflect.Struct:
+		if t == timeType {
+			return true
+		}
+		for i := range t.NumField() {
+			if f := t.Field(i); f.IsExported() && checked(f.Type, seen) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+var timeType = reflect.TypeFor[time.Time]()
+
+// walk checks v with p, unless it is too deep or enough is reported.
+func (w *walker) walk(p *plan, v reflect.Value, depth int) {
+	if depth > maxDepth || len(w.fs) >= 32 {
 		return
 	}
-	switch v.Kind() {
-	case reflect.String:
+	switch p.kind {
+	case planString:
 		if rule := textRule(v.String()); rule != "" {
 			w.fail(rule, "")
 		}
-	case reflect.Float32, reflect.Float64:
+	case planFloat:
 		if f := v.Float(); math.IsNaN(f) || math.IsInf(f, 0) {
 			w.fail("finite", "")
 		}
-	case reflect.Pointer, reflect.Interface:
-		if !v.IsNil() {
-			w.walk(v.Elem(), depth+1)
+	case planTime:
+		t, _ := reflect.TypeAssert[time.Time](v)
+		if !t.IsZero() && (t.UTC().Year() < 1 || t.UTC().Year() > 9999) {
+			w.fail("year", "1..9999")
 		}
-	case reflect.Struct:
-		if t, ok := reflect.TypeAssert[time.Time](v); ok {
-			if !t.IsZero() && (t.UTC().Year() < 1 || t.UTC().Year() > 9999) {
-				w.fail("year", "1..9999")
+	case planPointer:
+		if !v.IsNil() && p.elem.kind != planNone {
+			w.walk(p.elem, v.Elem(), depth+1)
+		}
+	case planInterface:
+		if !v.IsNil() {
+			e := v.Elem()
+			w.walk(planFor(e.Type()), e, depth+1)
+		}
+	case planStruct:
+		for i := range p.fields {
+			f := &p.fields[i]
+			if f.p.kind == planNone {
+				continue
 			}
+			w.push(seg{name: f.name, idx: -1})
+			w.walk(f.p, v.Field(f.index), depth+1)
+			w.pop()
+		}
+	case planSeq:
+		if p.elem.kind == planNone {
 			return
 		}
-		for _, f := range namedFields(v.Type()) {
-			w.segs = append(w.segs, seg{name: f.name, idx: -1})
-			w.walk(v.Field(f.index), depth+1)
-			w.segs = w.segs[:len(w.segs)-1]
-		}
-	case reflect.Slice, reflect.Array:
 		for i := range v.Len() {
-			w.segs = append(w.segs, seg{idx: i})
-			w.walk(v.Index(i), depth+1)
-			w.segs = w.segs[:len(w.segs)-1]
+			w.push(seg{idx: i})
+			w.walk(p.elem, v.Index(i), depth+1)
+			w.pop()
 		}
-	case reflect.Map:
-		if v.Len() == 0 || v.Type().Key().Kind() != reflect.String {
+	case planMap:
+		if v.Len() == 0 {
 			return
 		}
 		iter := v.MapRange()
 		for iter.Next() {
-			k := iter.Key().String()
-			if rule := textRule(k); rule != "" {
-				w.segs = append(w.segs, seg{name: "<key>", idx: -1})
-				w.fail(rule, "")
-				w.segs = w.segs[:len(w.segs)-1]
+			name := "<key>"
+			if p.keys {
+				name = iter.Key().String()
+				if rule := textRule(name); rule != "" {
+					w.push(seg{name: "<key>", idx: -1})
+					w.fail(rule, "")
+					w.pop()
+					continue
+				}
+			}
+			if p.elem.kind == planNone {
 				continue
 			}
-			w.segs = append(w.segs, seg{name: k, idx: -1})
-			w.walk(iter.Value(), depth+1)
-			w.segs = w.segs[:len(w.segs)-1]
+			w.push(seg{name: name, idx: -1})
+			w.walk(p.elem, iter.Value(), depth+1)
+			w.pop()
 		}
 	}
 }
