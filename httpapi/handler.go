@@ -21,6 +21,7 @@
 //	POST   /releases/{id}/events/{event}          fire (EventRequest)
 //	POST   /releases/{id}/events/{event}/check    dry run: CheckResult, 200 either way
 //	POST   /releases/{id}/approvals               approve, reject, approve an environment
+//	POST   /releases/{id}/feedback                user feedback; GET[?after=&limit=]: by seq
 //	GET    /releases/{id}/risk                    assess without saving
 //	POST   /releases/{id}/risk/assess             assess and save
 //	PUT    /releases/{id}/risks/{risk}            DELETE too: the risk register
@@ -74,9 +75,10 @@
 // # Paging
 //
 // GET /releases returns at most limit releases and, when there may be
-// more, a next_cursor to pass as ?cursor=. The store has no keyset
-// cursor, so the cursor is an opaque encoding of an offset: a release
-// created between two pages may shift the next page by one.
+// more, a next_cursor to pass as ?cursor= with the same filters and
+// order. The cursor names the last release of the page (relman's
+// Query.Cursor), so the next page starts right after it whatever was
+// created or changed meanwhile, and every page costs the same.
 //
 // # Durations
 //

@@ -105,7 +105,7 @@ func TestReleases(t *testing.T) {
 		e.do("olga", "POST", "/releases", newRelease(fmt.Sprintf("inv-%d", i))).want(t, 201)
 	}
 	var ids []string
-	cursor := ""
+	cursor, firstCursor := "", ""
 	for pages := 0; ; pages++ {
 		if pages > 5 {
 			t.Fatal("paging does not end")
@@ -122,16 +122,26 @@ func TestReleases(t *testing.T) {
 		if cursor = page.NextCursor; cursor == "" {
 			break
 		}
+		if pages == 0 {
+			// A release that sorts before the cursor, created between two
+			// pages, shifts nothing: the cursor names the last release seen.
+			e.do("olga", "POST", "/releases", newRelease("inv-0")).want(t, 201)
+			firstCursor = cursor
+		}
 	}
 	if strings.Join(ids, " ") != "inv-1 inv-2 inv-3 inv-4 inv-5" {
 		t.Errorf("paged ids: %v", ids)
 	}
 	e.do("olga", "GET", "/releases?cursor=zzz", nil).want(t, 400)
+	// A cursor is bound to its order.
+	if p := e.do("olga", "GET", "/releases?order_by=updated_at&cursor="+firstCursor, nil).want(t, 400).problem(t); !strings.Contains(p.Detail+fmt.Sprint(p.Fields), "after") {
+		t.Errorf("a cursor of another order: %+v", p)
+	}
 	e.do("olga", "GET", "/releases?limit=0", nil).want(t, 400)
 	e.do("olga", "GET", "/releases?order_by=title", nil).want(t, 400)
 	var page httpapi.ReleaseList
 	e.do("olga", "GET", "/releases?stage=proposed,approved&service=invoices", nil).want(t, 200).json(t, &page)
-	if len(page.Releases) != 5 {
+	if len(page.Releases) != 6 {
 		t.Errorf("filtered list: %d releases", len(page.Releases))
 	}
 

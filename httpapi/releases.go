@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -22,6 +21,8 @@ func (h *Handler) routes() {
 	h.handle("POST /releases/{id}/events/{event}", h.fire)
 	h.handle("POST /releases/{id}/events/{event}/check", h.check)
 	h.handle("POST /releases/{id}/approvals", h.approve)
+	h.handle("POST /releases/{id}/feedback", h.addFeedback)
+	h.handle("GET /releases/{id}/feedback", h.listFeedback)
 	h.handle("GET /releases/{id}/risk", h.evaluate)
 	h.handle("POST /releases/{id}/risk/assess", h.assess)
 	h.handle("PUT /releases/{id}/risks/{risk}", h.setRisk)
@@ -87,21 +88,6 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request, _ relman.Actor) er
 	return writeRelease(w, http.StatusOK, rel)
 }
 
-// cursor encodes an offset opaquely.
-func encodeCursor(off int) string {
-	return base64.RawURLEncoding.EncodeToString([]byte("o" + strconv.Itoa(off)))
-}
-
-func decodeCursor(s string) (int, error) {
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err == nil && len(b) > 1 && b[0] == 'o' {
-		if n, err := strconv.Atoi(string(b[1:])); err == nil && n >= 0 {
-			return n, nil
-		}
-	}
-	return 0, badRequestf("cursor %q: not a cursor this API returned", s)
-}
-
 // defaultPage is the page size of GET /releases without ?limit.
 const defaultPage = 100
 
@@ -128,13 +114,7 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, _ relman.Actor) e
 		}
 		q.Limit = n
 	}
-	if v := qv.Get("cursor"); v != "" {
-		off, err := decodeCursor(v)
-		if err != nil {
-			return err
-		}
-		q.Offset = off
-	}
+	q.After = qv.Get("cursor") // checked by the Manager: a cursor for this order, or 400 naming "after"
 	// One more than asked tells whether there is a next page.
 	want := q.Limit
 	if q.Limit < relman.MaxPage {
@@ -147,7 +127,8 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, _ relman.Actor) e
 	out := ReleaseList{Releases: rs}
 	if len(rs) > want || (len(rs) == want && want == relman.MaxPage) {
 		out.Releases = rs[:want]
-		out.NextCursor = encodeCursor(q.Offset + want)
+		q.Limit = want
+		out.NextCursor = q.Cursor(out.Releases[want-1])
 	}
 	if out.Releases == nil {
 		out.Releases = []*relman.Release{}
@@ -483,4 +464,71 @@ func (h *Handler) lifecycle(w http.ResponseWriter, r *http.Request, _ relman.Act
 		doc.Events = append(doc.Events, LifecycleEvt{Name: e.Name, From: e.From, To: e.To, Gates: g})
 	}
 	return writeJSON(w, http.StatusOK, doc)
+}
+
+// NewFeedback is the body of POST /releases/{id}/feedback: user feedback
+// on a release in operation (relman.Manager.AddFeedback). A zero At is
+// now; an empty By is the actor.
+type NewFeedback struct {
+	Rating  int       `json:"rating"`
+	Comment string    `json:"comment,omitempty"`
+	Source  string    `json:"source,omitempty"`
+	At      time.Time `json:"at,omitzero"`
+	By      string    `json:"by,omitempty"`
+}
+
+func (h *Handler) addFeedback(w http.ResponseWriter, r *http.Request, by relman.Actor) error {
+	var req NewFeedback
+	if err := decode(r, &req, false); err != nil {
+		return err
+	}
+	id := r.PathValue("id")
+	if err := h.checkIfMatch(r, id); err != nil {
+		return err
+	}
+	rel, err := h.m.AddFeedback(r.Context(), id, by, relman.Feedback{Rating: req.Rating, Comment: req.Comment, Source: req.Source, At: req.At, By: req.By})
+	if err != nil {
+		return err
+	}
+	h.publishRelease(rel)
+	return writeRelease(w, http.StatusCreated, rel)
+}
+
+// FeedbackList is a page of a release's feedback, by seq.
+type FeedbackList struct {
+	Feedback []relman.Feedback `json:"feedback"`
+	// NextAfter, when set, fetches the next page (?after=).
+	NextAfter int64 `json:"next_after,omitempty"`
+}
+
+func (h *Handler) listFeedback(w http.ResponseWriter, r *http.Request, _ relman.Actor) error {
+	qv := r.URL.Query()
+	var after int64
+	if v := qv.Get("after"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return badRequestf("after=%q: want a seq, 0 or more", v)
+		}
+		after = n
+	}
+	limit := defaultPage
+	if v := qv.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > relman.MaxPage {
+			return badRequestf("limit=%q: want a number from 1 to %d", v, relman.MaxPage)
+		}
+		limit = n
+	}
+	fs, err := h.m.Feedback(r.Context(), r.PathValue("id"), after, limit)
+	if err != nil {
+		return err
+	}
+	out := FeedbackList{Feedback: fs}
+	if out.Feedback == nil {
+		out.Feedback = []relman.Feedback{}
+	}
+	if len(fs) == limit {
+		out.NextAfter = fs[len(fs)-1].Seq
+	}
+	return writeJSON(w, http.StatusOK, out)
 }
