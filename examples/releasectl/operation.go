@@ -48,7 +48,11 @@ operating, closed or rolled back. Ratings feed 'releasectl metrics'.
 		if cl.json() {
 			return writeJSON(a.stdout, r)
 		}
-		fmt.Fprintf(a.stdout, "%s: feedback %d/5 recorded (%d in all)\n", id, rating, len(r.Feedback))
+		var n int64
+		if r.FeedbackSummary != nil {
+			n = r.FeedbackSummary.Count
+		}
+		fmt.Fprintf(a.stdout, "%s: feedback %d/5 recorded (%d in all)\n", id, rating, n)
 		return nil
 	}
 	return c

@@ -466,7 +466,9 @@ func printRelease(w io.Writer, api backend, r *relman.Release) error {
 		}
 		t.row("Incident", fmt.Sprintf("%s (%s, %s) opened %s, %s: %s", inc.ID, inc.Severity, inc.Relation, fmtTime(inc.OpenedAt), state, orDash(inc.Summary)))
 	}
-	if n := len(r.Feedback); n > 0 {
+	if s := r.FeedbackSummary; s != nil && s.Count > 0 {
+		t.row("Feedback", fmt.Sprintf("%d rating(s), mean %.1f/5, last %s", s.Count, s.Mean(), fmtTime(s.Last)))
+	} else if n := len(r.Feedback); n > 0 { // written before summaries
 		sum := 0
 		for _, f := range r.Feedback {
 			sum += f.Rating
