@@ -1,6 +1,7 @@
 package relman
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -434,7 +435,11 @@ func (m *Manager) ExportICS(ctx context.Context, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	slices.SortFunc(rs, func(a, b *Release) int { return a.Window.Start.Compare(b.Window.Start) })
+	// By start, then id: the same feed for the same schedule, whatever
+	// order the store reads it in.
+	slices.SortFunc(rs, func(a, b *Release) int {
+		return cmp.Or(a.Window.Start.Compare(b.Window.Start), strings.Compare(a.ID, b.ID))
+	})
 	return ExportICS(w, cal.Windows(), rs, ICSOptions{Now: now})
 }
 

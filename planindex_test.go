@@ -1,0 +1,102 @@
+package relman_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/relman-dev/relman"
+	"github.com/relman-dev/relman/store/memory"
+	"github.com/relman-dev/relman/store/storetest"
+)
+
+// bare hides every optional ability of a store: a Manager over it scans
+// (with List and a cursor) where it would use an index.
+type bare struct{ relman.Store }
+
+// The Manager answers the same through a store's PlanIndex as by
+// scanning every planned release: NextSlot (services, dependencies,
+// capacity), the conflicts gate of plan, Conflicts and the iCalendar
+// export, over 1,200 planned releases (more than a List page).
+func TestPlanIndexAgreesWithScan(t *testing.T) {
+	ctx := context.Background()
+	st := memory.New()
+	rng := rand.New(rand.NewPCG(1, 2))
+	base := time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC)
+	svc := func() string { return fmt.Sprintf("s%02d", rng.IntN(30)) }
+	stages := append([]relman.Stage{relman.StageApproved, relman.StageOperating}, relman.PlannedStages...)
+	for i := range 1200 {
+		r := storetest.Minimal(fmt.Sprintf("r%04d", i))
+		r.Stage = stages[rng.IntN(len(stages))]
+		r.Services = []string{svc()}
+		if rng.IntN(3) == 0 {
+			r.Services = append(r.Services, svc())
+		}
+		r.Teams = []string{fmt.Sprintf("t%d", rng.IntN(6))}
+		start := base.Add(time.Duration(rng.IntN(60*24)) * time.Hour / 2)
+		r.Window = &relman.Span{Start: start, End: start.Add(time.Duration(1+rng.IntN(8)) * time.Hour)}
+		e := r.Record(relman.AuditEntry{At: base, Actor: "olga", Action: relman.ActionCreate, To: r.Stage})
+		if err := st.Create(ctx, r, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deps := map[string][]string{"s01": {"s02"}, "s02": {"s03"}, "s10": {"s11", "s12"}}
+	clock := func() time.Time { return base.Add(24 * time.Hour) }
+	for _, capacity := range []int{0, 4} {
+		opts := []relman.Option{relman.WithClock(clock), relman.WithDependencies(deps), relman.WithCapacity(capacity)}
+		indexed, err := relman.NewManager(st, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		scanning, err := relman.NewManager(bare{st}, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Run(fmt.Sprintf("capacity=%d", capacity), func(t *testing.T) {
+			for i := range 60 {
+				after := base.Add(time.Duration(rng.IntN(40*24)) * time.Hour)
+				d := time.Duration(1+rng.IntN(6)) * time.Hour
+				services := []string{svc()}
+				if i%5 == 0 {
+					services = []string{"s03"} // reached through the dependencies
+				}
+				horizon := []time.Duration{0, 3 * 24 * time.Hour, 20 * 24 * time.Hour}[i%3]
+				a, errA := indexed.NextSlot(ctx, after, d, services, "r0007", horizon)
+				b, errB := scanning.NextSlot(ctx, after, d, services, "r0007", horizon)
+				if a != b || fmt.Sprint(errA) != fmt.Sprint(errB) {
+					t.Errorf("NextSlot(%s, %s, %v, %s): indexed %v %v, scanning %v %v", after, d, services, horizon, a, errA, b, errB)
+				}
+				w := relman.Span{Start: after, End: after.Add(d)}
+				req := relman.Request{Actor: relman.Actor{ID: "carl"}, Window: &w}
+				errA = indexed.Check(ctx, "r0000", relman.EventReplan, req)
+				errB = scanning.Check(ctx, "r0000", relman.EventReplan, req)
+				if fmt.Sprint(errA) != fmt.Sprint(errB) {
+					t.Errorf("check replan to %v: indexed %v, scanning %v", w, errA, errB)
+				}
+			}
+			ca, errA := indexed.Conflicts(ctx)
+			cb, errB := scanning.Conflicts(ctx)
+			if errA != nil || errB != nil || len(ca) == 0 {
+				t.Fatalf("Conflicts: %d, %v, %v", len(ca), errA, errB)
+			}
+			if diff := cmp.Diff(cb, ca); diff != "" {
+				t.Errorf("Conflicts differ (-scanning +indexed):\n%s", diff)
+			}
+			var ia, ib bytes.Buffer
+			if err := indexed.ExportICS(ctx, &ia); err != nil {
+				t.Fatal(err)
+			}
+			if err := scanning.ExportICS(ctx, &ib); err != nil {
+				t.Fatal(err)
+			}
+			if ia.String() != ib.String() || ia.Len() < 1000 {
+				t.Errorf("ExportICS differs: %d and %d bytes", ia.Len(), ib.Len())
+			}
+		})
+	}
+}
