@@ -36,6 +36,9 @@ func Run(t *testing.T, newStore func(t *testing.T) relman.Store) {
 	runOutbox(t, newStore)
 	runRollouts(t, newStore)
 	runSigned(t, newStore)
+	runCursor(t, newStore)
+	runPlanIndex(t, newStore)
+	runFeedback(t, newStore)
 
 	t.Run("Create/RoundTrip", func(t *testing.T) {
 		s := newStore(t)
