@@ -13,12 +13,54 @@ import (
 )
 
 // planIndex holds the releases in one of relman.PlannedStages that have
-// a window, in buckets of one day by the start of the window.
+// a window, in buckets of one day by the start of the window: all of
+// them, and those of each service.
 type planIndex struct {
-	mu      sync.RWMutex
-	buckets map[int64]map[*rec]*planEntry // day of the start → entries
-	lens    map[int64]int                 // window length in seconds, rounded up to a day → entries that long
-	maxLen  int64                         // the longest of lens, in seconds
+	mu     sync.RWMutex
+	all    days
+	bySvc  map[string]days
+	lens   map[int64]int // window length in seconds, rounded up to a day → entries that long
+	maxLen int64         // the longest of lens, in seconds
+}
+
+// days holds entries by the day their window starts.
+type days map[int64]map[*rec]*planEntry
+
+func (d days) add(r *rec, e *planEntry) {
+	b := d[e.day]
+	if b == nil {
+		b = make(map[*rec]*planEntry)
+		d[e.day] = b
+	}
+	b[r] = e
+}
+
+func (d days) remove(r *rec, e *planEntry) {
+	b := d[e.day]
+	delete(b, r)
+	if len(b) == 0 {
+		delete(d, e.day)
+	}
+}
+
+// scan calls fn with every bucket of a day in [lo, hi], in no order.
+func (d days) scan(lo, hi int64, fn func(map[*rec]*planEntry)) {
+	if lo > hi {
+		return
+	}
+	if uint64(hi-lo) < uint64(len(d)) {
+		for day := lo; day <= hi; day++ {
+			if b := d[day]; b != nil {
+				fn(b)
+			}
+		}
+		return
+	}
+	for day, b := range d {
+		if day >= lo && day <= hi {
+			fn(b)
+		}
+	}
 }
 
 // planEntry is what the index holds for a release: the fields a query
@@ -32,7 +74,7 @@ type planEntry struct {
 const daySeconds = 24 * 60 * 60
 
 func newPlanIndex() planIndex {
-	return planIndex{buckets: make(map[int64]map[*rec]*planEntry), lens: make(map[int64]int)}
+	return planIndex{all: make(days), bySvc: make(map[string]days), lens: make(map[int64]int)}
 }
 
 // floorDiv returns a / b rounded down, for b > 0.
@@ -72,10 +114,14 @@ func (p *planIndex) set(r *rec, c *relman.Release) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if old := r.planned; old != nil {
-		b := p.buckets[old.day]
-		delete(b, r)
-		if len(b) == 0 {
-			delete(p.buckets, old.day)
+		p.all.remove(r, old)
+		for _, svc := range old.services {
+			if d := p.bySvc[svc]; d != nil {
+				d.remove(r, old)
+				if len(d) == 0 {
+					delete(p.bySvc, svc)
+				}
+			}
 		}
 		if p.lens[old.len]--; p.lens[old.len] == 0 {
 			delete(p.lens, old.len)
@@ -88,12 +134,15 @@ func (p *planIndex) set(r *rec, c *relman.Release) bool {
 		}
 	}
 	if e != nil {
-		b := p.buckets[e.day]
-		if b == nil {
-			b = make(map[*rec]*planEntry)
-			p.buckets[e.day] = b
+		p.all.add(r, e)
+		for _, svc := range e.services {
+			d := p.bySvc[svc]
+			if d == nil {
+				d = make(days)
+				p.bySvc[svc] = d
+			}
+			d.add(r, e)
 		}
-		b[r] = e
 		p.lens[e.len]++
 		p.maxLen = max(p.maxLen, e.len)
 	}
@@ -108,9 +157,10 @@ type planHit struct {
 }
 
 // Overlapping implements relman.PlanIndex. It reads the buckets of the
-// days from from, less the longest window indexed, to to, so it costs in
-// proportion to the releases planned in that span; a zero from or to
-// reads every bucket before or after the other bound. fn may use the
+// days from from, less the longest window indexed, to to (of each of
+// services, if any), so it costs in proportion to the releases planned
+// in that span (of those services); a zero from or to reads every bucket
+// before or after the other bound. fn may use the
 // store: the index is not locked while it runs.
 func (s *Store) Overlapping(ctx context.Context, from, to time.Time, services []string, fn func(*relman.Release) error) error {
 	if err := ctx.Err(); err != nil {
@@ -118,10 +168,19 @@ func (s *Store) Overlapping(ctx context.Context, from, to time.Time, services []
 	}
 	p := &s.plan
 	var hits []planHit
+	var seen map[*rec]bool // with several services, releases found twice
+	if len(services) > 1 {
+		seen = make(map[*rec]bool)
+	}
 	keep := func(b map[*rec]*planEntry) {
 		for r, e := range b {
-			if (from.IsZero() || e.end.After(from)) && (to.IsZero() || e.start.Before(to)) &&
-				(len(services) == 0 || slices.ContainsFunc(services, func(s string) bool { return slices.Contains(e.services, s) })) {
+			if (from.IsZero() || e.end.After(from)) && (to.IsZero() || e.start.Before(to)) {
+				if seen != nil {
+					if seen[r] {
+						continue
+					}
+					seen[r] = true
+				}
 				hits = append(hits, planHit{e.start, r.cur.Load()})
 			}
 		}
@@ -134,20 +193,11 @@ func (s *Store) Overlapping(ctx context.Context, from, to time.Time, services []
 	if !to.IsZero() {
 		hi = floorDiv(to.Unix(), daySeconds)
 	}
-	if lo <= hi {
-		if uint64(hi-lo) < uint64(len(p.buckets)) {
-			for d := lo; d <= hi; d++ {
-				if b := p.buckets[d]; b != nil {
-					keep(b)
-				}
-			}
-		} else {
-			for d, b := range p.buckets {
-				if d >= lo && d <= hi {
-					keep(b)
-				}
-			}
-		}
+	if len(services) == 0 {
+		p.all.scan(lo, hi, keep)
+	}
+	for _, svc := range services {
+		p.bySvc[svc].scan(lo, hi, keep)
 	}
 	p.mu.RUnlock()
 	slices.SortFunc(hits, func(a, b planHit) int { return cmp.Or(a.start.Compare(b.start), strings.Compare(a.r.ID, b.r.ID)) })
