@@ -21,9 +21,12 @@ func (s *Store) PutWindow(ctx context.Context, w relman.Window) error {
 	if _, err := storedoc.EncodeWindow(&w); err != nil { // as the SQL stores check it
 		return fmt.Errorf("memory: put window %q: %w", w.ID, err)
 	}
+	// Its times come back in the window's zone, as from the SQL stores.
+	c := w.Clone()
+	storedoc.WindowInZone(&c)
 	s.windowsMu.Lock()
 	defer s.windowsMu.Unlock()
-	s.windows[w.ID] = w.Clone()
+	s.windows[w.ID] = c
 	return nil
 }
 
