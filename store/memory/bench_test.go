@@ -176,7 +176,6 @@ func BenchmarkPlanFire(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			b.ReportMetric(float64(overlap)/2, "overlapping")
 			b.ReportAllocs()
 			i := 1
 			for b.Loop() {
@@ -185,6 +184,7 @@ func BenchmarkPlanFire(b *testing.B) {
 				}
 				i++
 			}
+			b.ReportMetric(float64(overlap)/2, "overlapping")
 		})
 	}
 }
