@@ -71,8 +71,10 @@ func TestOperationRecords(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(r.Feedback) != 1 || r.Feedback[0].At != c.now || r.Feedback[0].By != "alice" {
-		t.Errorf("feedback = %+v, want At=now, By=alice", r.Feedback)
+	// Read through the Manager: a FeedbackStore keeps feedback as records.
+	if fb, err := m.Feedback(ctx, "rel-1", 0, 10); err != nil || len(fb) != 1 || fb[0].At != c.now || fb[0].By != "alice" ||
+		r.FeedbackSummary == nil || r.FeedbackSummary.Count != 1 {
+		t.Errorf("feedback = %+v, %v (summary %+v), want one, At=now, By=alice", fb, err, r.FeedbackSummary)
 	}
 
 	opened := c.now.Add(-30 * time.Minute)
@@ -347,8 +349,12 @@ func TestOperationConcurrent(t *testing.T) {
 		}
 	}
 	r, _ := m.Get(ctx, "rel-1")
-	if len(r.Feedback) != n || len(r.Incidents) != n {
-		t.Errorf("kept %d feedback and %d incidents, want %d each", len(r.Feedback), len(r.Incidents), n)
+	fb, err := m.Feedback(ctx, "rel-1", 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fb) != n || len(r.Incidents) != n || r.FeedbackSummary.Count != n {
+		t.Errorf("kept %d feedback (summary %d) and %d incidents, want %d each", len(fb), r.FeedbackSummary.Count, len(r.Incidents), n)
 	}
 	if err := m.Verify(ctx, "rel-1"); err != nil {
 		t.Error(err)
@@ -364,15 +370,18 @@ func TestOperationTimesNormalized(t *testing.T) {
 		paris = time.FixedZone("CET", 3600)
 	}
 	local := c.now.In(paris).Add(-time.Hour + 1500) // 1.5 µs past
-	r, err := m.AddFeedback(ctx, "rel-1", alice, relman.Feedback{Rating: 3, At: local})
-	if err != nil {
+	if _, err := m.AddFeedback(ctx, "rel-1", alice, relman.Feedback{Rating: 3, At: local}); err != nil {
 		t.Fatal(err)
 	}
+	fb, err := m.Feedback(ctx, "rel-1", 0, 10)
+	if err != nil || len(fb) != 1 {
+		t.Fatalf("Feedback = %v, %v; want one", fb, err)
+	}
 	want := c.now.Add(-time.Hour + time.Microsecond)
-	if got := r.Feedback[0].At; got != want {
+	if got := fb[0].At; got != want {
 		t.Errorf("feedback At = %v, want %v (UTC, µs)", got, want)
 	}
-	r, err = m.OpenIncident(ctx, "rel-1", alice, relman.Incident{ID: "I", Severity: relman.SeverityLow, OpenedAt: local, ResolvedAt: &local})
+	r, err := m.OpenIncident(ctx, "rel-1", alice, relman.Incident{ID: "I", Severity: relman.SeverityLow, OpenedAt: local, ResolvedAt: &local})
 	if err != nil {
 		t.Fatal(err)
 	}

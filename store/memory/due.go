@@ -22,17 +22,22 @@ func (l lease) heldByOther(owner string, now time.Time) bool {
 	return l.owner != "" && l.owner != owner && l.until.After(now)
 }
 
-// saved updates the due index and the outbox after r was stored with
-// entries. The caller holds s.mu.
-func (s *Store) saved(r *relman.Release, entries []relman.AuditEntry) {
-	if at, ok := r.NextDue(); ok {
-		s.due[r.ID] = at
+// dueChanged updates the due index after r was stored as c. The caller
+// holds r.mu.
+func (s *Store) dueChanged(r *rec, id string, c *relman.Release) {
+	at, _ := c.NextDue()
+	if at.Equal(r.due) {
+		return
+	}
+	r.due = at
+	sh := s.shard(id)
+	sh.mu.Lock()
+	if at.IsZero() {
+		delete(sh.due, id)
 	} else {
-		delete(s.due, r.ID)
+		sh.due[id] = at
 	}
-	if s.outbox != nil {
-		s.outbox.add(entries)
-	}
+	sh.mu.Unlock()
 }
 
 type dueItem struct {
@@ -41,13 +46,18 @@ type dueItem struct {
 }
 
 // dueSorted returns the releases due before (or at, when inclusive) t,
-// earliest first. The caller holds s.mu.
+// earliest first.
 func (s *Store) dueSorted(t time.Time, inclusive bool, keep func(id string) bool) []dueItem {
 	var out []dueItem
-	for id, at := range s.due {
-		if (at.Before(t) || (inclusive && at.Equal(t))) && keep(id) {
-			out = append(out, dueItem{id, at})
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.RLock()
+		for id, at := range sh.due {
+			if (at.Before(t) || (inclusive && at.Equal(t))) && keep(id) {
+				out = append(out, dueItem{id, at})
+			}
 		}
+		sh.mu.RUnlock()
 	}
 	slices.SortFunc(out, func(a, b dueItem) int { return cmp.Or(a.at.Compare(b.at), strings.Compare(a.id, b.id)) })
 	return out
@@ -62,8 +72,8 @@ func (s *Store) ClaimDue(ctx context.Context, owner string, now, until time.Time
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("memory: claim due: %w", err)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.leasesMu.Lock()
+	defer s.leasesMu.Unlock()
 	items := s.dueSorted(now, true, func(id string) bool { return !s.leases[id].heldByOther(owner, now) })
 	out := make([]string, 0, min(n, len(items)))
 	for _, it := range items[:min(n, len(items))] {
@@ -75,8 +85,8 @@ func (s *Store) ClaimDue(ctx context.Context, owner string, now, until time.Time
 
 // ReleaseDue implements relman.DueStore.
 func (s *Store) ReleaseDue(ctx context.Context, owner string, ids ...string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.leasesMu.Lock()
+	defer s.leasesMu.Unlock()
 	for _, id := range ids {
 		if s.leases[id].owner == owner {
 			delete(s.leases, id)
@@ -93,8 +103,6 @@ func (s *Store) DueBefore(ctx context.Context, t time.Time, n int) ([]string, er
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("memory: due before: %w", err)
 	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
 	items := s.dueSorted(t, false, func(string) bool { return true })
 	out := make([]string, 0, min(n, len(items)))
 	for _, it := range items[:min(n, len(items))] {

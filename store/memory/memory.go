@@ -1,14 +1,39 @@
 // Package memory is an in-process relman.Store: fast, safe for concurrent
 // use, and gone when the process ends. Use it in tests and for programs
 // that keep nothing.
+//
+// The store has every optional ability of relman.Store: Scanner,
+// WindowStore, Locker, DueStore, Outbox (with Options.Outbox), PlanIndex
+// and FeedbackStore.
+//
+// # Concurrency
+//
+// Writes to different releases do not wait for each other. Each release
+// has a lock of its own that its writers take; the map from ids to
+// releases is split into shards, each with a read-write lock taken only
+// to find a release, add one or change its due time. A release's stored
+// state is an immutable snapshot that a write replaces, so readers never
+// wait for a writer of the same release. Its history and feedback records
+// are append-only lists that a write extends without copying what they
+// hold: a reader takes the list as it was, and what is appended later
+// lies past its end.
+//
+// The plan index (Overlapping) keeps the planned releases in buckets of
+// one day by the start of their window. A query reads the buckets from
+// its start less the longest window indexed to its end, so it costs in
+// proportion to the releases planned around the time asked about, not to
+// all of them. Writes that leave a release's window, stage group and
+// services unchanged (most transitions) do not touch the index.
 package memory
 
 import (
 	"context"
 	"fmt"
+	"hash/maphash"
 	"maps"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/relman-dev/relman"
@@ -17,32 +42,63 @@ import (
 // Store keeps releases and their history in memory. The zero value is not
 // usable; call New.
 type Store struct {
-	mu       sync.RWMutex
-	releases map[string]*relman.Release
-	history  map[string][]relman.AuditEntry
-	locks    map[string]chan struct{} // Lock's named locks, made on first use
-	windows  map[string]relman.Window
+	seed   maphash.Seed
+	shards [nShards]shard
 
-	due    map[string]time.Time // release id → Release.NextDue, for releases with something due
-	leases map[string]lease     // release id → the runner working on it (DueStore)
-	outbox *outbox              // nil unless Options.Outbox
+	locksMu sync.Mutex
+	locks   map[string]chan struct{} // Lock's named locks, made on first use
+
+	windowsMu sync.RWMutex
+	windows   map[string]relman.Window
+
+	leasesMu sync.Mutex
+	leases   map[string]lease // release id → the runner working on it (DueStore)
+
+	plan   planIndex
+	outbox *outbox // nil unless Options.Outbox
+}
+
+const nShards = 64
+
+// shard holds the releases whose id hashes to it. Its lock guards the
+// maps, not the releases: each rec has its own.
+type shard struct {
+	mu   sync.RWMutex
+	recs map[string]*rec
+	due  map[string]time.Time // release id → Release.NextDue, for releases with something due
+	_    [64]byte             // keeps shards' locks on separate cache lines
+}
+
+// rec is one stored release. mu serializes its writers; readers load the
+// published versions without it.
+type rec struct {
+	mu  sync.Mutex
+	cur atomic.Pointer[relman.Release] // the stored release, never modified
+	log atomic.Pointer[chunks[relman.AuditEntry]]
+	fb  atomic.Pointer[feedbackLog] // nil until the first record
+
+	// Guarded by mu: what the indexes hold for the release.
+	due     time.Time // zero when nothing is due
+	planned *planEntry
 }
 
 // Options configures a Store. The zero value means the defaults.
 type Options struct {
 	// Outbox makes the store write a relman.Notification for every audit
-	// entry it saves, in the same critical section as the change, for a
-	// runner to deliver (see relman.Outbox).
+	// entry it saves, together with the change, for a runner to deliver
+	// (see relman.Outbox).
 	Outbox bool
 }
 
 var (
-	_ relman.Store       = (*Store)(nil)
-	_ relman.Scanner     = (*Store)(nil)
-	_ relman.WindowStore = (*Store)(nil)
-	_ relman.Locker      = (*Store)(nil)
-	_ relman.DueStore    = (*Store)(nil)
-	_ relman.Outbox      = (*Store)(nil)
+	_ relman.Store         = (*Store)(nil)
+	_ relman.Scanner       = (*Store)(nil)
+	_ relman.WindowStore   = (*Store)(nil)
+	_ relman.Locker        = (*Store)(nil)
+	_ relman.DueStore      = (*Store)(nil)
+	_ relman.Outbox        = (*Store)(nil)
+	_ relman.PlanIndex     = (*Store)(nil)
+	_ relman.FeedbackStore = (*Store)(nil)
 )
 
 // New returns an empty Store with the default options.
@@ -51,16 +107,50 @@ func New() *Store { return NewWithOptions(Options{}) }
 // NewWithOptions returns an empty Store configured by o.
 func NewWithOptions(o Options) *Store {
 	s := &Store{
-		releases: make(map[string]*relman.Release),
-		history:  make(map[string][]relman.AuditEntry),
-		windows:  make(map[string]relman.Window),
-		due:      make(map[string]time.Time),
-		leases:   make(map[string]lease),
+		seed:    maphash.MakeSeed(),
+		windows: make(map[string]relman.Window),
+		leases:  make(map[string]lease),
+		plan:    newPlanIndex(),
+	}
+	for i := range s.shards {
+		s.shards[i].recs = make(map[string]*rec)
+		s.shards[i].due = make(map[string]time.Time)
 	}
 	if o.Outbox {
 		s.outbox = newOutbox()
 	}
 	return s
+}
+
+func (s *Store) shard(id string) *shard {
+	return &s.shards[maphash.String(s.seed, id)%nShards]
+}
+
+// find returns the release id, or nil.
+func (s *Store) find(id string) *rec {
+	sh := s.shard(id)
+	sh.mu.RLock()
+	r := sh.recs[id]
+	sh.mu.RUnlock()
+	return r
+}
+
+// each calls fn with every stored release, shard by shard, holding no
+// lock while fn runs.
+func (s *Store) each(fn func(*relman.Release)) {
+	var buf []*rec
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.RLock()
+		buf = buf[:0]
+		for _, r := range sh.recs {
+			buf = append(buf, r)
+		}
+		sh.mu.RUnlock()
+		for _, r := range buf {
+			fn(r.cur.Load())
+		}
+	}
 }
 
 func checkRelease(op string, r *relman.Release) error {
@@ -106,14 +196,31 @@ func (s *Store) Create(ctx context.Context, r *relman.Release, entries ...relman
 	}
 	c := r.Clone()
 	c.Revision = 1
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.releases[r.ID]; ok {
+	added := cloneEntries(entries)
+	log := chunks[relman.AuditEntry]{}.appended(added...)
+	nr := &rec{}
+	nr.cur.Store(c)
+	nr.log.Store(&log)
+	// Held until the indexes know the release, so that a write racing
+	// with Create cannot index it first.
+	nr.mu.Lock()
+	defer nr.mu.Unlock()
+	sh := s.shard(r.ID)
+	sh.mu.Lock()
+	if _, ok := sh.recs[r.ID]; ok {
+		sh.mu.Unlock()
 		return fmt.Errorf("memory: create %q: %w", r.ID, relman.ErrExists)
 	}
-	s.releases[r.ID] = c
-	s.history[r.ID] = cloneEntries(entries)
-	s.saved(c, entries)
+	sh.recs[r.ID] = nr
+	if at, ok := c.NextDue(); ok {
+		sh.due[r.ID] = at
+		nr.due = at
+	}
+	sh.mu.Unlock()
+	s.plan.set(nr, c)
+	if s.outbox != nil {
+		s.outbox.add(added)
+	}
 	r.Revision = 1
 	return nil
 }
@@ -123,41 +230,69 @@ func (s *Store) Get(ctx context.Context, id string) (*relman.Release, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("memory: get %q: %w", id, err)
 	}
-	s.mu.RLock()
-	r, ok := s.releases[id]
-	s.mu.RUnlock()
-	if !ok {
+	r := s.find(id)
+	if r == nil {
 		return nil, fmt.Errorf("memory: get %q: %w", id, relman.ErrNotFound)
 	}
-	return r.Clone(), nil
+	return r.cur.Load().Clone(), nil
 }
 
 // Update implements relman.Store.
 func (s *Store) Update(ctx context.Context, r *relman.Release, entries ...relman.AuditEntry) error {
-	if err := checkRelease("update", r); err != nil {
+	return s.update(ctx, "update", r, nil, entries)
+}
+
+// update saves r with entries and, if fs is not empty, the feedback
+// records fs, all or nothing.
+func (s *Store) update(ctx context.Context, op string, r *relman.Release, fs []relman.Feedback, entries []relman.AuditEntry) error {
+	if err := checkRelease(op, r); err != nil {
 		return err
 	}
-	if err := checkText("update", r, entries); err != nil {
+	if err := checkText(op, r, entries); err != nil {
 		return err
+	}
+	if len(fs) > 0 {
+		if err := relman.CheckInput("feedback", fs); err != nil {
+			return fmt.Errorf("memory: %s %q: %w", op, r.ID, err)
+		}
 	}
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("memory: update %q: %w", r.ID, err)
+		return fmt.Errorf("memory: %s %q: %w", op, r.ID, err)
+	}
+	rc := s.find(r.ID)
+	if rc == nil {
+		return fmt.Errorf("memory: %s %q: %w", op, r.ID, relman.ErrNotFound)
 	}
 	c := r.Clone()
 	added := cloneEntries(entries)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	cur, ok := s.releases[r.ID]
-	if !ok {
-		return fmt.Errorf("memory: update %q: %w", r.ID, relman.ErrNotFound)
-	}
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	cur := rc.cur.Load()
 	if cur.Revision != r.Revision {
-		return fmt.Errorf("memory: update %q at revision %d (stored %d): %w", r.ID, r.Revision, cur.Revision, relman.ErrConflict)
+		return fmt.Errorf("memory: %s %q at revision %d (stored %d): %w", op, r.ID, r.Revision, cur.Revision, relman.ErrConflict)
+	}
+	var fb *feedbackLog
+	if len(fs) > 0 {
+		var err error
+		if fb, err = rc.fb.Load().appended(fs); err != nil {
+			return fmt.Errorf("memory: %s %q: %w", op, r.ID, err)
+		}
 	}
 	c.Revision = r.Revision + 1
-	s.releases[r.ID] = c
-	s.history[r.ID] = append(s.history[r.ID], added...)
-	s.saved(c, added)
+	log := rc.log.Load().appended(added...)
+	if fb != nil {
+		rc.fb.Store(fb)
+	}
+	rc.log.Store(&log)
+	// The plan index publishes c itself when the release's place in it
+	// changes, so that a query never sees the one without the other.
+	if !s.plan.set(rc, c) {
+		rc.cur.Store(c)
+	}
+	s.dueChanged(rc, r.ID, c)
+	if s.outbox != nil {
+		s.outbox.add(added)
+	}
 	r.Revision = c.Revision
 	return nil
 }
@@ -172,14 +307,12 @@ func (s *Store) List(ctx context.Context, q relman.Query) ([]*relman.Release, er
 	}
 	q = q.Normalized()
 	key, _ := q.Key() // valid when q.After is set
-	s.mu.RLock()
 	var hits []*relman.Release
-	for _, r := range s.releases {
+	s.each(func(r *relman.Release) {
 		if q.Match(r) && (q.After == "" || q.Beyond(r, key)) {
 			hits = append(hits, r)
 		}
-	}
-	s.mu.RUnlock()
+	})
 	slices.SortFunc(hits, q.Compare)
 	lo := min(q.Offset, len(hits))
 	hi := min(lo+q.Limit, len(hits))
@@ -195,13 +328,19 @@ func (s *Store) History(ctx context.Context, id string) ([]relman.AuditEntry, er
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("memory: history %q: %w", id, err)
 	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	h, ok := s.history[id]
-	if !ok {
+	r := s.find(id)
+	if r == nil {
 		return nil, fmt.Errorf("memory: history %q: %w", id, relman.ErrNotFound)
 	}
-	return cloneEntries(h), nil
+	log := r.log.Load()
+	out := make([]relman.AuditEntry, 0, log.n)
+	log.each(func(e *relman.AuditEntry) bool {
+		c := *e
+		c.Details = maps.Clone(c.Details)
+		out = append(out, c)
+		return true
+	})
+	return out, nil
 }
 
 // Scan implements relman.Scanner: it calls fn with a copy of every release
@@ -214,14 +353,12 @@ func (s *Store) Scan(ctx context.Context, q relman.Query, fn func(r *relman.Rele
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("memory: scan: %w", err)
 	}
-	s.mu.RLock()
-	hits := make([]*relman.Release, 0, len(s.releases))
-	for _, r := range s.releases {
+	var hits []*relman.Release
+	s.each(func(r *relman.Release) {
 		if q.Match(r) {
 			hits = append(hits, r) // stored releases are replaced, never modified
 		}
-	}
-	s.mu.RUnlock()
+	})
 	for i, r := range hits {
 		if i%256 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -241,7 +378,7 @@ func (s *Store) Lock(ctx context.Context, key string) (func(), error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("memory: lock %q: %w", key, err)
 	}
-	s.mu.Lock()
+	s.locksMu.Lock()
 	if s.locks == nil {
 		s.locks = make(map[string]chan struct{})
 	}
@@ -250,7 +387,7 @@ func (s *Store) Lock(ctx context.Context, key string) (func(), error) {
 		ch = make(chan struct{}, 1)
 		s.locks[key] = ch
 	}
-	s.mu.Unlock()
+	s.locksMu.Unlock()
 	select {
 	case ch <- struct{}{}:
 		var once sync.Once

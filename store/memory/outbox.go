@@ -7,14 +7,16 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/relman-dev/relman"
 )
 
 // outbox holds the undelivered notifications of every release, in
-// sequence order per release. The Store's mutex guards it.
+// sequence order per release.
 type outbox struct {
+	mu      sync.RWMutex
 	pending map[string][]*note // release id → its notifications, oldest first
 }
 
@@ -25,7 +27,14 @@ type note struct {
 
 func newOutbox() *outbox { return &outbox{pending: make(map[string][]*note)} }
 
+// add queues a notification of each entry. Writers of a release call it
+// holding the release's lock, so its notifications queue in order.
 func (o *outbox) add(entries []relman.AuditEntry) {
+	if len(entries) == 0 {
+		return
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
 	for _, e := range entries {
 		e.Details = maps.Clone(e.Details)
 		o.pending[e.ReleaseID] = append(o.pending[e.ReleaseID], &note{n: relman.Notification{Entry: e, NextAt: e.At}})
@@ -71,8 +80,8 @@ func (s *Store) ClaimNotifications(ctx context.Context, owner string, now, until
 	if err := s.checkOutbox("claim notifications"); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.outbox.mu.Lock()
+	defer s.outbox.mu.Unlock()
 	var heads []*note
 	for _, list := range s.outbox.pending {
 		for _, nt := range list {
@@ -99,8 +108,8 @@ func (s *Store) AckNotification(ctx context.Context, releaseID string, seq int64
 	if err := s.checkOutbox("ack notification"); err != nil {
 		return err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.outbox.mu.Lock()
+	defer s.outbox.mu.Unlock()
 	if i, _ := s.outbox.find(releaseID, seq); i >= 0 {
 		list := slices.Delete(s.outbox.pending[releaseID], i, i+1)
 		if len(list) == 0 {
@@ -117,8 +126,8 @@ func (s *Store) FailNotification(ctx context.Context, releaseID string, seq int6
 	if err := s.checkOutbox("fail notification"); err != nil {
 		return err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.outbox.mu.Lock()
+	defer s.outbox.mu.Unlock()
 	_, nt := s.outbox.find(releaseID, seq)
 	if nt == nil {
 		return fmt.Errorf("memory: notification %s/%d: %w", releaseID, seq, relman.ErrNotFound)
@@ -137,7 +146,7 @@ func (s *Store) ListNotifications(ctx context.Context, dead bool, n int) ([]relm
 	if err := s.checkOutbox("list notifications"); err != nil {
 		return nil, err
 	}
-	s.mu.RLock()
+	s.outbox.mu.RLock()
 	var out []relman.Notification
 	for _, list := range s.outbox.pending {
 		for _, nt := range list {
@@ -146,7 +155,7 @@ func (s *Store) ListNotifications(ctx context.Context, dead bool, n int) ([]relm
 			}
 		}
 	}
-	s.mu.RUnlock()
+	s.outbox.mu.RUnlock()
 	slices.SortFunc(out, byAge)
 	return out[:min(n, len(out))], nil
 }
@@ -156,8 +165,8 @@ func (s *Store) ReplayNotification(ctx context.Context, releaseID string, seq in
 	if err := s.checkOutbox("replay notification"); err != nil {
 		return err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.outbox.mu.Lock()
+	defer s.outbox.mu.Unlock()
 	_, nt := s.outbox.find(releaseID, seq)
 	if nt == nil || !nt.n.Dead {
 		return fmt.Errorf("memory: dead notification %s/%d: %w", releaseID, seq, relman.ErrNotFound)

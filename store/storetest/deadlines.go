@@ -20,7 +20,8 @@ import (
 // an error although their change was stored, and those that returned
 // success although it was not. Both must be zero: a caller that retries
 // after an error must never apply a change twice. It reports how many
-// calls ended each way.
+// calls ended each way. Run calls it with n = 100 (subtest
+// "Manager/DeadlineOutcomes"); call it with a larger n to press harder.
 func DeadlineOutcomes(t *testing.T, s relman.Store, n int) {
 	ctx := context.Background()
 	m, err := relman.NewManager(s, relman.WithLifecycle(LoopLifecycle(t)))

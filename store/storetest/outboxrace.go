@@ -17,7 +17,9 @@ import (
 // claim, each time under a new owner, and acknowledge, until every
 // notification is delivered. No notification may be claimed twice while
 // its lease runs, and each release's notifications must go out in order:
-// one is claimed only after the one before it was acknowledged.
+// one is claimed only after the one before it was acknowledged. Run
+// checks it with one handle (subtest "Outbox/ConcurrentClaims"); call
+// ConcurrentNotificationClaims with several handles on one database.
 func ConcurrentNotificationClaims(t *testing.T, handles ...relman.Store) {
 	ctx := context.Background()
 	const releases, perRelease = 12, 4

@@ -12,9 +12,15 @@ import (
 
 // UpdateReindexes checks that List on s, an empty store, sees the
 // services, teams, kind and times an Update changes, and not those a
-// refused Update carried. It is for stores that index releases apart from
-// their documents.
-func UpdateReindexes(t *testing.T, s relman.Store) {
+// refused Update carried.
+//
+// Deprecated: Run checks this on every store (subtest
+// "List/UpdateReindexes"); call Run instead.
+func UpdateReindexes(t *testing.T, s relman.Store) { updateReindexes(t, s) }
+
+// updateReindexes is UpdateReindexes, for stores that index releases
+// apart from their documents.
+func updateReindexes(t *testing.T, s relman.Store) {
 	ctx := context.Background()
 	r := Full("r1")
 	e := r.Record(relman.AuditEntry{At: r.CreatedAt, Actor: "c", Action: relman.ActionCreate, To: r.Stage})

@@ -12,7 +12,9 @@ import (
 // more than one batch, and scans them all and a third of them while fn
 // reads each release's history from the store. Scan must visit each
 // release once and hold no connection while fn runs, so a store made
-// with a single connection (or reader) shows if it does.
+// with a single connection (or reader) shows if it does. Run checks it on
+// the stores newStore makes (subtest "Scanner/Batches"); call ScanBatches
+// for a store opened with one connection.
 func ScanBatches(t *testing.T, s interface {
 	relman.Store
 	relman.Scanner

@@ -54,7 +54,9 @@ func WindowCases(t *testing.T) map[string]relman.Window {
 // It checks them on s (subtest "first"), then on the handle again returns
 // (subtest "second"): another handle on the same database, opened after
 // the windows were written, or a reopened one; ListWindows of that handle
-// must match memory's too.
+// must match memory's too. Run checks WindowCases on one handle (subtest
+// "Windows/RoundTripExact"); call WindowsRoundTripExact for cases of the
+// store's own and for a handle opened again.
 func WindowsRoundTripExact(t *testing.T, s relman.WindowStore, cases map[string]relman.Window, again func(t *testing.T) relman.WindowStore) {
 	ctx := context.Background()
 	mem := memory.New()
@@ -119,7 +121,8 @@ func WindowsRoundTripExact(t *testing.T, s relman.WindowStore, cases map[string]
 // PutWindowInvalid checks that bad windows are relman.ErrInvalid and that
 // nothing is written: a window already stored under the id stays. s must
 // be empty; extra adds cases, by subtest name, that the store refuses
-// beyond those every store does.
+// beyond those every store does. Run checks the cases every store refuses
+// (subtest "Windows/Invalid"); call PutWindowInvalid for extra ones.
 func PutWindowInvalid(t *testing.T, s relman.WindowStore, extra map[string]relman.Window) {
 	ctx := context.Background()
 	edit := func(f func(w *relman.Window)) relman.Window {
@@ -170,7 +173,12 @@ func PutWindowInvalid(t *testing.T, s relman.WindowStore, extra map[string]relma
 // WindowsCanceled checks that each window method of s, an empty store,
 // returns context.Canceled for a canceled context, and that PutWindow
 // then wrote nothing.
-func WindowsCanceled(t *testing.T, s relman.WindowStore) {
+//
+// Deprecated: Run checks this on every relman.WindowStore (subtest
+// "Windows/Canceled"); call Run instead.
+func WindowsCanceled(t *testing.T, s relman.WindowStore) { windowsCanceled(t, s) }
+
+func windowsCanceled(t *testing.T, s relman.WindowStore) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if err := s.PutWindow(ctx, Window("w")); !errors.Is(err, context.Canceled) {
@@ -237,7 +245,12 @@ func WindowsNewerFields(t *testing.T, s relman.WindowStore, docs WindowDocs) {
 // WindowsOrderBytewise checks that ListWindows of s, an empty store, sorts
 // ids by bytes, as release ids sort (upper case before lower case, '-'
 // before digits), whatever the database's collation.
-func WindowsOrderBytewise(t *testing.T, s relman.WindowStore) {
+//
+// Deprecated: Run checks this on every relman.WindowStore (subtest
+// "Windows/OrderBytewise"); call Run instead.
+func WindowsOrderBytewise(t *testing.T, s relman.WindowStore) { windowsOrderBytewise(t, s) }
+
+func windowsOrderBytewise(t *testing.T, s relman.WindowStore) {
 	ctx := context.Background()
 	for _, id := range []string{"b", "B", "a-1", "a1", "a.1", "a_1", "A", "0"} {
 		if err := s.PutWindow(ctx, Window(id)); err != nil {

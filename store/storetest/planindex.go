@@ -1,0 +1,232 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/relman-dev/relman"
+)
+
+// planned returns a release at stage in services whose window is
+// [base+start h, base+end h).
+func planned(id string, stage relman.Stage, start, end int, services ...string) *relman.Release {
+	r := Minimal(id)
+	r.Stage = stage
+	r.Services = services
+	r.Window = &relman.Span{Start: base.Add(time.Duration(start) * time.Hour), End: base.Add(time.Duration(end) * time.Hour)}
+	return r
+}
+
+// overlapping returns the ids Overlapping passes to fn, in order.
+func overlapping(t *testing.T, pi relman.PlanIndex, from, to time.Time, services ...string) []string {
+	t.Helper()
+	var got []string
+	err := pi.Overlapping(context.Background(), from, to, services, func(r *relman.Release) error {
+		got = append(got, r.ID)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("Overlapping(%v, %v, %v): %v", from, to, services, err)
+	}
+	return got
+}
+
+// hour returns base plus h hours.
+func hour(h int) time.Time { return base.Add(time.Duration(h) * time.Hour) }
+
+// update saves r with one edit entry, and fails the test on error.
+func update(t *testing.T, s relman.Store, r *relman.Release) {
+	t.Helper()
+	e := r.Record(relman.AuditEntry{At: r.UpdatedAt, Actor: "u", Action: relman.ActionEdit})
+	if err := s.Update(context.Background(), r, e); err != nil {
+		t.Fatalf("Update %q: %v", r.ID, err)
+	}
+}
+
+// runPlanIndex checks the relman.PlanIndex ability, if the store has it.
+func runPlanIndex(t *testing.T, newStore func(t *testing.T) relman.Store) {
+	ctx := context.Background()
+	open := func(t *testing.T) (relman.Store, relman.PlanIndex) {
+		s := newStore(t)
+		pi, ok := s.(relman.PlanIndex)
+		if !ok {
+			t.Skip("the store is no relman.PlanIndex")
+		}
+		return s, pi
+	}
+	// seed stores windows (in hours from base):
+	//
+	//	a  planned     10–12  billing
+	//	b  building    12–14  api
+	//	c  authorized  10–11  billing, api   (same start as a: a before c)
+	//	d  deploying    0–100 search        (long)
+	//	e  proposed    10–12  billing       (not a planned stage)
+	//	f  operating   10–12  billing       (not a planned stage)
+	//	g  planned     no window
+	//	h  closed      11–13  api           (not a planned stage)
+	seed := func(t *testing.T, s relman.Store) {
+		for _, r := range []*relman.Release{
+			planned("a", relman.StagePlanned, 10, 12, "billing"),
+			planned("b", relman.StageBuilding, 12, 14, "api"),
+			planned("c", relman.StageAuthorized, 10, 11, "billing", "api"),
+			planned("d", relman.StageDeploying, 0, 100, "search"),
+			planned("e", relman.StageProposed, 10, 12, "billing"),
+			planned("f", relman.StageOperating, 10, 12, "billing"),
+			planned("h", relman.StageClosed, 11, 13, "api"),
+		} {
+			create(t, s, r)
+		}
+		g := Minimal("g")
+		g.Stage = relman.StagePlanned
+		create(t, s, g)
+	}
+
+	t.Run("PlanIndex/Overlapping", func(t *testing.T) {
+		s, pi := open(t)
+		seed(t, s)
+		var zero time.Time
+		for _, c := range []struct {
+			name     string
+			from, to time.Time
+			services []string
+			want     []string
+		}{
+			{"everything", zero, zero, nil, []string{"d", "a", "c", "b"}},
+			{"one hour inside a", hour(11), hour(12), nil, []string{"d", "a"}},
+			{"touching the end of a and c", hour(12), hour(13), nil, []string{"d", "b"}},
+			{"touching the start of a, b and c", hour(9), hour(10), nil, []string{"d"}},
+			{"touching the end of d", hour(100), hour(200), nil, nil},
+			{"a nanosecond into a", hour(12).Add(-1), hour(12), nil, []string{"d", "a"}},
+			{"zero from", zero, hour(11), nil, []string{"d", "a", "c"}},
+			{"zero to", hour(13), zero, nil, []string{"d", "b"}},
+			{"service", zero, zero, []string{"billing"}, []string{"a", "c"}},
+			{"services", zero, zero, []string{"api", "search"}, []string{"d", "c", "b"}},
+			{"service and time", hour(11), hour(13), []string{"api"}, []string{"b"}},
+			{"unknown service", zero, zero, []string{"nothing"}, nil},
+			{"before everything", hour(-50), hour(-1), nil, nil},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				got := overlapping(t, pi, c.from, c.to, c.services...)
+				if d := cmp.Diff(c.want, got); d != "" {
+					t.Errorf("Overlapping(%v, %v, %v) (-want +got):\n%s", c.from, c.to, c.services, d)
+				}
+			})
+		}
+	})
+
+	t.Run("PlanIndex/OrderByStartThenID", func(t *testing.T) {
+		s, pi := open(t)
+		for _, r := range []*relman.Release{
+			planned("z", relman.StagePlanned, 5, 6),
+			planned("y", relman.StageTesting, 5, 9),
+			planned("x", relman.StageVerified, 7, 8),
+			planned("w", relman.StagePlanned, 1, 30),
+			planned("v", relman.StageBuilding, 5, 7),
+		} {
+			create(t, s, r)
+		}
+		if got, want := overlapping(t, pi, time.Time{}, time.Time{}), []string{"w", "v", "y", "z", "x"}; !cmp.Equal(got, want) {
+			t.Errorf("Overlapping = %v, want %v (by start, then id)", got, want)
+		}
+	})
+
+	t.Run("PlanIndex/FollowsUpdates", func(t *testing.T) {
+		s, pi := open(t)
+		seed(t, s)
+		// Replanned later: a moves after b.
+		a, _ := s.Get(ctx, "a")
+		a.Window = &relman.Span{Start: hour(20), End: hour(22)}
+		update(t, s, a)
+		if got, want := overlapping(t, pi, hour(10), hour(12)), []string{"d", "c"}; !cmp.Equal(got, want) {
+			t.Errorf("after replanning a, Overlapping(10–12) = %v, want %v", got, want)
+		}
+		if got, want := overlapping(t, pi, time.Time{}, time.Time{}), []string{"d", "c", "b", "a"}; !cmp.Equal(got, want) {
+			t.Errorf("after replanning a, Overlapping = %v, want %v", got, want)
+		}
+		// Replanned far back, further than any window was long.
+		a.Window = &relman.Span{Start: hour(-1000), End: hour(-999)}
+		update(t, s, a)
+		if got, want := overlapping(t, pi, hour(-1000), hour(-999)), []string{"a"}; !cmp.Equal(got, want) {
+			t.Errorf("after replanning a far back, Overlapping = %v, want %v", got, want)
+		}
+		// A longer window than any before.
+		b, _ := s.Get(ctx, "b")
+		b.Window = &relman.Span{Start: hour(-5000), End: hour(5000)}
+		update(t, s, b)
+		if got, want := overlapping(t, pi, hour(4000), hour(4001)), []string{"b"}; !cmp.Equal(got, want) {
+			t.Errorf("after lengthening b, Overlapping(4000–4001) = %v, want %v", got, want)
+		}
+		// Services change: c leaves billing.
+		c, _ := s.Get(ctx, "c")
+		c.Services = []string{"api"}
+		update(t, s, c)
+		if got, want := overlapping(t, pi, time.Time{}, time.Time{}, "billing"), []string{"a"}; !cmp.Equal(got, want) {
+			t.Errorf("after c left billing, Overlapping(billing) = %v, want %v", got, want)
+		}
+		// Leaving the planned stages drops out; entering them comes in.
+		d, _ := s.Get(ctx, "d")
+		d.Stage = relman.StageOperating
+		update(t, s, d)
+		e, _ := s.Get(ctx, "e")
+		e.Stage = relman.StagePlanned
+		update(t, s, e)
+		if got, want := overlapping(t, pi, hour(0), hour(50)), []string{"b", "c", "e"}; !cmp.Equal(got, want) {
+			t.Errorf("after d deployed and e planned, Overlapping(0–50) = %v, want %v", got, want)
+		}
+		// Dropping the window drops out.
+		e.Window = nil
+		update(t, s, e)
+		if got, want := overlapping(t, pi, hour(0), hour(50)), []string{"b", "c"}; !cmp.Equal(got, want) {
+			t.Errorf("after e lost its window, Overlapping(0–50) = %v, want %v", got, want)
+		}
+		// A stale update changes nothing.
+		stale := c.Clone()
+		stale.Revision--
+		stale.Window = &relman.Span{Start: hour(300), End: hour(301)}
+		if err := s.Update(ctx, stale); !errors.Is(err, relman.ErrConflict) {
+			t.Fatalf("stale Update = %v, want ErrConflict", err)
+		}
+		if got := overlapping(t, pi, hour(300), hour(301)); !cmp.Equal(got, []string{"b"}) {
+			t.Errorf("a stale update moved c: Overlapping(300–301) = %v, want [b]", got)
+		}
+		// Results are copies.
+		err := pi.Overlapping(ctx, time.Time{}, time.Time{}, nil, func(r *relman.Release) error {
+			r.Window.Start = time.Time{}
+			r.Services = append(r.Services[:0], "changed")
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.Get(ctx, "c"); got.Window.Start.IsZero() || got.Services[0] != "api" {
+			t.Errorf("changing what Overlapping passed changed the store: %+v", got)
+		}
+	})
+
+	t.Run("PlanIndex/FnErrorStops", func(t *testing.T) {
+		s, pi := open(t)
+		seed(t, s)
+		stop := errors.New("stop")
+		n := 0
+		err := pi.Overlapping(ctx, time.Time{}, time.Time{}, nil, func(*relman.Release) error { n++; return stop })
+		if !errors.Is(err, stop) || n != 1 {
+			t.Errorf("Overlapping with a failing fn: err = %v after %d calls, want stop after 1", err, n)
+		}
+		// fn may use the store.
+		err = pi.Overlapping(ctx, time.Time{}, time.Time{}, nil, func(r *relman.Release) error {
+			_, err := s.Get(ctx, r.ID)
+			return err
+		})
+		if err != nil {
+			t.Errorf("Overlapping with fn reading the store: %v", err)
+		}
+		cctx, cancel := context.WithCancel(ctx)
+		cancel()
+		if err := pi.Overlapping(cctx, time.Time{}, time.Time{}, nil, func(*relman.Release) error { return nil }); !errors.Is(err, context.Canceled) {
+			t.Errorf("Overlapping with a cancelled context: %v, want context.Canceled", err)
+		}
+	})
+}
