@@ -364,6 +364,7 @@ type prepared struct {
 	t       Transition
 	details map[string]string
 	entries [1]AuditEntry // backing for the transition's entry, saving an allocation
+	marker  inTransition  // what the context of gates and hooks carries
 }
 
 // prepare runs, in order: the actor's authorization, the event lookup, the
@@ -391,12 +392,13 @@ func (m *Manager) prepareInto(ctx context.Context, p *prepared, cur *Release, ev
 	// Gates, effects and before-hooks see a context that marks the
 	// transition, so that one calling Fire on this release is refused
 	// (ErrReentrant); events without them need none.
+	*p = prepared{ev: ce, cand: cur, t: t}
 	ictx := ctx
 	if len(ce.gates)+len(ce.effects)+len(ce.before) > 0 {
 		parent, _ := ctx.Value(inTransitionKey{}).(*inTransition)
-		ictx = context.WithValue(ctx, inTransitionKey{}, &inTransition{m: m, id: cur.ID, parent: parent})
+		p.marker = inTransition{m: m, id: cur.ID, parent: parent}
+		ictx = context.WithValue(ctx, inTransitionKey{}, &p.marker)
 	}
-	*p = prepared{ev: ce, cand: cur, t: t}
 	if len(ce.effects) > 0 {
 		p.cand = cur.Clone()
 		for _, f := range ce.effects {

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // CheckInput returns a *ValidationError naming, by its JSON path under
@@ -20,8 +21,14 @@ import (
 // another would refuse. It reports at most 32 fields.
 func CheckInput(prefix string, v any) error {
 	w := walker{prefix: prefix}
-	if rv := reflect.ValueOf(v); rv.IsValid() {
-		w.walk(planFor(rv.Type()), rv, 0)
+	switch rv := reflect.ValueOf(v); {
+	case !rv.IsValid():
+	case rv.Kind() == reflect.Pointer:
+		if !rv.IsNil() {
+			w.walk(planFor(rv.Type().Elem()), rv.UnsafePointer(), 1)
+		}
+	default:
+		w.walk(planFor(rv.Type()), addressOf(rv), 0)
 	}
 	if len(w.fs) > 0 {
 		return &ValidationError{Fields: w.fs}
@@ -31,6 +38,17 @@ func CheckInput(prefix string, v any) error {
 
 // textRule returns the rule s breaks, or "".
 func textRule(s string) string {
+	// One pass over ASCII text, the common case; anything else takes the
+	// full check, which also decides which rule a string breaks first.
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == 0 || c >= utf8.RuneSelf {
+			return fullTextRule(s)
+		}
+	}
+	return ""
+}
+
+func fullTextRule(s string) string {
 	switch {
 	case !utf8.ValidString(s):
 		return "utf8"
@@ -83,13 +101,18 @@ func (w *walker) fail(rule, param string) {
 }
 
 // A plan says how to check values of one type. Plans are compiled once
-// per type (plans), so that a check visits only the fields that can hold
-// text, floats or times, without looking anything up.
+// per type (plans), with reflection; a check then follows the plan over
+// the value's memory, visiting only the fields that can hold text,
+// floats or times, without reflection or lookups on the way. CheckInput
+// runs on every write, in the Manager and in every store.
 type plan struct {
 	kind   planKind
-	fields []planField // planStruct
-	elem   *plan       // planPointer, planSeq, planMap
-	keys   bool        // planMap: string keys, checked too
+	typ    reflect.Type // planInterface, planMap: for the reflective path
+	fields []planField  // planStruct
+	elem   *plan        // planPointer, planSlice, planArray, planMap
+	size   uintptr      // planSlice, planArray: the element size
+	n      int          // planArray: the length
+	keys   bool         // planMap: string keys, checked too
 }
 
 type planKind uint8
@@ -97,19 +120,22 @@ type planKind uint8
 const (
 	planNone planKind = iota // nothing to check
 	planString
-	planFloat
+	planFloat32
+	planFloat64
 	planTime
 	planPointer
 	planInterface
 	planStruct
-	planSeq
+	planSlice
+	planArray
+	planStringMap // map[string]string, ranged natively
 	planMap
 )
 
 type planField struct {
-	index int
-	name  string
-	p     *plan
+	offset uintptr
+	name   string
+	p      *plan
 }
 
 var plans sync.Map // reflect.Type → *plan
@@ -128,6 +154,8 @@ func planFor(t reflect.Type) *plan {
 	return p
 }
 
+var stringMapType = reflect.TypeFor[map[string]string]()
+
 func compilePlan(t reflect.Type, building map[reflect.Type]*plan) *plan {
 	if p, ok := building[t]; ok {
 		return p // a recursive type: filled in below
@@ -135,7 +163,7 @@ func compilePlan(t reflect.Type, building map[reflect.Type]*plan) *plan {
 	if p, ok := plans.Load(t); ok {
 		return p.(*plan)
 	}
-	p := &plan{}
+	p := &plan{typ: t}
 	building[t] = p
 	if !checked(t, map[reflect.Type]bool{}) {
 		return p
@@ -143,15 +171,23 @@ func compilePlan(t reflect.Type, building map[reflect.Type]*plan) *plan {
 	switch t.Kind() {
 	case reflect.String:
 		p.kind = planString
-	case reflect.Float32, reflect.Float64:
-		p.kind = planFloat
+	case reflect.Float32:
+		p.kind = planFloat32
+	case reflect.Float64:
+		p.kind = planFloat64
 	case reflect.Interface:
 		p.kind = planInterface
 	case reflect.Pointer:
 		p.kind, p.elem = planPointer, compilePlan(t.Elem(), building)
-	case reflect.Slice, reflect.Array:
-		p.kind, p.elem = planSeq, compilePlan(t.Elem(), building)
+	case reflect.Slice:
+		p.kind, p.elem, p.size = planSlice, compilePlan(t.Elem(), building), t.Elem().Size()
+	case reflect.Array:
+		p.kind, p.elem, p.size, p.n = planArray, compilePlan(t.Elem(), building), t.Elem().Size(), t.Len()
 	case reflect.Map:
+		if t == stringMapType {
+			p.kind = planStringMap
+			break
+		}
 		p.kind, p.elem, p.keys = planMap, compilePlan(t.Elem(), building), t.Key().Kind() == reflect.String
 	case reflect.Struct:
 		if t == timeType {
@@ -165,7 +201,7 @@ func compilePlan(t reflect.Type, building map[reflect.Type]*plan) *plan {
 				continue
 			}
 			if name := jsonFieldName(f); name != "" {
-				p.fields = append(p.fields, planField{i, name, compilePlan(f.Type, building)})
+				p.fields = append(p.fields, planField{f.Offset, name, compilePlan(f.Type, building)})
 			}
 		}
 	}
@@ -202,54 +238,114 @@ func checked(t reflect.Type, seen map[reflect.Type]bool) bool {
 
 var timeType = reflect.TypeFor[time.Time]()
 
-// walk checks v with p, unless it is too deep or enough is reported.
-func (w *walker) walk(p *plan, v reflect.Value, depth int) {
+// sliceHeader is the layout of a slice value.
+type sliceHeader struct {
+	data     unsafe.Pointer
+	len, cap int
+}
+
+// addressOf returns the address of a copy of v, for values the walk
+// cannot address in place (interface contents, map values).
+func addressOf(v reflect.Value) unsafe.Pointer {
+	c := reflect.New(v.Type())
+	c.Elem().Set(v)
+	return c.UnsafePointer()
+}
+
+// walk checks the value of p's type at ptr, unless it is too deep or
+// enough is reported.
+func (w *walker) walk(p *plan, ptr unsafe.Pointer, depth int) {
 	if depth > maxDepth || len(w.fs) >= 32 {
 		return
 	}
 	switch p.kind {
 	case planString:
-		if rule := textRule(v.String()); rule != "" {
+		if rule := textRule(*(*string)(ptr)); rule != "" {
 			w.fail(rule, "")
 		}
-	case planFloat:
-		if f := v.Float(); math.IsNaN(f) || math.IsInf(f, 0) {
+	case planFloat32, planFloat64:
+		f := float64(0)
+		if p.kind == planFloat32 {
+			f = float64(*(*float32)(ptr))
+		} else {
+			f = *(*float64)(ptr)
+		}
+		if math.IsNaN(f) || math.IsInf(f, 0) {
 			w.fail("finite", "")
 		}
 	case planTime:
-		t, _ := reflect.TypeAssert[time.Time](v)
-		if !t.IsZero() && (t.UTC().Year() < 1 || t.UTC().Year() > 9999) {
-			w.fail("year", "1..9999")
+		t := (*time.Time)(ptr)
+		if !t.IsZero() {
+			if y := t.UTC().Year(); y < 1 || y > 9999 {
+				w.fail("year", "1..9999")
+			}
 		}
 	case planPointer:
-		if !v.IsNil() && p.elem.kind != planNone {
-			w.walk(p.elem, v.Elem(), depth+1)
+		if q := *(*unsafe.Pointer)(ptr); q != nil && p.elem.kind != planNone {
+			w.walk(p.elem, q, depth+1)
 		}
 	case planInterface:
-		if !v.IsNil() {
+		if v := reflect.NewAt(p.typ, ptr).Elem(); !v.IsNil() {
 			e := v.Elem()
-			w.walk(planFor(e.Type()), e, depth+1)
+			w.walk(planFor(e.Type()), addressOf(e), depth+1)
 		}
 	case planStruct:
 		for i := range p.fields {
 			f := &p.fields[i]
-			if f.p.kind == planNone {
+			fp := unsafe.Add(ptr, f.offset)
+			switch f.p.kind {
+			case planNone:
 				continue
+			case planString: // the common leaf, checked in place
+				if rule := textRule(*(*string)(fp)); rule != "" {
+					w.push(seg{name: f.name, idx: -1})
+					w.fail(rule, "")
+					w.pop()
+				}
+				continue
+			case planPointer:
+				if *(*unsafe.Pointer)(fp) == nil {
+					continue
+				}
+			case planSlice:
+				if (*sliceHeader)(fp).len == 0 {
+					continue
+				}
 			}
 			w.push(seg{name: f.name, idx: -1})
-			w.walk(f.p, v.Field(f.index), depth+1)
+			w.walk(f.p, fp, depth+1)
 			w.pop()
 		}
-	case planSeq:
+	case planSlice, planArray:
 		if p.elem.kind == planNone {
 			return
 		}
-		for i := range v.Len() {
+		data, n := ptr, p.n
+		if p.kind == planSlice {
+			h := (*sliceHeader)(ptr)
+			data, n = h.data, h.len
+		}
+		for i := range n {
 			w.push(seg{idx: i})
-			w.walk(p.elem, v.Index(i), depth+1)
+			w.walk(p.elem, unsafe.Add(data, uintptr(i)*p.size), depth+1)
 			w.pop()
 		}
+	case planStringMap:
+		for k, v := range *(*map[string]string)(ptr) {
+			if rule := textRule(k); rule != "" {
+				w.push(seg{name: "<key>", idx: -1})
+				w.fail(rule, "")
+				w.pop()
+				continue
+			}
+			if rule := textRule(v); rule != "" {
+				w.push(seg{name: k, idx: -1})
+				w.fail(rule, "")
+				w.pop()
+			}
+		}
 	case planMap:
+		v := reflect.NewAt(p.typ, ptr).Elem()
 		if v.Len() == 0 {
 			return
 		}
@@ -269,7 +365,7 @@ func (w *walker) walk(p *plan, v reflect.Value, depth int) {
 				continue
 			}
 			w.push(seg{name: name, idx: -1})
-			w.walk(p.elem, iter.Value(), depth+1)
+			w.walk(p.elem, addressOf(iter.Value()), depth+1)
 			w.pop()
 		}
 	}

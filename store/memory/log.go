@@ -23,7 +23,11 @@ const (
 )
 
 // appended returns the list with xs appended.
-func (c chunks[T]) appended(xs ...T) chunks[T] {
+func (c chunks[T]) appended(xs ...T) chunks[T] { return c.appendedFix(nil, xs...) }
+
+// appendedFix is appended, calling fix (if not nil) on each element in
+// its place in the list: the copy the list keeps.
+func (c chunks[T]) appendedFix(fix func(*T), xs ...T) chunks[T] {
 	for _, x := range xs {
 		if len(c.tail) == cap(c.tail) {
 			if len(c.tail) > 0 {
@@ -36,6 +40,9 @@ func (c chunks[T]) appended(xs ...T) chunks[T] {
 			c.tail = make([]T, 0, size)
 		}
 		c.tail = append(c.tail, x)
+		if fix != nil {
+			fix(&c.tail[len(c.tail)-1])
+		}
 		c.n++
 	}
 	return c

@@ -32,6 +32,7 @@ import (
 	"hash/maphash"
 	"maps"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -169,19 +170,16 @@ func checkText(op string, r *relman.Release, entries []relman.AuditEntry) error 
 	if err := relman.CheckInput("", r); err != nil {
 		return fmt.Errorf("memory: %s %q: %w", op, r.ID, err)
 	}
-	if err := relman.CheckInput("entries", entries); err != nil {
-		return fmt.Errorf("memory: %s %q: %w", op, r.ID, err)
+	for i := range entries {
+		if relman.CheckInput("", &entries[i]) != nil { // the path is spelled out only for a refusal
+			err := relman.CheckInput("entries["+strconv.Itoa(i)+"]", &entries[i])
+			return fmt.Errorf("memory: %s %q: %w", op, r.ID, err)
+		}
 	}
 	return nil
 }
 
-func cloneEntries(es []relman.AuditEntry) []relman.AuditEntry {
-	out := slices.Clone(es)
-	for i := range out {
-		out[i].Details = maps.Clone(out[i].Details)
-	}
-	return out
-}
+func cloneDetails(e *relman.AuditEntry) { e.Details = maps.Clone(e.Details) }
 
 // Create implements relman.Store.
 func (s *Store) Create(ctx context.Context, r *relman.Release, entries ...relman.AuditEntry) error {
@@ -196,8 +194,7 @@ func (s *Store) Create(ctx context.Context, r *relman.Release, entries ...relman
 	}
 	c := r.Clone()
 	c.Revision = 1
-	added := cloneEntries(entries)
-	log := chunks[relman.AuditEntry]{}.appended(added...)
+	log := chunks[relman.AuditEntry]{}.appendedFix(cloneDetails, entries...)
 	nr := &rec{}
 	nr.cur.Store(c)
 	nr.log.Store(&log)
@@ -219,7 +216,7 @@ func (s *Store) Create(ctx context.Context, r *relman.Release, entries ...relman
 	sh.mu.Unlock()
 	s.plan.set(nr, c)
 	if s.outbox != nil {
-		s.outbox.add(added)
+		s.outbox.add(entries)
 	}
 	r.Revision = 1
 	return nil
@@ -264,7 +261,6 @@ func (s *Store) update(ctx context.Context, op string, r *relman.Release, fs []r
 		return fmt.Errorf("memory: %s %q: %w", op, r.ID, relman.ErrNotFound)
 	}
 	c := r.Clone()
-	added := cloneEntries(entries)
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	cur := rc.cur.Load()
@@ -279,7 +275,7 @@ func (s *Store) update(ctx context.Context, op string, r *relman.Release, fs []r
 		}
 	}
 	c.Revision = r.Revision + 1
-	log := rc.log.Load().appended(added...)
+	log := rc.log.Load().appendedFix(cloneDetails, entries...) // the caller keeps its maps
 	if fb != nil {
 		rc.fb.Store(fb)
 	}
@@ -291,7 +287,7 @@ func (s *Store) update(ctx context.Context, op string, r *relman.Release, fs []r
 	}
 	s.dueChanged(rc, r.ID, c)
 	if s.outbox != nil {
-		s.outbox.add(added)
+		s.outbox.add(entries)
 	}
 	r.Revision = c.Revision
 	return nil

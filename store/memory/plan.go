@@ -98,8 +98,13 @@ func entryFor(c *relman.Release) *planEntry {
 	return e
 }
 
-func (e *planEntry) same(o *planEntry) bool {
-	return e.start.Equal(o.start) && e.end.Equal(o.end) && slices.Equal(e.services, o.services)
+// holds reports whether e (nil: not indexed) is already what the index
+// should hold for c.
+func holds(e *planEntry, c *relman.Release) bool {
+	if c.Window == nil || !slices.Contains(relman.PlannedStages, c.Stage) {
+		return e == nil
+	}
+	return e != nil && e.start.Equal(c.Window.Start) && e.end.Equal(c.Window.End) && slices.Equal(e.services, c.Services)
 }
 
 // set brings the index up to date with c, which r is about to hold (the
@@ -107,10 +112,10 @@ func (e *planEntry) same(o *planEntry) bool {
 // release under the index's lock and returns true; otherwise it returns
 // false and the caller publishes c.
 func (p *planIndex) set(r *rec, c *relman.Release) bool {
-	e := entryFor(c)
-	if e == nil && r.planned == nil || e != nil && r.planned != nil && e.same(r.planned) {
-		return false
+	if holds(r.planned, c) {
+		return false // the common case, checked without allocating
 	}
+	e := entryFor(c)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if old := r.planned; old != nil {
