@@ -76,11 +76,11 @@ type Store struct {
 }
 
 var (
-	_ relman.Store       = (*Store)(nil)
-	_ relman.Scanner     = (*Store)(nil)
-	_ relman.WindowStore = (*Store)(nil)
-	_ relman.Locker      = (*Store)(nil)
-	_ relman.DueStore    = (*Store)(nil)
+	_ relman.Store         = (*Store)(nil)
+	_ relman.Scanner       = (*Store)(nil)
+	_ relman.WindowStore   = (*Store)(nil)
+	_ relman.Locker        = (*Store)(nil)
+	_ relman.DueStore      = (*Store)(nil)
 	_ relman.Outbox        = (*Store)(nil)
 	_ relman.PlanIndex     = (*Store)(nil)
 	_ relman.FeedbackStore = (*Store)(nil)
