@@ -121,6 +121,9 @@ func (s *Store) Overlapping(ctx context.Context, from, to time.Time, services []
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("sqlite: overlapping: %w", err)
 	}
+	if !from.IsZero() && !to.IsZero() && !from.Before(to) {
+		return nil // an empty period
+	}
 	if !s.plan {
 		return s.overlappingByScan(ctx, from, to, services, fn)
 	}
