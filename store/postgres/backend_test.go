@@ -349,3 +349,31 @@ func TestLongSchemaName(t *testing.T) {
 		t.Errorf("New with a 64-byte channel: err = %v, want ErrInvalid", err)
 	}
 }
+
+// TestMigratePlanFeedback upgrades schemas of version 2 and 4, holding
+// planned releases, a calendar window and feedback in a release document,
+// to the plan index and feedback records of version 5.
+func TestMigratePlanFeedback(t *testing.T) {
+	for _, v := range []int{2, 4} {
+		t.Run(fmt.Sprintf("FromV%d", v), func(t *testing.T) {
+			ctx := context.Background()
+			pool := testPool(t)
+			schema := freshSchema(t, pool)
+			old, err := postgres.NewAt(ctx, pool, postgres.Options{Schema: schema}, v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			storetest.UpgradePlanFeedback(t, old, func(t *testing.T) relman.Store {
+				s, err := postgres.New(ctx, pool, postgres.Options{Schema: schema})
+				if err != nil {
+					t.Fatalf("New on the version %d schema: %v", v, err)
+				}
+				var n int
+				if err := pool.QueryRow(ctx, "SELECT count(*) FROM "+pgx.Identifier{schema, "relman_releases"}.Sanitize()+" WHERE plan IS NOT NULL").Scan(&n); err != nil || n != 2 {
+					t.Errorf("%d releases have a plan after the upgrade (%v), want 2 (pl1 and pl2)", n, err)
+				}
+				return s
+			})
+		})
+	}
+}

@@ -2,7 +2,9 @@
 // path when a host program runs as many instances that share one
 // database. It keeps releases, their audit history and calendar windows
 // (it is a relman.WindowStore), and serves the runner (it is a
-// relman.DueStore and a relman.Outbox).
+// relman.DueStore and a relman.Outbox). It finds planned releases by
+// window (relman.PlanIndex), keeps feedback as records
+// (relman.FeedbackStore) and pages List by cursor.
 //
 // # Opening
 //
@@ -16,8 +18,9 @@
 //
 // Both apply the schema migrations the database lacks: a schema written
 // by an older version of this package (version 1 had no windows table,
-// version 2 no due index and no outbox) is upgraded in place, keeping its
-// releases. Instances starting
+// version 2 no due index and no outbox, version 4 no plan index and no
+// feedback records; the current version is 5) is upgraded in place,
+// keeping its releases. Instances starting
 // together do not race: migrations run in one transaction under a
 // transaction-scoped advisory lock (pg_advisory_xact_lock) keyed by the
 // schema. A database whose schema is newer than this package is refused
@@ -121,6 +124,32 @@
 // them. Outbox methods of a store without Options.Outbox fail with an
 // error matching relman.ErrInvalid. Every instance sharing the tables
 // should set it alike: an instance without it writes no notifications.
+//
+// # Scale
+//
+// Plan index (relman.PlanIndex). A release in one of relman.PlannedStages
+// with a window keeps it in the tstzrange column plan (widened to whole
+// microseconds), under a partial GiST index, written by the statement
+// that writes the row. Overlapping reads the ranges that overlap from the
+// index (and, with services, ANDs the GIN index of services), then checks
+// each release exactly, to the nanosecond. There is no exclusion
+// constraint: overlapping windows are allowed unless the Manager's
+// conflicts gate says otherwise (services, teams, capacity), which the
+// database cannot judge. Migration 5 fills the column from the documents,
+// which it does not rewrite.
+//
+// Feedback records (relman.FeedbackStore). UpdateFeedback is Update's
+// single statement with one more insert, from the updated row: a stale
+// revision or a Seq taken writes nothing. Feedback reads the records by
+// primary key, FeedbackRatings from an index on their time (to the
+// nanosecond). Feedback kept in release documents by older versions moves
+// into records on the release's next write through a Manager.
+//
+// Cursors. List with Query.After continues the order's index from the
+// cursor's (sort key, id), so the last page costs what the first does;
+// Offset pages cost more the further they go. Times are compared as
+// stored, to the microsecond, the cursor's time truncated as the
+// release's was when written.
 //
 // # Errors
 //

@@ -83,7 +83,8 @@ func unavailable(err error) bool {
 		strings.Contains(err.Error(), "conn closed")
 }
 
-// duplicate reports a unique violation: an audit entry already stored.
+// duplicate reports a unique violation: an audit entry or a feedback
+// record already stored.
 func duplicate(err error) bool {
 	var pe *pgconn.PgError
 	return errors.As(err, &pe) && pe.Code == "23505"
@@ -113,7 +114,11 @@ func wrap(op string, err error) error {
 	case badInput(err):
 		return fmt.Errorf("postgres: %s: %w: %w", op, relman.ErrInvalid, err)
 	case duplicate(err):
-		return fmt.Errorf("postgres: %s: audit entry already stored: %w: %w", op, relman.ErrConflict, err)
+		what := "audit entry"
+		if pe := (*pgconn.PgError)(nil); errors.As(err, &pe) && strings.HasSuffix(pe.TableName, "feedback") {
+			what = "feedback record"
+		}
+		return fmt.Errorf("postgres: %s: %s already stored: %w: %w", op, what, relman.ErrConflict, err)
 	case contended(err):
 		return fmt.Errorf("postgres: %s: concurrent change: %w: %w", op, relman.ErrConflict, err)
 	}

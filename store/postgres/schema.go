@@ -2,8 +2,8 @@ package postgres
 
 // migration is one step of the schema. Versions are 1, 2, 3 …; the
 // relman_schema table lists those applied. {releases}, {audit},
-// {windows}, {due_leases} and {outbox} stand for the qualified table
-// names.
+// {windows}, {due_leases}, {outbox} and {feedback} stand for the
+// qualified table names, {planned} for the array of relman.PlannedStages.
 type migration struct {
 	version int
 	name    string
@@ -95,9 +95,44 @@ CREATE INDEX relman_outbox_dead ON {outbox} (at, at_nanos, release_id, seq) WHER
 -- before version 4).
 ALTER TABLE {audit} ADD COLUMN doc_digest text, ADD COLUMN key_id text, ADD COLUMN sig text;
 `},
+	{5, "plan index, feedback records", `
+-- The window of a release in one of relman.PlannedStages, NULL for the
+-- others; written with the row. Its bounds are whole microseconds around
+-- the window (start rounded down, end up), so that they select a
+-- superset of the exact overlap, which Overlapping then checks on the
+-- document. The GiST index reads the overlapping ranges alone.
+--
+-- No exclusion constraint (EXCLUDE USING gist (plan WITH &&)): two
+-- planned releases may overlap without a conflict (other services and
+-- teams, or within the Manager's capacity), so the database cannot tell
+-- a double booking from an allowed overlap; the Manager's conflicts gate,
+-- under the schedule lock, decides.
+ALTER TABLE {releases} ADD COLUMN plan tstzrange;
+CREATE INDEX relman_releases_plan ON {releases} USING gist (plan) WHERE plan IS NOT NULL;
+-- Backfill: the planned releases of older versions. The document is
+-- read, not rewritten (signed ones carry its digest). PostgreSQL rounds
+-- times to the microsecond, so the bounds are widened by one.
+UPDATE {releases} SET plan = tstzrange(
+		(doc->'window'->>'start')::timestamptz - interval '1 microsecond',
+		(doc->'window'->>'end')::timestamptz + interval '1 microsecond', '[)')
+	WHERE stage = ANY({planned}) AND jsonb_typeof(doc->'window') = 'object';
+-- Feedback records (relman.FeedbackStore): doc is the whole
+-- relman.Feedback; at, at_nanos and rating are copied for
+-- FeedbackRatings, which reads relman_feedback_at alone.
+CREATE TABLE {feedback} (
+	release_id text COLLATE "C" NOT NULL REFERENCES {releases} (id),
+	seq        bigint NOT NULL,
+	at         timestamptz NOT NULL,
+	at_nanos   int NOT NULL DEFAULT 0, -- nanoseconds below at's microsecond
+	rating     int NOT NULL,
+	doc        jsonb NOT NULL,
+	PRIMARY KEY (release_id, seq)
+);
+CREATE INDEX relman_feedback_at ON {feedback} (at, at_nanos) INCLUDE (release_id, rating);
+`},
 }
 
 // SchemaVersion is the newest schema version this package writes (the
 // version of the last migration). New refuses a database whose version is
 // higher.
-const SchemaVersion = 4
+const SchemaVersion = 5

@@ -55,23 +55,28 @@ type Store struct {
 	channel                    string
 	tReleases, tAudit, tSchema string // qualified table names
 	tWindows, tDue, tOutbox    string
+	tFeedback                  string
 	due                        bool // the schema has due_at (version 3 on); false only in tests, at older versions
 	signed                     bool // the audit table has the signature columns (version 4 on); false only in tests
+	plan                       bool // the schema has the plan index and feedback records (version 5 on); false only in tests
 
 	sqlGet, sqlHead, sqlHistory, sqlRange, sqlExists, sqlCreate, sqlUpdate string
 	sqlClaimDue, sqlDueBefore, sqlClaimNotes, sqlListNotes                 string
+	sqlUpdateFeedback, sqlFeedback, sqlRatings                             string
 
 	locksMu sync.Mutex
 	locks   map[string]chan struct{} // Lock's queues in this process, by key
 }
 
 var (
-	_ relman.Store       = (*Store)(nil)
-	_ relman.Scanner     = (*Store)(nil)
-	_ relman.WindowStore = (*Store)(nil)
-	_ relman.Locker      = (*Store)(nil)
-	_ relman.DueStore    = (*Store)(nil)
-	_ relman.Outbox      = (*Store)(nil)
+	_ relman.Store         = (*Store)(nil)
+	_ relman.Scanner       = (*Store)(nil)
+	_ relman.WindowStore   = (*Store)(nil)
+	_ relman.Locker        = (*Store)(nil)
+	_ relman.DueStore      = (*Store)(nil)
+	_ relman.Outbox        = (*Store)(nil)
+	_ relman.PlanIndex     = (*Store)(nil)
+	_ relman.FeedbackStore = (*Store)(nil)
 )
 
 // Open connects to the database named by dsn (a URL or key=value string,
@@ -167,6 +172,7 @@ func newStore(ctx context.Context, pool *pgxpool.Pool, opts Options, upTo int) (
 	}
 	s.tReleases, s.tAudit, s.tSchema = q+"relman_releases", q+"relman_audit", q+"relman_schema"
 	s.tWindows, s.tDue, s.tOutbox = q+"relman_windows", q+"relman_due_leases", q+"relman_outbox"
+	s.tFeedback = q + "relman_feedback"
 	if err := s.migrate(ctx, upTo); err != nil {
 		return nil, err
 	}
@@ -227,22 +233,49 @@ func (s *Store) buildSQL() {
 		tail = `, a AS (` + entries + ` RETURNING release_id, seq, at, at_nanos),
 		o AS (INSERT INTO ` + s.tOutbox + ` (release_id, seq, at, at_nanos, next_at) SELECT release_id, seq, at, at_nanos, at FROM a)`
 	}
-	tail += `
+	final := `
 		SELECT count(*) FROM (SELECT CASE WHEN $22 <> '' THEN pg_notify($22, $23) END FROM w) n`
 	// Schemas at older versions (made in tests) have no due_at.
 	dueCol, dueVal, dueSet := ", due_at", ", $24", ", due_at = $24"
 	if !s.due {
 		dueCol, dueVal, dueSet = "", "", ""
 	}
+	// Nor the plan column: the window's bounds, NULL when not planned,
+	// and the feedback records, come after the other parameters.
+	n := 23
+	if s.due {
+		n++
+	}
+	if s.signed {
+		n += 3
+	}
+	p := func(i int) string { return "$" + strconv.Itoa(n+i) }
+	planCol, planVal, planSet := "", "", ""
+	if s.plan {
+		plan := "CASE WHEN " + p(1) + "::timestamptz IS NULL THEN NULL ELSE tstzrange(" + p(1) + ", " + p(2) + ", '[)') END"
+		planCol, planVal, planSet = ", plan", ", "+plan, ", plan = "+plan
+	}
 	s.sqlCreate = `WITH w AS (
-		INSERT INTO ` + s.tReleases + ` (id, revision, stage, kind, services, teams, created_at, updated_at, doc` + dueCol + `)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9` + dueVal + `)
+		INSERT INTO ` + s.tReleases + ` (id, revision, stage, kind, services, teams, created_at, updated_at, doc` + dueCol + planCol + `)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9` + dueVal + planVal + `)
 		ON CONFLICT (id) DO NOTHING
-		RETURNING id)` + tail
-	s.sqlUpdate = `WITH w AS (
-		UPDATE ` + s.tReleases + ` SET revision = $2 + 1, stage = $3, kind = $4, services = $5, teams = $6, created_at = $7, updated_at = $8, doc = $9` + dueSet + `
+		RETURNING id)` + tail + final
+	update := `WITH w AS (
+		UPDATE ` + s.tReleases + ` SET revision = $2 + 1, stage = $3, kind = $4, services = $5, teams = $6, created_at = $7, updated_at = $8, doc = $9` + dueSet + planSet + `
 		WHERE id = $1 AND revision = $2
 		RETURNING id)` + tail
+	s.sqlUpdate = update + final
+	// UpdateFeedback: the same, and the feedback records, which (as the
+	// audit entries) are inserted only if the row is updated. A Seq
+	// already stored fails the whole statement.
+	s.sqlUpdateFeedback = update + `,
+		f AS (INSERT INTO ` + s.tFeedback + ` (release_id, seq, at, at_nanos, rating, doc)
+			SELECT w.id, x.seq, x.at, x.at_nanos, x.rating, x.doc::jsonb
+			FROM w, unnest(` + p(3) + `::bigint[], ` + p(4) + `::timestamptz[], ` + p(5) + `::int[], ` + p(6) + `::int[], ` + p(7) + `::text[])
+				AS x (seq, at, at_nanos, rating, doc))` + final
+	s.sqlFeedback = "SELECT doc FROM " + s.tFeedback + " WHERE release_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+	s.sqlRatings = `SELECT release_id, rating, count(*) FROM ` + s.tFeedback + `
+		WHERE (at, at_nanos) >= ($1, $2) AND (at, at_nanos) < ($3, $4) AND rating BETWEEN 1 AND 5 GROUP BY release_id, rating`
 }
 
 // migrate applies the missing migrations, up to version upTo, in one
@@ -278,11 +311,16 @@ func (s *Store) migrate(ctx context.Context, upTo int) error {
 	if version > SchemaVersion {
 		return &SchemaError{Schema: s.schema, Found: version, Supported: SchemaVersion}
 	}
-	s.due, s.signed = max(version, upTo) >= 3, max(version, upTo) >= 4
+	s.due, s.signed, s.plan = max(version, upTo) >= 3, max(version, upTo) >= 4, max(version, upTo) >= 5
 	if version >= upTo {
 		return nil
 	}
-	r := strings.NewReplacer("{releases}", s.tReleases, "{audit}", s.tAudit, "{windows}", s.tWindows, "{due_leases}", s.tDue, "{outbox}", s.tOutbox)
+	planned := make([]string, len(relman.PlannedStages))
+	for i, st := range relman.PlannedStages {
+		planned[i] = "'" + string(st) + "'"
+	}
+	r := strings.NewReplacer("{releases}", s.tReleases, "{audit}", s.tAudit, "{windows}", s.tWindows, "{due_leases}", s.tDue, "{outbox}", s.tOutbox,
+		"{feedback}", s.tFeedback, "{planned}", "ARRAY["+strings.Join(planned, ", ")+"]::text[]")
 	for _, m := range migrations {
 		if m.version <= version || m.version > upTo {
 			continue
@@ -394,6 +432,17 @@ func (s *Store) args(r *relman.Release, rev int64, entries []relman.AuditEntry) 
 		}
 		args = append(args, digest, keyID, sig)
 	}
+	if s.plan {
+		var start, end *time.Time // NULL when not planned
+		if storedoc.Planned(r) {
+			a, b := r.Window.Start.Truncate(time.Microsecond), r.Window.End.Truncate(time.Microsecond)
+			if !b.Equal(r.Window.End) {
+				b = b.Add(time.Microsecond)
+			}
+			start, end = &a, &b
+		}
+		args = append(args, start, end)
+	}
 	return args, nil
 }
 
@@ -428,26 +477,71 @@ func (s *Store) Update(ctx context.Context, r *relman.Release, entries ...relman
 	if err := checkWrite("update", r, entries); err != nil {
 		return err
 	}
+	return s.update(ctx, "update", r, nil, entries)
+}
+
+// UpdateFeedback implements relman.FeedbackStore: Update's statement
+// also inserts the feedback records, from the updated row, so that they
+// are written with the release or not at all. A Seq the release already
+// has fails the statement with an error matching relman.ErrConflict.
+func (s *Store) UpdateFeedback(ctx context.Context, r *relman.Release, fs []relman.Feedback, entries ...relman.AuditEntry) error {
+	if err := checkWrite("update feedback", r, entries); err != nil {
+		return err
+	}
+	if err := storedoc.CheckFeedback(fs); err != nil {
+		return fmt.Errorf("postgres: update feedback %q: %w", r.ID, err)
+	}
+	if !s.plan && len(fs) > 0 {
+		// A schema older than version 5 (made in tests, as an older
+		// version of this package would have written it): the feedback
+		// stays in the document.
+		c := *r
+		c.Feedback = append(slices.Clone(r.Feedback), fs...)
+		if err := s.update(ctx, "update feedback", &c, nil, entries); err != nil {
+			return err
+		}
+		r.Revision = c.Revision
+		return nil
+	}
+	return s.update(ctx, "update feedback", r, fs, entries)
+}
+
+// update is Update and, with fs, UpdateFeedback; op names it in errors.
+func (s *Store) update(ctx context.Context, op string, r *relman.Release, fs []relman.Feedback, entries []relman.AuditEntry) error {
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("postgres: update %q: %w", r.ID, err)
+		return fmt.Errorf("postgres: %s %q: %w", op, r.ID, err)
 	}
 	args, err := s.args(r, r.Revision+1, entries)
 	if err != nil {
-		return fmt.Errorf("postgres: update %q: %w", r.ID, err)
+		return fmt.Errorf("postgres: %s %q: %w", op, r.ID, err)
+	}
+	query := s.sqlUpdate
+	if len(fs) > 0 {
+		query = s.sqlUpdateFeedback
+		n := len(fs)
+		seq, at, nanos, rating, docs := make([]int64, n), make([]time.Time, n), make([]int32, n), make([]int32, n), make([]string, n)
+		for i, f := range fs {
+			b, err := json.Marshal(&f)
+			if err != nil {
+				return fmt.Errorf("postgres: %s %q: %w", op, r.ID, err)
+			}
+			seq[i], at[i], nanos[i], rating[i], docs[i] = f.Seq, f.At, int32(f.At.Nanosecond()%1000), int32(f.Rating), string(b)
+		}
+		args = append(args, seq, at, nanos, rating, docs)
 	}
 	var n int
-	if err := s.pool.QueryRow(ctx, s.sqlUpdate, args...).Scan(&n); err != nil {
-		return wrap(fmt.Sprintf("update %q", r.ID), err)
+	if err := s.pool.QueryRow(ctx, query, args...).Scan(&n); err != nil {
+		return wrap(fmt.Sprintf("%s %q", op, r.ID), err)
 	}
 	if n == 0 {
 		var stored int64
 		switch err := s.pool.QueryRow(ctx, s.sqlHead, r.ID).Scan(&stored); {
 		case errors.Is(err, pgx.ErrNoRows):
-			return fmt.Errorf("postgres: update %q: %w", r.ID, relman.ErrNotFound)
+			return fmt.Errorf("postgres: %s %q: %w", op, r.ID, relman.ErrNotFound)
 		case err != nil:
-			return wrap(fmt.Sprintf("update %q", r.ID), err)
+			return wrap(fmt.Sprintf("%s %q", op, r.ID), err)
 		}
-		return fmt.Errorf("postgres: update %q at revision %d (stored %d): %w", r.ID, r.Revision, stored, relman.ErrConflict)
+		return fmt.Errorf("postgres: %s %q at revision %d (stored %d): %w", op, r.ID, r.Revision, stored, relman.ErrConflict)
 	}
 	r.Revision++
 	return nil
@@ -502,9 +596,28 @@ func (s *Store) List(ctx context.Context, q relman.Query) ([]*relman.Release, er
 		args = append(args, v)
 		return "$" + strconv.Itoa(len(args))
 	}
-	dir := " ASC"
+	dir, beyond := " ASC", " > "
 	if q.Desc {
-		dir = " DESC"
+		dir, beyond = " DESC", " < "
+	}
+	if q.After != "" {
+		// Keyset paging: the rows past the cursor's (sort key, id), a
+		// range of the index the ORDER BY reads. The cursor's time is
+		// sent as the release's was (pgx keeps whole microseconds,
+		// rounded down), so it compares with the stored key exactly and
+		// the cursor's release and those before it are left out.
+		k, err := q.Key()
+		if err != nil {
+			return nil, fmt.Errorf("postgres: list: %w", err)
+		}
+		switch q.OrderBy {
+		case relman.OrderUpdated:
+			b.WriteString(" AND (updated_at, id)" + beyond + "(" + arg(k.Time) + ", " + arg(k.ID) + ")")
+		case relman.OrderID:
+			b.WriteString(" AND id" + beyond + arg(k.ID))
+		default:
+			b.WriteString(" AND (created_at, id)" + beyond + "(" + arg(k.Time) + ", " + arg(k.ID) + ")")
+		}
 	}
 	switch q.OrderBy {
 	case relman.OrderUpdated:

@@ -2,6 +2,8 @@
 // default, for host programs that run on one machine. It keeps releases,
 // their audit history and calendar windows (it is a relman.WindowStore),
 // and serves the runner (it is a relman.DueStore and a relman.Outbox).
+// It finds planned releases by window (relman.PlanIndex), keeps feedback
+// as records (relman.FeedbackStore) and pages List by cursor.
 // It uses modernc.org/sqlite, a pure Go SQLite, so no cgo is needed.
 //
 // # Opening
@@ -14,7 +16,8 @@
 // Open creates the file if it does not exist and applies the schema
 // migrations it lacks, in one transaction: a file written by an older
 // version of this package (schema 1 had no windows table, schema 2 no due
-// index and no outbox) is upgraded in place, keeping its releases. It never changes a file it does
+// index and no outbox, schema 4 no plan index and no feedback records;
+// the current schema is 5) is upgraded in place, keeping its releases. It never changes a file it does
 // not recognise: a file that is not SQLite, a SQLite database of another
 // program, a damaged file, or one whose schema was written by a newer
 // version of this package is refused with an *OpenError (errors.Is matches
@@ -112,4 +115,32 @@
 // Outbox methods of a store without Options.Outbox fail with an error
 // matching relman.ErrInvalid. Every process opening the file should set it
 // alike: a process without it writes no notifications.
+//
+// # Scale
+//
+// Plan index (relman.PlanIndex). A release in one of relman.PlannedStages
+// with a window keeps it in the columns plan_start and plan_end (whole
+// Unix seconds, rounded outwards), under a partial index, and one row per
+// service in plan_services; Create and Update write them in the row's
+// transaction, and a transition that does not change them writes nothing
+// more. Overlapping reads the windows starting less than the longest
+// stored window before from (read from an index in one step) and before
+// to, then checks each release exactly, to the nanosecond: with windows of
+// hours it reads about the releases that overlap, however many are
+// planned. Migration 5 fills the index from the documents, which it does
+// not rewrite.
+//
+// Feedback records (relman.FeedbackStore). UpdateFeedback is Update plus
+// one feedback row per piece, in the same transaction: a stale revision
+// or a Seq taken writes nothing. Feedback reads them by primary key, and
+// FeedbackRatings from an index on their time. Feedback kept in release
+// documents by older versions moves into records on the release's next
+// write through a Manager.
+//
+// Cursors. List with Query.After continues the order's index from the
+// cursor's (sort key, id), compared as stored (times to the nanosecond),
+// so the last page costs what the first does; Offset pages cost more the
+// further they go. Scan reads each row once: every batch continues the
+// primary key (or a service's or team's rows of the tag table), with the
+// other filters checked on the rows read.
 package sqlite

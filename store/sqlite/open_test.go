@@ -385,3 +385,32 @@ func TestOpenDirectory(t *testing.T) {
 		t.Errorf("Open(a directory) = %v, want an *OpenError matching ErrForeign", err)
 	}
 }
+
+// TestMigratePlanFeedback upgrades files of schema 2 and 4, holding
+// planned releases, a calendar window and feedback in a release document,
+// to the plan index and feedback records of schema 5.
+func TestMigratePlanFeedback(t *testing.T) {
+	for _, v := range []int{2, 4} {
+		t.Run(fmt.Sprintf("FromV%d", v), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), fmt.Sprintf("v%d.db", v))
+			old, err := sqlite.OpenAt(path, sqlite.Options{}, v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			storetest.UpgradePlanFeedback(t, old, func(t *testing.T) relman.Store {
+				if err := old.Close(); err != nil {
+					t.Fatal(err)
+				}
+				s, err := sqlite.Open(path, sqlite.Options{})
+				if err != nil {
+					t.Fatalf("Open the version %d file: %v", v, err)
+				}
+				t.Cleanup(func() { s.Close() })
+				if n := rawInt(t, path, "SELECT count(*) FROM plan_services"); n != 2 {
+					t.Errorf("plan_services has %d rows after the upgrade, want 2 (pl1 and pl2)", n)
+				}
+				return s
+			})
+		})
+	}
+}

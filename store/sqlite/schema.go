@@ -1,5 +1,10 @@
 package sqlite
 
+import (
+	"context"
+	"database/sql"
+)
+
 // applicationID marks a SQLite file as a relman database (PRAGMA
 // application_id, "rlmn"), so that Open can tell it from other programs'
 // databases.
@@ -11,6 +16,9 @@ type migration struct {
 	version int
 	name    string
 	sql     string
+	// fill, if set, runs after sql in the same transaction: a backfill
+	// that needs Go (decoding the release documents).
+	fill func(ctx context.Context, tx *sql.Tx) error
 }
 
 // migrations is the schema history. Append only: never edit a migration
@@ -59,7 +67,7 @@ CREATE TABLE audit (
 	hash       TEXT NOT NULL,
 	PRIMARY KEY (release_id, seq)
 );
-`},
+`, nil},
 	{2, "calendar windows", `
 CREATE TABLE windows (
 	id   TEXT PRIMARY KEY NOT NULL, -- BINARY collation: sorts bytewise, as release ids
@@ -67,7 +75,7 @@ CREATE TABLE windows (
 	kind TEXT NOT NULL,
 	doc  TEXT NOT NULL -- the window as JSON
 );
-`},
+`, nil},
 	{3, "due index, due leases, outbox", `
 -- Release.NextDue in UTC (fixed width, as the other times), NULL when
 -- nothing is due. Releases written before version 3 are left NULL: they
@@ -98,7 +106,7 @@ CREATE TABLE outbox (
 ) WITHOUT ROWID;
 CREATE INDEX outbox_pending ON outbox (at, release_id, seq) WHERE dead = 0;
 CREATE INDEX outbox_dead ON outbox (at, release_id, seq) WHERE dead = 1;
-`},
+`, nil},
 	{4, "signed audit entries", `
 -- relman.WithSigner: an entry's release digest, key id and signature,
 -- NULL for entries written without a signer (and all entries written
@@ -106,10 +114,43 @@ CREATE INDEX outbox_dead ON outbox (at, release_id, seq) WHERE dead = 1;
 ALTER TABLE audit ADD COLUMN doc_digest TEXT;
 ALTER TABLE audit ADD COLUMN key_id TEXT;
 ALTER TABLE audit ADD COLUMN sig TEXT;
-`},
+`, nil},
+	{5, "plan index, feedback records", `
+-- The window of a release in one of relman.PlannedStages, in whole Unix
+-- seconds (start rounded down, end rounded up, so that they select a
+-- superset of the exact overlap, which Overlapping then checks on the
+-- document); NULL for the others. Written with the row.
+ALTER TABLE releases ADD COLUMN plan_start INTEGER;
+ALTER TABLE releases ADD COLUMN plan_end INTEGER;
+-- Overlapping reads the windows starting in [from - longest, to): the
+-- longest window comes from releases_plan_len, in one step.
+CREATE INDEX releases_plan ON releases (plan_start, plan_end) WHERE plan_start IS NOT NULL;
+CREATE INDEX releases_plan_len ON releases (plan_end - plan_start) WHERE plan_start IS NOT NULL;
+-- The same windows by service, for Overlapping with services: one row
+-- per service of a planned release.
+CREATE TABLE plan_services (
+	service    TEXT NOT NULL,
+	plan_start INTEGER NOT NULL,
+	release_id TEXT NOT NULL REFERENCES releases (id),
+	plan_end   INTEGER NOT NULL,
+	PRIMARY KEY (service, plan_start, release_id)
+) WITHOUT ROWID;
+-- Feedback records (relman.FeedbackStore). doc is the whole
+-- relman.Feedback as JSON; at (UTC, fixed width) and rating are copied
+-- for FeedbackRatings, which reads feedback_at alone.
+CREATE TABLE feedback (
+	release_id TEXT NOT NULL REFERENCES releases (id),
+	seq        INTEGER NOT NULL,
+	at         TEXT NOT NULL,
+	rating     INTEGER NOT NULL,
+	doc        TEXT NOT NULL,
+	PRIMARY KEY (release_id, seq)
+);
+CREATE INDEX feedback_at ON feedback (at, release_id, rating);
+`, fillPlan},
 }
 
 // SchemaVersion is the newest schema version this package writes (the
 // version of the last migration). Open refuses a file whose version is
 // higher.
-const SchemaVersion = 4
+const SchemaVersion = 5

@@ -63,22 +63,27 @@ type Store struct {
 	getStmt, historyStmt, existsStmt                         *sql.Stmt
 	headStmt, updateStmt, updateAll, insertStmt, insertAudit *sql.Stmt
 	deleteTags, insertTag, insertNote                        *sql.Stmt
+	updatePlan, insertPlan, deletePlan, insertFeedback       *sql.Stmt
+	feedbackStmt                                             *sql.Stmt
 
 	outbox bool // Options.Outbox
 	due    bool // the file has due_at (schema 3 on); false only in tests, at older versions
 	signed bool // the audit table has the signature columns (schema 4 on); false only in tests
+	plan   bool // the file has the plan index and feedback records (schema 5 on); false only in tests
 
 	cache  *cache
 	closed atomic.Bool // set by Close; Lock checks it
 }
 
 var (
-	_ relman.Store       = (*Store)(nil)
-	_ relman.Scanner     = (*Store)(nil)
-	_ relman.WindowStore = (*Store)(nil)
-	_ relman.Locker      = (*Store)(nil)
-	_ relman.DueStore    = (*Store)(nil)
-	_ relman.Outbox      = (*Store)(nil)
+	_ relman.Store         = (*Store)(nil)
+	_ relman.Scanner       = (*Store)(nil)
+	_ relman.WindowStore   = (*Store)(nil)
+	_ relman.Locker        = (*Store)(nil)
+	_ relman.DueStore      = (*Store)(nil)
+	_ relman.Outbox        = (*Store)(nil)
+	_ relman.PlanIndex     = (*Store)(nil)
+	_ relman.FeedbackStore = (*Store)(nil)
 )
 
 // Open opens the relman database at path, creating the file if it does not
@@ -231,7 +236,7 @@ func (s *Store) init(opts Options, upTo int) error {
 		return fmt.Errorf("sqlite: open %s: cannot switch to WAL (journal_mode is %s)", s.path, mode)
 	}
 	if appID == applicationID && version >= upTo {
-		s.due, s.signed = version >= 3, version >= 4
+		s.due, s.signed, s.plan = version >= 3, version >= 4, version >= 5
 		return nil // up to date: no need to wait for the write lock
 	}
 	return s.migrate(ctx, upTo)
@@ -312,7 +317,7 @@ func (s *Store) migrate(ctx context.Context, upTo int) error {
 	if err := s.checkVersion(appID, version, objects); err != nil {
 		return err
 	}
-	s.due, s.signed = max(version, upTo) >= 3, max(version, upTo) >= 4
+	s.due, s.signed, s.plan = max(version, upTo) >= 3, max(version, upTo) >= 4, max(version, upTo) >= 5
 	if version >= upTo {
 		return nil
 	}
@@ -323,6 +328,11 @@ func (s *Store) migrate(ctx context.Context, upTo int) error {
 		}
 		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 			return fmt.Errorf("sqlite: open %s: migration %d (%s): %w", s.path, m.version, m.name, err)
+		}
+		if m.fill != nil {
+			if err := m.fill(ctx, tx); err != nil {
+				return fmt.Errorf("sqlite: open %s: migration %d (%s): %w", s.path, m.version, m.name, err)
+			}
 		}
 		if _, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)", m.version, m.name, now); err != nil {
 			return fmt.Errorf("sqlite: open %s: migration %d: %w", s.path, m.version, err)
@@ -355,6 +365,11 @@ func (s *Store) prepare() error {
 	if !s.signed {
 		sigs, sigVals = "", ""
 	}
+	// And none before schema 5 has the plan columns.
+	planWhere, planSet, planCols, planVals, planHead := " AND plan_start IS ? AND plan_end IS ?", ", plan_start = ?, plan_end = ?", ", plan_start, plan_end", ", ?, ?", ", plan_start, plan_end"
+	if !s.plan {
+		planWhere, planSet, planCols, planVals, planHead = "", "", "", "", ", NULL, NULL"
+	}
 	for _, p := range []struct {
 		db  *sql.DB
 		dst **sql.Stmt
@@ -364,16 +379,22 @@ func (s *Store) prepare() error {
 		{s.r, &s.getStmt, "SELECT revision, CASE WHEN revision = ? THEN NULL ELSE doc END FROM releases WHERE id = ?"},
 		{s.r, &s.historyStmt, "SELECT " + auditCols + sigs + " FROM audit WHERE release_id = ? ORDER BY seq"},
 		{s.r, &s.existsStmt, "SELECT 1 FROM releases WHERE id = ?"},
-		{s.w, &s.headStmt, "SELECT revision, kind, created_at, tags FROM releases WHERE id = ?"},
+		{s.w, &s.headStmt, "SELECT revision, kind, created_at, tags" + planHead + " FROM releases WHERE id = ?"},
 		// The revision-checked update of what a transition changes; kind,
-		// creation time and tags are set (by updateAll) only when they
-		// differ, so that their indexes are not rewritten for nothing.
+		// creation time, tags and plan window are set (by updateAll, or
+		// updatePlan for the window alone) only when they differ, so that
+		// their indexes are not rewritten for nothing.
 		// Both set the due time, which a transition may change (it fires
 		// scheduled events, voids approvals); a release with nothing due
 		// keeps it NULL, outside the partial index releases_due.
-		{s.w, &s.updateStmt, "UPDATE releases SET revision = ?, stage = ?, updated_at = ?, doc = ?" + dueSet + " WHERE id = ? AND revision = ? AND kind = ? AND created_at = ? AND tags = ?"},
-		{s.w, &s.updateAll, "UPDATE releases SET revision = ?, stage = ?, updated_at = ?, doc = ?" + dueSet + ", kind = ?, created_at = ?, tags = ? WHERE id = ? AND revision = ?"},
-		{s.w, &s.insertStmt, "INSERT INTO releases (id, revision, stage, kind, created_at, updated_at, tags, doc" + dueCol + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?" + dueVal + ") ON CONFLICT (id) DO NOTHING"},
+		{s.w, &s.updateStmt, "UPDATE releases SET revision = ?, stage = ?, updated_at = ?, doc = ?" + dueSet + " WHERE id = ? AND revision = ? AND kind = ? AND created_at = ? AND tags = ?" + planWhere},
+		{s.w, &s.updateAll, "UPDATE releases SET revision = ?, stage = ?, updated_at = ?, doc = ?" + dueSet + ", kind = ?, created_at = ?, tags = ?" + planSet + " WHERE id = ? AND revision = ?"},
+		{s.w, &s.updatePlan, "UPDATE releases SET revision = ?, stage = ?, updated_at = ?, doc = ?" + dueSet + planSet + " WHERE id = ? AND revision = ?"},
+		{s.w, &s.insertStmt, "INSERT INTO releases (id, revision, stage, kind, created_at, updated_at, tags, doc" + dueCol + planCols + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?" + dueVal + planVals + ") ON CONFLICT (id) DO NOTHING"},
+		{s.w, &s.insertPlan, insertPlanSvc},
+		{s.w, &s.deletePlan, deletePlanSvc},
+		{s.w, &s.insertFeedback, "INSERT INTO feedback (release_id, seq, at, rating, doc) VALUES (?, ?, ?, ?, ?)"},
+		{s.r, &s.feedbackStmt, "SELECT doc FROM feedback WHERE release_id = ? AND seq > ? ORDER BY seq LIMIT ?"},
 		{s.w, &s.insertAudit, "INSERT INTO audit (release_id, " + auditCols + sigs + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?" + sigVals + ")"},
 		// A new notification is due at once (next_at is the entry's time).
 		{s.w, &s.insertNote, "INSERT INTO outbox (release_id, seq, at, next_at) VALUES (?1, ?2, ?3, ?3)"},
@@ -382,6 +403,9 @@ func (s *Store) prepare() error {
 	} {
 		if p.dst == &s.insertNote && !s.due {
 			continue // no outbox table
+		}
+		if (p.dst == &s.insertPlan || p.dst == &s.deletePlan || p.dst == &s.insertFeedback || p.dst == &s.feedbackStmt) && !s.plan {
+			continue // no plan_services and feedback tables
 		}
 		st, err := p.db.Prepare(p.q)
 		if err != nil {
@@ -395,7 +419,8 @@ func (s *Store) prepare() error {
 // Close closes the database. Calls after Close fail.
 func (s *Store) Close() error {
 	s.closed.Store(true)
-	for _, st := range []*sql.Stmt{s.getStmt, s.historyStmt, s.existsStmt, s.headStmt, s.updateStmt, s.updateAll, s.insertStmt, s.insertAudit, s.deleteTags, s.insertTag, s.insertNote} {
+	for _, st := range []*sql.Stmt{s.getStmt, s.historyStmt, s.existsStmt, s.headStmt, s.updateStmt, s.updateAll, s.insertStmt, s.insertAudit, s.deleteTags, s.insertTag, s.insertNote,
+		s.updatePlan, s.insertPlan, s.deletePlan, s.insertFeedback, s.feedbackStmt} {
 		if st != nil {
 			st.Close()
 		}
@@ -550,6 +575,10 @@ func (s *Store) Create(ctx context.Context, r *relman.Release, entries ...relman
 	}
 	services, teams, key := tagsOf(r)
 	args := s.dueArgs(r, r.ID, 1, string(r.Stage), string(r.Kind), timeKey(r.CreatedAt), timeKey(r.UpdatedAt), key, doc)
+	start, end := planOf(r)
+	if s.plan {
+		args = append(args, start, end)
+	}
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.StmtContext(ctx, s.insertStmt).ExecContext(ctx, args...)
 		if err != nil {
@@ -562,6 +591,11 @@ func (s *Store) Create(ctx context.Context, r *relman.Release, entries ...relman
 		}
 		if err := writeTags(ctx, tx.StmtContext(ctx, s.insertTag), r.ID, services, teams); err != nil {
 			return err
+		}
+		if s.plan && start != nil {
+			if _, err := tx.StmtContext(ctx, s.insertPlan).ExecContext(ctx, key, start, r.ID, end); err != nil {
+				return err
+			}
 		}
 		return insertEntries(ctx, tx.StmtContext(ctx, s.insertAudit), s.noteStmt(ctx, tx), r.ID, entries, s.signed)
 	})
@@ -626,25 +660,71 @@ func isBusy(err error) bool {
 
 // Update implements relman.Store. In one BEGIN IMMEDIATE transaction it
 // updates the release only if its stored revision is r.Revision (UPDATE …
-// WHERE id = ? AND revision = ?), re-indexes its services and teams if
-// they changed, and appends the entries.
+// WHERE id = ? AND revision = ?), re-indexes its services and teams, and
+// its planned window, if they changed, and appends the entries.
 func (s *Store) Update(ctx context.Context, r *relman.Release, entries ...relman.AuditEntry) error {
 	if err := checkWrite("update", r, entries); err != nil {
 		return err
 	}
+	return s.update(ctx, "update", r, nil, entries)
+}
+
+// UpdateFeedback implements relman.FeedbackStore: Update, and in the same
+// transaction the INSERT of each feedback record. A Seq the release
+// already has is an error matching relman.ErrConflict, and the
+// transaction, the release's update included, is rolled back.
+func (s *Store) UpdateFeedback(ctx context.Context, r *relman.Release, fs []relman.Feedback, entries ...relman.AuditEntry) error {
+	if err := checkWrite("update feedback", r, entries); err != nil {
+		return err
+	}
+	if err := storedoc.CheckFeedback(fs); err != nil {
+		return fmt.Errorf("sqlite: update feedback %q: %w", r.ID, err)
+	}
+	if !s.plan && len(fs) > 0 {
+		// A file older than schema 5 (made in tests, as an older version
+		// of this package would have written it): the feedback stays in
+		// the document.
+		c := *r
+		c.Feedback = append(slices.Clone(r.Feedback), fs...)
+		if err := s.update(ctx, "update feedback", &c, nil, entries); err != nil {
+			return err
+		}
+		r.Revision = c.Revision
+		return nil
+	}
+	return s.update(ctx, "update feedback", r, fs, entries)
+}
+
+// update is Update and UpdateFeedback; op names it in errors.
+func (s *Store) update(ctx context.Context, op string, r *relman.Release, fs []relman.Feedback, entries []relman.AuditEntry) error {
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("sqlite: update %q: %w", r.ID, err)
+		return fmt.Errorf("sqlite: %s %q: %w", op, r.ID, err)
 	}
 	next := r.Revision + 1
 	doc, err := encode(r, next)
 	if err != nil {
-		return fmt.Errorf("sqlite: update %q: %w", r.ID, err)
+		return fmt.Errorf("sqlite: %s %q: %w", op, r.ID, err)
+	}
+	fdocs := make([][]byte, len(fs))
+	for i := range fs {
+		if fdocs[i], err = json.Marshal(&fs[i]); err != nil {
+			return fmt.Errorf("sqlite: %s %q: %w", op, r.ID, err)
+		}
 	}
 	services, teams, key := tagsOf(r)
 	kind, created := string(r.Kind), timeKey(r.CreatedAt)
+	start, end := planOf(r)
 	set := s.dueArgs(r, next, string(r.Stage), timeKey(r.UpdatedAt), doc) // the SET values up to due_at
 	fast := append(set[:len(set):len(set)], r.ID, r.Revision, kind, created, key)
-	all := append(set[:len(set):len(set)], kind, created, key, r.ID, r.Revision)
+	all := append(set[:len(set):len(set)], kind, created, key)
+	plan := set[:len(set):len(set)]
+	if s.plan {
+		fast = append(fast, start, end)
+		all = append(all, start, end)
+		plan = append(plan, start, end)
+	}
+	all = append(all, r.ID, r.Revision)
+	plan = append(plan, r.ID, r.Revision)
 	var stored int64
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		// The common case, a transition: only revision, stage, update
@@ -656,9 +736,10 @@ func (s *Store) Update(ctx context.Context, r *relman.Release, entries ...relman
 		if n, err := res.RowsAffected(); err != nil {
 			return err
 		} else if n == 0 {
-			// Not found, stale, or kind, creation time or tags changed.
+			// Not found, stale, or kind, creation time, tags or window changed.
 			var oldKind, oldCreated, oldKey string
-			switch err := tx.StmtContext(ctx, s.headStmt).QueryRowContext(ctx, r.ID).Scan(&stored, &oldKind, &oldCreated, &oldKey); {
+			var oldStart, oldEnd sql.NullInt64
+			switch err := tx.StmtContext(ctx, s.headStmt).QueryRowContext(ctx, r.ID).Scan(&stored, &oldKind, &oldCreated, &oldKey, &oldStart, &oldEnd); {
 			case errors.Is(err, sql.ErrNoRows):
 				return relman.ErrNotFound
 			case err != nil:
@@ -666,7 +747,12 @@ func (s *Store) Update(ctx context.Context, r *relman.Release, entries ...relman
 			case stored != r.Revision:
 				return relman.ErrConflict
 			}
-			res, err := tx.StmtContext(ctx, s.updateAll).ExecContext(ctx, all...)
+			st := s.updateAll
+			args := all
+			if oldKind == kind && oldCreated == created && oldKey == key {
+				st, args = s.updatePlan, plan // the window alone changed
+			}
+			res, err := tx.StmtContext(ctx, st).ExecContext(ctx, args...)
 			if err != nil {
 				return err
 			}
@@ -683,14 +769,41 @@ func (s *Store) Update(ctx context.Context, r *relman.Release, entries ...relman
 					return err
 				}
 			}
+			if s.plan && (key != oldKey || !samePlan(oldStart, oldEnd, start, end)) {
+				if oldStart.Valid {
+					if _, err := tx.StmtContext(ctx, s.deletePlan).ExecContext(ctx, oldKey, oldStart.Int64, r.ID); err != nil {
+						return err
+					}
+				}
+				if start != nil {
+					if _, err := tx.StmtContext(ctx, s.insertPlan).ExecContext(ctx, key, start, r.ID, end); err != nil {
+						return err
+					}
+				}
+			}
 		}
-		return insertEntries(ctx, tx.StmtContext(ctx, s.insertAudit), s.noteStmt(ctx, tx), r.ID, entries, s.signed)
+		if err := insertEntries(ctx, tx.StmtContext(ctx, s.insertAudit), s.noteStmt(ctx, tx), r.ID, entries, s.signed); err != nil {
+			return err
+		}
+		if len(fs) == 0 {
+			return nil
+		}
+		ins := tx.StmtContext(ctx, s.insertFeedback)
+		for i, f := range fs {
+			if _, err := ins.ExecContext(ctx, r.ID, f.Seq, timeKey(f.At), f.Rating, string(fdocs[i])); err != nil {
+				if isConstraint(err) {
+					return fmt.Errorf("feedback %d already exists: %w", f.Seq, relman.ErrConflict)
+				}
+				return err
+			}
+		}
+		return nil
 	})
 	switch {
-	case errors.Is(err, relman.ErrConflict) && stored != 0:
-		return fmt.Errorf("sqlite: update %q at revision %d (stored %d): %w", r.ID, r.Revision, stored, err)
+	case errors.Is(err, relman.ErrConflict) && stored != 0 && stored != r.Revision:
+		return fmt.Errorf("sqlite: %s %q at revision %d (stored %d): %w", op, r.ID, r.Revision, stored, err)
 	case err != nil:
-		return fmt.Errorf("sqlite: update %q: %w", r.ID, err)
+		return fmt.Errorf("sqlite: %s %q: %w", op, r.ID, err)
 	}
 	r.Revision = next
 	s.cache.put(r.ID, next, r.Clone())
@@ -739,13 +852,47 @@ func (s *Store) List(ctx context.Context, q relman.Query) ([]*relman.Release, er
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("sqlite: list: %w", err)
 	}
+	query, args, err := listQuery(q)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list: %w", err)
+	}
+	out, err := s.query(ctx, query, args)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list: %w", err)
+	}
+	return out, nil
+}
+
+// listQuery returns the query of List and its parameters.
+func listQuery(q relman.Query) (string, []any, error) {
 	q = q.Normalized()
 	var b strings.Builder
 	b.WriteString("SELECT id, revision, doc FROM releases WHERE 1 = 1")
-	args := where(&b, q)
-	dir := " ASC"
+	args := where(&b, q, false)
+	dir, beyond := " ASC", " > "
 	if q.Desc {
-		dir = " DESC"
+		dir, beyond = " DESC", " < "
+	}
+	if q.After != "" {
+		// Keyset paging: the rows past the cursor's (sort key, id), a
+		// range of the index the ORDER BY reads. Times are compared as
+		// stored (to the nanosecond), so the cursor's release and those
+		// before it are left out exactly.
+		k, err := q.Key()
+		if err != nil {
+			return "", nil, err
+		}
+		switch q.OrderBy {
+		case relman.OrderUpdated:
+			b.WriteString(" AND (updated_at, id)" + beyond + "(?, ?)")
+			args = append(args, timeKey(k.Time), k.ID)
+		case relman.OrderID:
+			b.WriteString(" AND id" + beyond + "?")
+			args = append(args, k.ID)
+		default:
+			b.WriteString(" AND (created_at, id)" + beyond + "(?, ?)")
+			args = append(args, timeKey(k.Time), k.ID)
+		}
 	}
 	switch q.OrderBy {
 	case relman.OrderUpdated:
@@ -757,19 +904,22 @@ func (s *Store) List(ctx context.Context, q relman.Query) ([]*relman.Release, er
 	}
 	b.WriteString(" LIMIT ? OFFSET ?")
 	args = append(args, q.Limit, q.Offset)
-	out, err := s.query(ctx, b.String(), args)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: list: %w", err)
-	}
-	return out, nil
+	return b.String(), args, nil
 }
 
 // where appends q's filters to a query, as bound parameters, and returns
-// the parameters.
-func where(b *strings.Builder, q relman.Query) []any {
+// the parameters. With scan, the filters are checks on rows read in id
+// order, not indexes to read: the unary + keeps SQLite from reading the
+// stage or kind index and sorting what it finds, and EXISTS from reading
+// the tags first.
+func where(b *strings.Builder, q relman.Query, scan bool) []any {
 	var args []any
+	plus, in := "", " AND id IN (SELECT release_id FROM release_tags WHERE tag = '%s' AND value = ?)"
+	if scan {
+		plus, in = "+", " AND EXISTS (SELECT 1 FROM release_tags WHERE tag = '%s' AND value = ? AND release_id = releases.id)"
+	}
 	if len(q.Stages) > 0 {
-		b.WriteString(" AND stage IN (")
+		b.WriteString(" AND " + plus + "stage IN (")
 		for i, st := range q.Stages {
 			if i > 0 {
 				b.WriteString(", ")
@@ -780,15 +930,15 @@ func where(b *strings.Builder, q relman.Query) []any {
 		b.WriteString(")")
 	}
 	if q.Kind != "" {
-		b.WriteString(" AND kind = ?")
+		b.WriteString(" AND " + plus + "kind = ?")
 		args = append(args, string(q.Kind))
 	}
 	if q.Service != "" {
-		b.WriteString(" AND id IN (SELECT release_id FROM release_tags WHERE tag = 's' AND value = ?)")
+		b.WriteString(fmt.Sprintf(in, "s"))
 		args = append(args, q.Service)
 	}
 	if q.Team != "" {
-		b.WriteString(" AND id IN (SELECT release_id FROM release_tags WHERE tag = 't' AND value = ?)")
+		b.WriteString(fmt.Sprintf(in, "t"))
 		args = append(args, q.Team)
 	}
 	return args
@@ -810,27 +960,56 @@ const scanBatch = 256
 // Scan implements relman.Scanner: it calls fn with every release matching
 // q's filters, in id order, ignoring q's order and paging. It reads them
 // in batches and holds no connection while fn runs, so fn may use the
-// store.
+// store. Each batch continues the primary key where the last one ended
+// (or, with a service or team filter, that tag's rows of release_tags),
+// and checks the other filters on the rows it reads: a scan reads each
+// row once, however many batches it takes.
 func (s *Store) Scan(ctx context.Context, q relman.Query, fn func(r *relman.Release) error) error {
 	if err := q.Validate(); err != nil {
 		return fmt.Errorf("sqlite: scan: %w", err)
 	}
-	var b strings.Builder
-	b.WriteString("SELECT id, revision, doc FROM releases WHERE id > ?")
-	args := append([]any{""}, where(&b, q)...)
-	b.WriteString(fmt.Sprintf(" ORDER BY id LIMIT %d", scanBatch))
-	query := b.String()
+	query, args, at := scanQuery(q)
 	return storedoc.ScanBatches(scanBatch, func(after string) ([]*relman.Release, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("sqlite: scan: %w", err)
 		}
-		args[0] = after
+		args[at] = after
 		batch, err := s.query(ctx, query, args)
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: scan: %w", err)
 		}
 		return batch, nil
 	}, fn)
+}
+
+// scanQuery returns the query of a batch of Scan, its parameters, and
+// the index of the one that takes the id the batch starts after.
+func scanQuery(q relman.Query) (string, []any, int) {
+	var b strings.Builder
+	args, at := []any{""}, 0 // at: the index of the after parameter
+	switch {
+	case q.Service != "" || q.Team != "":
+		// Read the tag's rows in release id order and join each release.
+		tag, value := "s", q.Service
+		if q.Service == "" {
+			tag, value = "t", q.Team
+		}
+		b.WriteString("SELECT releases.id, releases.revision, releases.doc FROM release_tags CROSS JOIN releases ON releases.id = release_tags.release_id" +
+			" WHERE release_tags.tag = '" + tag + "' AND release_tags.value = ? AND release_tags.release_id > ?")
+		args, at = []any{value, ""}, 1
+		if tag == "s" {
+			q.Service = ""
+		} else {
+			q.Team = ""
+		}
+		args = append(args, where(&b, q, true)...)
+		b.WriteString(fmt.Sprintf(" ORDER BY release_tags.release_id LIMIT %d", scanBatch))
+	default:
+		b.WriteString("SELECT id, revision, doc FROM releases WHERE id > ?")
+		args = append(args, where(&b, q, true)...)
+		b.WriteString(fmt.Sprintf(" ORDER BY id LIMIT %d", scanBatch))
+	}
+	return b.String(), args, at
 }
 
 // History implements relman.Store.
