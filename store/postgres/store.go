@@ -459,8 +459,8 @@ func (s *Store) Create(ctx context.Context, r *relman.Release, entries ...relman
 		return fmt.Errorf("postgres: create %q: %w", r.ID, err)
 	}
 	args[1] = int64(1)
-	var n int
-	if err := s.pool.QueryRow(ctx, s.sqlCreate, args...).Scan(&n); err != nil {
+	n, err := s.write(ctx, s.sqlCreate, args)
+	if err != nil {
 		return wrap(fmt.Sprintf("create %q", r.ID), err)
 	}
 	if n == 0 {
@@ -529,8 +529,8 @@ func (s *Store) update(ctx context.Context, op string, r *relman.Release, fs []r
 		}
 		args = append(args, seq, at, nanos, rating, docs)
 	}
-	var n int
-	if err := s.pool.QueryRow(ctx, query, args...).Scan(&n); err != nil {
+	n, err := s.write(ctx, query, args)
+	if err != nil {
 		return wrap(fmt.Sprintf("%s %q", op, r.ID), err)
 	}
 	if n == 0 {
@@ -546,6 +546,33 @@ func (s *Store) update(ctx context.Context, op string, r *relman.Release, fs []r
 	r.Revision++
 	return nil
 }
+
+// write runs a write statement that returns a count. Once the statement
+// is sent, the caller's context no longer interrupts it: a statement
+// interrupted in flight may still commit after the error is returned, so
+// that neither the caller nor a read-back could know what happened.
+// write waits for the server's answer instead, for at most writeWindow
+// (a server that takes longer is an error whose outcome the Manager
+// reads back). A context that ends before the statement is sent (while
+// waiting for a connection) stops it with nothing written.
+func (s *Store) write(ctx context.Context, query string, args []any) (int, error) {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Release()
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeWindow)
+	defer cancel()
+	var n int
+	err = conn.QueryRow(wctx, query, args...).Scan(&n)
+	return n, err
+}
+
+// writeWindow bounds how long a write statement may take once sent.
+const writeWindow = 5 * time.Second
 
 // decode reads a stored release strictly: fields this version does not
 // know mean a newer writer, and are refused rather than dropped.

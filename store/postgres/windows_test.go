@@ -60,9 +60,6 @@ func TestPutWindowInvalid(t *testing.T) {
 	}
 }
 
-func TestWindowsCanceled(t *testing.T) {
-	storetest.WindowsCanceled(t, newStore(t, testPool(t), postgres.Options{}))
-}
 
 // TestWindowsNewerFields: a window document with a field this version does
 // not know was written by a newer relman, and is refused, not truncated.
@@ -83,12 +80,6 @@ func TestWindowsNewerFields(t *testing.T) {
 	})
 }
 
-// TestWindowsOrderBytewise: ids sort by bytes, as release ids do (upper
-// case before lower case, '-' before digits), whatever the database's
-// collation.
-func TestWindowsOrderBytewise(t *testing.T) {
-	storetest.WindowsOrderBytewise(t, newStore(t, testPool(t), postgres.Options{}))
-}
 
 // TestWindowsNoNotifications: writing windows sends no change
 // notification; subscribers hear of releases only.

@@ -46,7 +46,6 @@ func TestPutWindowInvalid(t *testing.T) {
 	storetest.PutWindowInvalid(t, openTemp(t), nil)
 }
 
-func TestWindowsCanceled(t *testing.T) { storetest.WindowsCanceled(t, openTemp(t)) }
 
 // TestWindowsNewerFields: a window document with a field this version does
 // not know was written by a newer relman, and is refused, not truncated.
@@ -64,9 +63,6 @@ func TestWindowsNewerFields(t *testing.T) {
 	})
 }
 
-// TestWindowsOrderBytewise: ids sort by bytes, as release ids do (upper
-// case before lower case, '-' before digits).
-func TestWindowsOrderBytewise(t *testing.T) { storetest.WindowsOrderBytewise(t, openTemp(t)) }
 
 // TestManagerWindowsPersist: windows a Manager saves are in the calendar
 // of a Manager opened on the file later.

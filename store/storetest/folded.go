@@ -7,8 +7,9 @@ import (
 )
 
 // runFolded runs, within Run, the checks that were once exported for
-// each store to call (ScanBatches, UpdateReindexes, OutboxOff and the
-// others): each needs only an empty store, so Run gives every store them.
+// each store to call (ScanBatches, the reindexing of List, the outbox
+// when off, the window edge cases): each needs only an empty store, so
+// Run gives every store them.
 func runFolded(t *testing.T, newStore func(t *testing.T) relman.Store) {
 	t.Run("List/UpdateReindexes", func(t *testing.T) { updateReindexes(t, newStore(t)) })
 	t.Run("Scanner/Batches", func(t *testing.T) {

@@ -10,15 +10,10 @@ import (
 	"github.com/relman-dev/relman"
 )
 
-// OutboxOff checks a relman.Outbox whose outbox is not enabled: s must
+// outboxOff checks a relman.Outbox whose outbox is not enabled: s must
 // hold release "r1" (with its first entry written). OutboxEnabled is
 // false, and every other method returns an error matching
 // relman.ErrInvalid that names the option, Options.Outbox.
-//
-// Deprecated: Run checks this on every store that is a relman.Outbox
-// with its outbox off (subtest "Outbox/Off"); call Run instead.
-func OutboxOff(t *testing.T, s relman.Outbox) { outboxOff(t, s) }
-
 func outboxOff(t *testing.T, s relman.Outbox) {
 	t.Helper()
 	ctx := context.Background()

@@ -10,16 +10,10 @@ import (
 	"github.com/relman-dev/relman"
 )
 
-// UpdateReindexes checks that List on s, an empty store, sees the
+// updateReindexes checks that List on s, an empty store, sees the
 // services, teams, kind and times an Update changes, and not those a
-// refused Update carried.
-//
-// Deprecated: Run checks this on every store (subtest
-// "List/UpdateReindexes"); call Run instead.
-func UpdateReindexes(t *testing.T, s relman.Store) { updateReindexes(t, s) }
-
-// updateReindexes is UpdateReindexes, for stores that index releases
-// apart from their documents.
+// refused Update carried: for stores that index releases apart from
+// their documents.
 func updateReindexes(t *testing.T, s relman.Store) {
 	ctx := context.Background()
 	r := Full("r1")

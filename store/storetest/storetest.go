@@ -45,9 +45,7 @@
 //     PutWindowInvalid with cases only that store refuses,
 //     DeadlineOutcomes with more calls than Run makes.
 //
-// UpdateReindexes, OutboxOff, WindowsCanceled and WindowsOrderBytewise
-// are deprecated: Run makes those checks on every store. The package
-// also holds helpers backends' own tests and benchmarks share (Minimal,
+// The package also holds helpers backends' own tests and benchmarks share (Minimal,
 // Full, Put, Window, LoopLifecycle, FireNext, LockFails, CompareFire …).
 package storetest
 

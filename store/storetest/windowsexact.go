@@ -170,14 +170,9 @@ func PutWindowInvalid(t *testing.T, s relman.WindowStore, extra map[string]relma
 	}
 }
 
-// WindowsCanceled checks that each window method of s, an empty store,
+// windowsCanceled checks that each window method of s, an empty store,
 // returns context.Canceled for a canceled context, and that PutWindow
 // then wrote nothing.
-//
-// Deprecated: Run checks this on every relman.WindowStore (subtest
-// "Windows/Canceled"); call Run instead.
-func WindowsCanceled(t *testing.T, s relman.WindowStore) { windowsCanceled(t, s) }
-
 func windowsCanceled(t *testing.T, s relman.WindowStore) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -242,14 +237,9 @@ func WindowsNewerFields(t *testing.T, s relman.WindowStore, docs WindowDocs) {
 	}
 }
 
-// WindowsOrderBytewise checks that ListWindows of s, an empty store, sorts
+// windowsOrderBytewise checks that ListWindows of s, an empty store, sorts
 // ids by bytes, as release ids sort (upper case before lower case, '-'
 // before digits), whatever the database's collation.
-//
-// Deprecated: Run checks this on every relman.WindowStore (subtest
-// "Windows/OrderBytewise"); call Run instead.
-func WindowsOrderBytewise(t *testing.T, s relman.WindowStore) { windowsOrderBytewise(t, s) }
-
 func windowsOrderBytewise(t *testing.T, s relman.WindowStore) {
 	ctx := context.Background()
 	for _, id := range []string{"b", "B", "a-1", "a1", "a.1", "a_1", "A", "0"} {
