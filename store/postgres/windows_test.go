@@ -60,7 +60,6 @@ func TestPutWindowInvalid(t *testing.T) {
 	}
 }
 
-
 // TestWindowsNewerFields: a window document with a field this version does
 // not know was written by a newer relman, and is refused, not truncated.
 func TestWindowsNewerFields(t *testing.T) {
@@ -79,7 +78,6 @@ func TestWindowsNewerFields(t *testing.T) {
 		ErrNewerSchema: postgres.ErrNewerSchema,
 	})
 }
-
 
 // TestWindowsNoNotifications: writing windows sends no change
 // notification; subscribers hear of releases only.

@@ -46,7 +46,6 @@ func TestPutWindowInvalid(t *testing.T) {
 	storetest.PutWindowInvalid(t, openTemp(t), nil)
 }
 
-
 // TestWindowsNewerFields: a window document with a field this version does
 // not know was written by a newer relman, and is refused, not truncated.
 func TestWindowsNewerFields(t *testing.T) {
@@ -62,7 +61,6 @@ func TestWindowsNewerFields(t *testing.T) {
 		ErrCorrupt:     sqlite.ErrCorrupt,
 	})
 }
-
 
 // TestManagerWindowsPersist: windows a Manager saves are in the calendar
 // of a Manager opened on the file later.
