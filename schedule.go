@@ -216,13 +216,19 @@ func (m *Manager) DeleteWindow(ctx context.Context, by Actor, id string) error {
 
 // Planned returns the releases holding a window (see PlannedStages).
 func (m *Manager) Planned(ctx context.Context) ([]*Release, error) {
-	return m.plannedIn(ctx, time.Time{}, time.Time{}, nil)
+	rs, err := m.plannedIn(ctx, time.Time{}, time.Time{}, nil)
+	if _, shared := m.store.(PlanIndex); shared {
+		for i, r := range rs {
+			rs[i] = r.Clone() // the caller's to change
+		}
+	}
+	return rs, err
 }
 
 // plannedIn returns the planned releases whose window overlaps [from, to)
 // (a zero to: no end) and, with services, that list one of them: through
 // the store's PlanIndex if it has one, else by scanning every planned
-// release.
+// release. They are read-only (see PlanIndex).
 func (m *Manager) plannedIn(ctx context.Context, from, to time.Time, services []string) ([]*Release, error) {
 	if pi, ok := m.store.(PlanIndex); ok {
 		var out []*Release
@@ -399,9 +405,20 @@ func (m *Manager) conflictGate() Gate {
 		if err != nil {
 			return err
 		}
+		// Without a capacity, only a release sharing a service (or a
+		// dependency) or a team with r can conflict with it: FindConflicts
+		// needs no others.
+		related := func(*Release) bool { return true }
+		if m.capacity == 0 {
+			services := append(slices.Clone(r.Services), m.graph.Dependents(r.Services)...)
+			services = append(services, m.graph.Dependencies(r.Services)...)
+			related = func(o *Release) bool {
+				return slices.ContainsFunc(services, o.HasService) || sharesTeam(r, o)
+			}
+		}
 		set := make([]*Release, 0, len(others)+1)
 		for _, o := range others {
-			if o.ID != r.ID && o.Window.Overlaps(*r.Window) {
+			if o.ID != r.ID && o.Window.Overlaps(*r.Window) && related(o) {
 				set = append(set, o)
 			}
 		}
@@ -420,6 +437,15 @@ func (m *Manager) conflictGate() Gate {
 		}
 		return &ConflictError{ReleaseID: r.ID, Conflicts: blocking}
 	})
+}
+
+// sharesTeam reports whether a team is involved in both a and b (see
+// Release.HasTeam).
+func sharesTeam(a, b *Release) bool {
+	if slices.ContainsFunc(a.Teams, b.HasTeam) {
+		return true
+	}
+	return slices.ContainsFunc(a.Tasks, func(t Task) bool { return t.Team != "" && b.HasTeam(t.Team) })
 }
 
 // ExportICS writes the forward schedule as an iCalendar stream (see the

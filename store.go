@@ -218,6 +218,12 @@ type PlanIndex interface {
 	// the first error fn returns and returns it. A zero to means no end.
 	// The cost is proportional to the releases that overlap, not to all
 	// planned releases.
+	//
+	// fn receives each release read-only: it must not modify it or
+	// anything it points to, since a store may pass the very value it
+	// holds (store/memory does, to spare a copy per release on every
+	// booking). Such a value never changes afterwards; a new version of
+	// the release is a new value. Clone it to change it.
 	Overlapping(ctx context.Context, from, to time.Time, services []string, fn func(*Release) error) error
 }
 

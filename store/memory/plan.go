@@ -13,51 +13,78 @@ import (
 )
 
 // planIndex holds the releases in one of relman.PlannedStages that have
-// a window, in buckets of one day by the start of the window: all of
-// them, and those of each service.
+// a window, in buckets by the start of the window: all of them in
+// buckets of an hour (about a window's length, so that a booking reads
+// few releases it does not overlap), and those of each service in
+// buckets of a day (a service has few releases, and NextSlot looks ahead
+// for days).
 type planIndex struct {
 	mu     sync.RWMutex
-	all    days
-	bySvc  map[string]days
-	lens   map[int64]int // window length in seconds, rounded up to a day → entries that long
+	all    buckets
+	bySvc  map[string]buckets
+	lens   map[int64]int // window length in seconds, rounded up → entries that long
 	maxLen int64         // the longest of lens, in seconds
 }
 
-// days holds entries by the day their window starts.
-type days map[int64]map[*rec]*planEntry
+const (
+	allSpan     = 60 * 60      // seconds a bucket of planIndex.all spans
+	serviceSpan = 24 * 60 * 60 // seconds a bucket of a service spans
+)
 
-func (d days) add(r *rec, e *planEntry) {
-	b := d[e.day]
+// buckets holds entries by the span of seconds their window starts in.
+type buckets struct {
+	span int64
+	m    map[int64]map[*rec]*planEntry
+}
+
+func newBuckets(span int64) buckets {
+	return buckets{span: span, m: make(map[int64]map[*rec]*planEntry)}
+}
+
+func (d buckets) key(e *planEntry) int64 { return floorDiv(e.start.Unix(), d.span) }
+
+func (d buckets) add(r *rec, e *planEntry) {
+	k := d.key(e)
+	b := d.m[k]
 	if b == nil {
 		b = make(map[*rec]*planEntry)
-		d[e.day] = b
+		d.m[k] = b
 	}
 	b[r] = e
 }
 
-func (d days) remove(r *rec, e *planEntry) {
-	b := d[e.day]
+func (d buckets) remove(r *rec, e *planEntry) {
+	k := d.key(e)
+	b := d.m[k]
 	delete(b, r)
 	if len(b) == 0 {
-		delete(d, e.day)
+		delete(d.m, k)
 	}
 }
 
-// scan calls fn with every bucket of a day in [lo, hi], in no order.
-func (d days) scan(lo, hi int64, fn func(map[*rec]*planEntry)) {
+// scan calls fn with every bucket holding windows that start in [from,
+// to] (a zero from or to: no bound), in no order.
+func (d buckets) scan(from, to time.Time, fn func(map[*rec]*planEntry)) {
+	lo, hi := int64(-1<<63), int64(1<<63-1)
+	if !from.IsZero() {
+		lo = floorDiv(from.Unix(), d.span)
+	}
+	if !to.IsZero() {
+		hi = floorDiv(to.Unix(), d.span)
+	}
 	if lo > hi {
 		return
 	}
-	if uint64(hi-lo) < uint64(len(d)) {
-		for day := lo; day <= hi; day++ {
-			if b := d[day]; b != nil {
+	if uint64(hi-lo) < uint64(len(d.m)) {
+		for k := lo; k <= hi; k++ {
+			if b := d.m[k]; b != nil {
 				fn(b)
 			}
 		}
 		return
 	}
-	for day, b := range d {
-		if day >= lo && day <= hi {
+	for k, b := range d.m {
+		if k >= lo && k <= hi {
 			fn(b)
 		}
 	}
@@ -68,13 +95,11 @@ func (d days) scan(lo, hi int64, fn func(map[*rec]*planEntry)) {
 type planEntry struct {
 	start, end time.Time
 	services   []string
-	day, len   int64
+	len        int64 // seconds, rounded up
 }
 
-const daySeconds = 24 * 60 * 60
-
 func newPlanIndex() planIndex {
-	return planIndex{all: make(days), bySvc: make(map[string]days), lens: make(map[int64]int)}
+	return planIndex{all: newBuckets(allSpan), bySvc: make(map[string]buckets), lens: make(map[int64]int)}
 }
 
 // floorDiv returns a / b rounded down, for b > 0.
@@ -93,8 +118,7 @@ func entryFor(c *relman.Release) *planEntry {
 		return nil
 	}
 	e := &planEntry{start: c.Window.Start, end: c.Window.End, services: slices.Clone(c.Services)}
-	e.day = floorDiv(e.start.Unix(), daySeconds)
-	e.len = max(0, (floorDiv(e.end.Unix(), daySeconds)-e.day+1)*daySeconds)
+	e.len = max(0, e.end.Unix()-e.start.Unix()+1) // Unix rounds down: +1 covers the fractions
 	return e
 }
 
@@ -121,9 +145,9 @@ func (p *planIndex) set(r *rec, c *relman.Release) bool {
 	if old := r.planned; old != nil {
 		p.all.remove(r, old)
 		for _, svc := range old.services {
-			if d := p.bySvc[svc]; d != nil {
+			if d, ok := p.bySvc[svc]; ok {
 				d.remove(r, old)
-				if len(d) == 0 {
+				if len(d.m) == 0 {
 					delete(p.bySvc, svc)
 				}
 			}
@@ -141,9 +165,9 @@ func (p *planIndex) set(r *rec, c *relman.Release) bool {
 	if e != nil {
 		p.all.add(r, e)
 		for _, svc := range e.services {
-			d := p.bySvc[svc]
-			if d == nil {
-				d = make(days)
+			d, ok := p.bySvc[svc]
+			if !ok {
+				d = newBuckets(serviceSpan)
 				p.bySvc[svc] = d
 			}
 			d.add(r, e)
@@ -162,7 +186,7 @@ type planHit struct {
 }
 
 // Overlapping implements relman.PlanIndex. It reads the buckets of the
-// days from from, less the longest window indexed, to to (of each of
+// buckets from from, less the longest window indexed, to to (of each of
 // services, if any), so it costs in proportion to the releases planned
 // in that span (of those services); a zero from or to reads every bucket
 // before or after the other bound. fn may use the
@@ -191,18 +215,19 @@ func (s *Store) Overlapping(ctx context.Context, from, to time.Time, services []
 		}
 	}
 	p.mu.RLock()
-	lo, hi := int64(-1<<63), int64(1<<63-1)
+	// A window overlapping [from, to) starts after from less the
+	// longest window, and before to.
+	first := from
 	if !from.IsZero() {
-		lo = floorDiv(from.Unix()-p.maxLen, daySeconds)
-	}
-	if !to.IsZero() {
-		hi = floorDiv(to.Unix(), daySeconds)
+		first = from.Add(-time.Duration(p.maxLen) * time.Second)
 	}
 	if len(services) == 0 {
-		p.all.scan(lo, hi, keep)
+		p.all.scan(first, to, keep)
 	}
 	for _, svc := range services {
-		p.bySvc[svc].scan(lo, hi, keep)
+		if d, ok := p.bySvc[svc]; ok {
+			d.scan(first, to, keep)
+		}
 	}
 	p.mu.RUnlock()
 	slices.SortFunc(hits, func(a, b planHit) int { return cmp.Or(a.start.Compare(b.start), strings.Compare(a.r.ID, b.r.ID)) })
@@ -212,7 +237,7 @@ func (s *Store) Overlapping(ctx context.Context, from, to time.Time, services []
 				return fmt.Errorf("memory: overlapping: %w", err)
 			}
 		}
-		if err := fn(h.r.Clone()); err != nil {
+		if err := fn(h.r); err != nil { // immutable: see relman.PlanIndex
 			return err
 		}
 	}
