@@ -1,6 +1,11 @@
 package sqlite
 
-import "github.com/relman-dev/relman"
+import (
+	"path/filepath"
+	"time"
+
+	"github.com/relman-dev/relman"
+)
 
 // OpenAt opens path like Open, but migrates it only up to version v, as
 // the version of this package that wrote schema v would have left it.
@@ -27,4 +32,35 @@ var (
 func ScanQuery(q relman.Query) (string, []any) {
 	query, args, _ := scanQuery(q)
 	return query, args
+}
+
+// FireSQL returns the statements of a transition fired on the store:
+// Get's read (on the read handle) and, in Update's transaction on the
+// write handle, the revision-checked update of what a transition changes
+// and the audit insert.
+func (s *Store) FireSQL() (get, update, audit string) {
+	for _, p := range s.statements() {
+		switch p.dst {
+		case &s.getStmt:
+			get = p.q
+		case &s.updateStmt:
+			update = p.q
+		case &s.insertAudit:
+			audit = p.q
+		}
+	}
+	return get, update, audit
+}
+
+// DSNs returns the data source names of the write and read handles that
+// Open, with opts, opens on the file at path.
+func DSNs(path string, opts Options) (write, read string) {
+	if opts.BusyTimeout <= 0 {
+		opts.BusyTimeout = 5 * time.Second
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		panic(err)
+	}
+	return dsns(abs, opts)
 }

@@ -114,12 +114,7 @@ func open(path string, opts Options, upTo int) (*Store, error) {
 	if err := checkHeader(abs); err != nil {
 		return nil, err
 	}
-	sync := "FULL"
-	if opts.RelaxedSync {
-		sync = "NORMAL"
-	}
-	dsn := "file:" + escapePath(abs) + fmt.Sprintf("?_txlock=immediate&_pragma=busy_timeout(%d)&_pragma=synchronous(%s)&_pragma=foreign_keys(1)",
-		opts.BusyTimeout.Milliseconds(), sync)
+	dsn, readDSN := dsns(abs, opts)
 
 	if opts.CacheSize == 0 {
 		opts.CacheSize = 1024
@@ -137,7 +132,7 @@ func open(path string, opts Options, upTo int) (*Store, error) {
 		s.w.Close()
 		return nil, err
 	}
-	s.r, err = sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
+	s.r, err = sql.Open("sqlite", readDSN)
 	if err != nil {
 		s.w.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", abs, err)
@@ -149,6 +144,19 @@ func open(path string, opts Options, upTo int) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// dsns returns the data source names of the write handle and of the
+// read handle (query_only) of the file at abs, for opts with its
+// defaults set.
+func dsns(abs string, opts Options) (write, read string) {
+	sync := "FULL"
+	if opts.RelaxedSync {
+		sync = "NORMAL"
+	}
+	write = "file:" + escapePath(abs) + fmt.Sprintf("?_txlock=immediate&_pragma=busy_timeout(%d)&_pragma=synchronous(%s)&_pragma=foreign_keys(1)",
+		opts.BusyTimeout.Milliseconds(), sync)
+	return write, write + "&_pragma=query_only(1)"
 }
 
 // escapePath makes a file path safe inside a SQLite URI.
@@ -355,7 +363,34 @@ const auditCols = "seq, at, actor, action, event, from_stage, to_stage, reason, 
 // sigCols are the audit columns of a signed entry (schema 4 on).
 const sigCols = ", doc_digest, key_id, sig"
 
+// stmt is a statement of the store: the handle it is prepared on, where
+// it is kept, and its SQL.
+type stmt struct {
+	db  *sql.DB
+	dst **sql.Stmt
+	q   string
+}
+
 func (s *Store) prepare() error {
+	for _, p := range s.statements() {
+		if p.dst == &s.insertNote && !s.due {
+			continue // no outbox table
+		}
+		if (p.dst == &s.insertPlan || p.dst == &s.deletePlan || p.dst == &s.insertFeedback || p.dst == &s.feedbackStmt) && !s.plan {
+			continue // no plan_services and feedback tables
+		}
+		st, err := p.db.Prepare(p.q)
+		if err != nil {
+			return fmt.Errorf("sqlite: open %s: prepare: %w", s.path, err)
+		}
+		*p.dst = st
+	}
+	return nil
+}
+
+// statements returns the statements prepare prepares, for the file's
+// schema version.
+func (s *Store) statements() []stmt {
 	// Files at older versions (made in tests) have no due_at.
 	dueSet, dueCol, dueVal := ", due_at = ?", ", due_at", ", ?"
 	if !s.due {
@@ -370,11 +405,7 @@ func (s *Store) prepare() error {
 	if !s.plan {
 		planWhere, planSet, planCols, planVals, planHead = "", "", "", "", ", NULL, NULL"
 	}
-	for _, p := range []struct {
-		db  *sql.DB
-		dst **sql.Stmt
-		q   string
-	}{
+	return []stmt{
 		// The document only if the revision is not the cached one.
 		{s.r, &s.getStmt, "SELECT revision, CASE WHEN revision = ? THEN NULL ELSE doc END FROM releases WHERE id = ?"},
 		{s.r, &s.historyStmt, "SELECT " + auditCols + sigs + " FROM audit WHERE release_id = ? ORDER BY seq"},
@@ -400,20 +431,7 @@ func (s *Store) prepare() error {
 		{s.w, &s.insertNote, "INSERT INTO outbox (release_id, seq, at, next_at) VALUES (?1, ?2, ?3, ?3)"},
 		{s.w, &s.deleteTags, "DELETE FROM release_tags WHERE release_id = ?"},
 		{s.w, &s.insertTag, "INSERT OR IGNORE INTO release_tags (tag, value, release_id) VALUES (?, ?, ?)"},
-	} {
-		if p.dst == &s.insertNote && !s.due {
-			continue // no outbox table
-		}
-		if (p.dst == &s.insertPlan || p.dst == &s.deletePlan || p.dst == &s.insertFeedback || p.dst == &s.feedbackStmt) && !s.plan {
-			continue // no plan_services and feedback tables
-		}
-		st, err := p.db.Prepare(p.q)
-		if err != nil {
-			return fmt.Errorf("sqlite: open %s: prepare: %w", s.path, err)
-		}
-		*p.dst = st
 	}
-	return nil
 }
 
 // Close closes the database. Calls after Close fail.
