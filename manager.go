@@ -482,12 +482,24 @@ func (m *Manager) Check(ctx context.Context, id string, ev Event, req Request) e
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("relman: check %s on %q: %w", ev, id, err)
 	}
-	cur, err := m.store.Get(ctx, id)
+	cur, _, err := m.read(ctx, id)
 	if err != nil {
 		return err
 	}
 	_, err = m.prepare(ctx, cur, ev, req, true)
 	return err
+}
+
+// read returns the release for Fire and Check to judge: the store's own
+// value if it is a Sharer (shared is then true, and cur must not change),
+// else a copy.
+func (m *Manager) read(ctx context.Context, id string) (cur *Release, shared bool, err error) {
+	if sh, ok := m.store.(Sharer); ok {
+		cur, err = sh.GetShared(ctx, id)
+		return cur, err == nil, err
+	}
+	cur, err = m.store.Get(ctx, id)
+	return cur, false, err
 }
 
 // Fire fires ev on the release and returns the release as committed. In
@@ -538,7 +550,7 @@ func (m *Manager) commit(ctx context.Context, id string, ev Event, req Request) 
 		if err := ctx.Err(); err != nil {
 			return nil, nil, AuditEntry{}, fmt.Errorf("relman: fire %s on %q: %w", ev, id, err)
 		}
-		cur, err := m.store.Get(ctx, id)
+		cur, shared, err := m.read(ctx, id)
 		if err != nil {
 			return nil, nil, AuditEntry{}, err
 		}
@@ -551,6 +563,12 @@ func (m *Manager) commit(ctx context.Context, id string, ev Event, req Request) 
 			return nil, nil, AuditEntry{}, err
 		}
 		r := p.cand
+		if r == cur && shared {
+			// The store's own value: the new version is a copy of it
+			// that shares its lists, which neither side changes.
+			c := *cur
+			r = &c
+		}
 		r.Stage = to
 		r.UpdatedAt, r.EnteredAt = p.t.Now, p.t.Now
 		e := r.Record(AuditEntry{At: p.t.Now, Actor: req.Actor.ID, Action: ActionTransition, Event: ev,
@@ -563,12 +581,15 @@ func (m *Manager) commit(ctx context.Context, id string, ev Event, req Request) 
 		if err := ctx.Err(); err != nil {
 			return nil, nil, AuditEntry{}, fmt.Errorf("relman: fire %s on %q: %w", ev, id, err)
 		}
-		err = m.update(ctx, r, entries...)
+		err = m.write(ctx, r, shared, entries)
 		if errors.Is(err, ErrConflict) && attempt < m.retries {
 			continue
 		}
 		if err != nil {
 			return nil, nil, AuditEntry{}, err
+		}
+		if shared {
+			r = r.Clone() // the store keeps r; the caller gets its own
 		}
 		return r, p, entries[0], nil
 	}

@@ -121,16 +121,27 @@ func (m *Manager) create(ctx context.Context, r *Release, entries ...AuditEntry)
 }
 
 func (m *Manager) update(ctx context.Context, r *Release, entries ...AuditEntry) error {
+	return m.write(ctx, r, false, entries)
+}
+
+// write is update; with give, on a Sharer, the store keeps r itself (r
+// must not change afterwards) and write reports kept.
+func (m *Manager) write(ctx context.Context, r *Release, give bool, entries []AuditEntry) error {
 	fstore, records := m.store.(FeedbackStore)
 	var moved []Feedback
 	if records && len(r.Feedback) > 0 {
-		// Feedback goes into records, the document keeps the summary.
+		// Feedback goes into records, the document keeps the summary
+		// (numbering the pieces: on a copy, r's list may be shared).
+		r.Feedback = slices.Clone(r.Feedback)
 		summarizeFeedback(r)
 		moved, r.Feedback = r.Feedback, nil
 	}
 	if err := m.seal(r, entries); err != nil {
 		r.Feedback = moved
 		return err
+	}
+	if sh, ok := m.store.(Sharer); ok && give && moved == nil {
+		return m.storeWrite(ctx, r, entries, func() error { return sh.UpdateShared(ctx, r, entries...) })
 	}
 	if moved == nil {
 		return m.storeUpdate(ctx, r, entries...)

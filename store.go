@@ -253,6 +253,26 @@ type FeedbackStore interface {
 	FeedbackRatings(ctx context.Context, from, to time.Time) (map[string][5]int, error)
 }
 
+// Sharer is an optional Store ability of stores that keep releases in
+// memory as immutable values (store/memory): Fire and Check read the
+// stored value itself instead of a copy, and Fire hands the store the
+// new version to keep instead of having it copied, so a transition costs
+// one copy of the release (the one Fire returns) rather than two.
+type Sharer interface {
+	// GetShared returns the stored release itself, or an error matching
+	// ErrNotFound. The caller must not modify it or anything it points
+	// to; it never changes (a write stores a new value).
+	GetShared(ctx context.Context, id string) (*Release, error)
+
+	// UpdateShared is Update, except that on success the store keeps r
+	// itself: the caller must not modify r, or anything it points to,
+	// afterwards. r may share what it points to with values GetShared
+	// returned, which do not change either; the store checks only what r
+	// does not share with the version it replaces (see CheckChanged). On
+	// error the store keeps nothing of r.
+	UpdateShared(ctx context.Context, r *Release, entries ...AuditEntry) error
+}
+
 // Locker is an optional Store ability: a named lock that holds across
 // every process sharing the store. The Manager takes the lock
 // ScheduleLock around transitions that book time (events guarded by the

@@ -25,15 +25,39 @@ func CheckInput(prefix string, v any) error {
 	case !rv.IsValid():
 	case rv.Kind() == reflect.Pointer:
 		if !rv.IsNil() {
-			w.walk(planFor(rv.Type().Elem()), rv.UnsafePointer(), 1)
+			w.walk(planFor(rv.Type().Elem()), rv.UnsafePointer(), nil, 1)
 		}
 	default:
-		w.walk(planFor(rv.Type()), addressOf(rv), 0)
+		w.walk(planFor(rv.Type()), addressOf(rv), nil, 0)
 	}
 	if len(w.fs) > 0 {
 		return &ValidationError{Fields: w.fs}
 	}
 	return nil
+}
+
+// CheckChanged is CheckInput for *v, skipping what *v shares with *old
+// (the same string bytes, slice arrays, maps and pointers): old must have
+// passed CheckInput and not changed since. A store that keeps immutable
+// values (store/memory) checks a new version of a release at the cost of
+// what changed. A nil old checks all of *v.
+func CheckChanged[T any](prefix string, v, old *T) error {
+	if v == nil {
+		return nil
+	}
+	w := walker{prefix: prefix}
+	w.walk(planFor(reflect.TypeFor[T]()), unsafe.Pointer(v), unsafe.Pointer(old), 1)
+	if len(w.fs) > 0 {
+		return &ValidationError{Fields: w.fs}
+	}
+	return nil
+}
+
+// sameString reports whether the strings at a and b are the same bytes
+// in memory.
+func sameString(a, b unsafe.Pointer) bool {
+	sa, sb := (*string)(a), (*string)(b)
+	return len(*sa) == len(*sb) && unsafe.StringData(*sa) == unsafe.StringData(*sb)
 }
 
 // textRule returns the rule s breaks, or "".
@@ -253,13 +277,19 @@ func addressOf(v reflect.Value) unsafe.Pointer {
 }
 
 // walk checks the value of p's type at ptr, unless it is too deep or
-// enough is reported.
-func (w *walker) walk(p *plan, ptr unsafe.Pointer, depth int) {
+// enough is reported. old, when not nil, is a value of the same type
+// checked before and never changed since: what ptr's value shares with
+// it (the same string bytes, slice array, map or pointer) is not checked
+// again.
+func (w *walker) walk(p *plan, ptr, old unsafe.Pointer, depth int) {
 	if depth > maxDepth || len(w.fs) >= 32 {
 		return
 	}
 	switch p.kind {
 	case planString:
+		if old != nil && sameString(ptr, old) {
+			return
+		}
 		if rule := textRule(*(*string)(ptr)); rule != "" {
 			w.fail(rule, "")
 		}
@@ -281,22 +311,37 @@ func (w *walker) walk(p *plan, ptr unsafe.Pointer, depth int) {
 			}
 		}
 	case planPointer:
-		if q := *(*unsafe.Pointer)(ptr); q != nil && p.elem.kind != planNone {
-			w.walk(p.elem, q, depth+1)
+		q := *(*unsafe.Pointer)(ptr)
+		if q == nil || p.elem.kind == planNone {
+			return
 		}
+		var oq unsafe.Pointer
+		if old != nil {
+			if oq = *(*unsafe.Pointer)(old); oq == q {
+				return
+			}
+		}
+		w.walk(p.elem, q, oq, depth+1)
 	case planInterface:
 		if v := reflect.NewAt(p.typ, ptr).Elem(); !v.IsNil() {
 			e := v.Elem()
-			w.walk(planFor(e.Type()), addressOf(e), depth+1)
+			w.walk(planFor(e.Type()), addressOf(e), nil, depth+1)
 		}
 	case planStruct:
 		for i := range p.fields {
 			f := &p.fields[i]
 			fp := unsafe.Add(ptr, f.offset)
+			var ofp unsafe.Pointer
+			if old != nil {
+				ofp = unsafe.Add(old, f.offset)
+			}
 			switch f.p.kind {
 			case planNone:
 				continue
 			case planString: // the common leaf, checked in place
+				if ofp != nil && sameString(fp, ofp) {
+					continue
+				}
 				if rule := textRule(*(*string)(fp)); rule != "" {
 					w.push(seg{name: f.name, idx: -1})
 					w.fail(rule, "")
@@ -313,7 +358,7 @@ func (w *walker) walk(p *plan, ptr unsafe.Pointer, depth int) {
 				}
 			}
 			w.push(seg{name: f.name, idx: -1})
-			w.walk(f.p, fp, depth+1)
+			w.walk(f.p, fp, ofp, depth+1)
 			w.pop()
 		}
 	case planSlice, planArray:
@@ -321,16 +366,34 @@ func (w *walker) walk(p *plan, ptr unsafe.Pointer, depth int) {
 			return
 		}
 		data, n := ptr, p.n
+		odata, on := old, 0
+		if old != nil {
+			on = p.n
+		}
 		if p.kind == planSlice {
 			h := (*sliceHeader)(ptr)
 			data, n = h.data, h.len
+			if old != nil {
+				oh := (*sliceHeader)(old)
+				if oh.data == h.data && oh.len == h.len {
+					return
+				}
+				odata, on = oh.data, oh.len
+			}
 		}
 		for i := range n {
+			var oe unsafe.Pointer
+			if i < on {
+				oe = unsafe.Add(odata, uintptr(i)*p.size)
+			}
 			w.push(seg{idx: i})
-			w.walk(p.elem, unsafe.Add(data, uintptr(i)*p.size), depth+1)
+			w.walk(p.elem, unsafe.Add(data, uintptr(i)*p.size), oe, depth+1)
 			w.pop()
 		}
 	case planStringMap:
+		if old != nil && *(*unsafe.Pointer)(old) == *(*unsafe.Pointer)(ptr) {
+			return
+		}
 		for k, v := range *(*map[string]string)(ptr) {
 			if rule := textRule(k); rule != "" {
 				w.push(seg{name: "<key>", idx: -1})
@@ -365,7 +428,7 @@ func (w *walker) walk(p *plan, ptr unsafe.Pointer, depth int) {
 				continue
 			}
 			w.push(seg{name: name, idx: -1})
-			w.walk(p.elem, addressOf(iter.Value()), depth+1)
+			w.walk(p.elem, addressOf(iter.Value()), nil, depth+1)
 			w.pop()
 		}
 	}

@@ -465,13 +465,28 @@ func TestUnsupported(t *testing.T) {
 type failingStore struct{ *memory.Store }
 
 func (s failingStore) Get(ctx context.Context, id string) (*relman.Release, error) {
-	switch id {
-	case "down":
-		return nil, fmt.Errorf("postgres: get %q: connection refused: %w", id, relman.ErrUnavailable)
-	case "broken":
-		return nil, fmt.Errorf("disk on fire")
+	if err := readFault(id); err != nil {
+		return nil, err
 	}
 	return s.Store.Get(ctx, id)
+}
+
+// GetShared fails as Get does (Fire and Check read through it).
+func (s failingStore) GetShared(ctx context.Context, id string) (*relman.Release, error) {
+	if err := readFault(id); err != nil {
+		return nil, err
+	}
+	return s.Store.GetShared(ctx, id)
+}
+
+func readFault(id string) error {
+	switch id {
+	case "down":
+		return fmt.Errorf("postgres: get %q: connection refused: %w", id, relman.ErrUnavailable)
+	case "broken":
+		return fmt.Errorf("disk on fire")
+	}
+	return nil
 }
 
 // The store's failures: unavailable is 503, anything unknown 500; the

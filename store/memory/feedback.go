@@ -57,7 +57,7 @@ func (l *feedbackLog) appended(fs []relman.Feedback) (*feedbackLog, error) {
 // O(len(fs)) however many the release has, unless fs does not number on
 // from them (then the store checks every Seq).
 func (s *Store) UpdateFeedback(ctx context.Context, r *relman.Release, fs []relman.Feedback, entries ...relman.AuditEntry) error {
-	return s.update(ctx, "update feedback", r, fs, entries)
+	return s.update(ctx, "update feedback", r, fs, entries, false)
 }
 
 // Feedback implements relman.FeedbackStore. It finds the first record by

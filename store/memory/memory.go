@@ -100,6 +100,7 @@ var (
 	_ relman.Outbox        = (*Store)(nil)
 	_ relman.PlanIndex     = (*Store)(nil)
 	_ relman.FeedbackStore = (*Store)(nil)
+	_ relman.Sharer        = (*Store)(nil)
 )
 
 // New returns an empty Store with the default options.
@@ -166,9 +167,13 @@ func checkRelease(op string, r *relman.Release) error {
 
 // checkText refuses what the SQL stores could not keep alike: text that
 // is not valid UTF-8 or holds a NUL byte.
-func checkText(op string, r *relman.Release, entries []relman.AuditEntry) error {
-	if err := relman.CheckInput("", r); err != nil {
-		return fmt.Errorf("memory: %s %q: %w", op, r.ID, err)
+// checkText checks the text of a write; without the release's own when
+// skip (the caller checks it against the stored version).
+func checkText(op string, r *relman.Release, entries []relman.AuditEntry, skip bool) error {
+	if !skip {
+		if err := relman.CheckInput("", r); err != nil {
+			return fmt.Errorf("memory: %s %q: %w", op, r.ID, err)
+		}
 	}
 	for i := range entries {
 		if relman.CheckInput("", &entries[i]) != nil { // the path is spelled out only for a refusal
@@ -186,7 +191,7 @@ func (s *Store) Create(ctx context.Context, r *relman.Release, entries ...relman
 	if err := checkRelease("create", r); err != nil {
 		return err
 	}
-	if err := checkText("create", r, entries); err != nil {
+	if err := checkText("create", r, entries, false); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
@@ -236,16 +241,38 @@ func (s *Store) Get(ctx context.Context, id string) (*relman.Release, error) {
 
 // Update implements relman.Store.
 func (s *Store) Update(ctx context.Context, r *relman.Release, entries ...relman.AuditEntry) error {
-	return s.update(ctx, "update", r, nil, entries)
+	return s.update(ctx, "update", r, nil, entries, false)
+}
+
+// GetShared implements relman.Sharer: the stored release itself, which
+// the store never changes.
+func (s *Store) GetShared(ctx context.Context, id string) (*relman.Release, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("memory: get %q: %w", id, err)
+	}
+	r := s.find(id)
+	if r == nil {
+		return nil, fmt.Errorf("memory: get %q: %w", id, relman.ErrNotFound)
+	}
+	return r.cur.Load(), nil
+}
+
+// UpdateShared implements relman.Sharer: Update keeping r itself, checked
+// where it differs from the version it replaces (relman.CheckChanged).
+func (s *Store) UpdateShared(ctx context.Context, r *relman.Release, entries ...relman.AuditEntry) error {
+	return s.update(ctx, "update", r, nil, entries, true)
 }
 
 // update saves r with entries and, if fs is not empty, the feedback
 // records fs, all or nothing.
-func (s *Store) update(ctx context.Context, op string, r *relman.Release, fs []relman.Feedback, entries []relman.AuditEntry) error {
+//
+// With keep, the store keeps r itself rather than a copy, and checks its
+// text only where it differs from the stored version.
+func (s *Store) update(ctx context.Context, op string, r *relman.Release, fs []relman.Feedback, entries []relman.AuditEntry, keep bool) error {
 	if err := checkRelease(op, r); err != nil {
 		return err
 	}
-	if err := checkText(op, r, entries); err != nil {
+	if err := checkText(op, r, entries, keep); err != nil {
 		return err
 	}
 	if len(fs) > 0 {
@@ -260,12 +287,20 @@ func (s *Store) update(ctx context.Context, op string, r *relman.Release, fs []r
 	if rc == nil {
 		return fmt.Errorf("memory: %s %q: %w", op, r.ID, relman.ErrNotFound)
 	}
-	c := r.Clone()
+	c := r
+	if !keep {
+		c = r.Clone()
+	}
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	cur := rc.cur.Load()
 	if cur.Revision != r.Revision {
 		return fmt.Errorf("memory: %s %q at revision %d (stored %d): %w", op, r.ID, r.Revision, cur.Revision, relman.ErrConflict)
+	}
+	if keep {
+		if err := relman.CheckChanged("", r, cur); err != nil {
+			return fmt.Errorf("memory: %s %q: %w", op, r.ID, err)
+		}
 	}
 	var fb *feedbackLog
 	if len(fs) > 0 {

@@ -21,3 +21,8 @@ func (s *Store) LockID(key string) int64 { return s.lockID(key) }
 func (s *Store) RunnerSQL() (claimDue, dueBefore, claimNotes string) {
 	return s.sqlClaimDue, s.sqlDueBefore, s.sqlClaimNotes
 }
+
+// FireSQL returns the statements of a transition fired on the store:
+// Get's read and Update's one statement (the revision-checked update, the
+// audit insert and the notification).
+func (s *Store) FireSQL() (get, update string) { return s.sqlGet, s.sqlUpdate }

@@ -20,6 +20,7 @@
 //	Outbox/…          relman.Outbox with the outbox on; Outbox/Off with it off
 //	PlanIndex/…       relman.PlanIndex
 //	FeedbackStore/…   relman.FeedbackStore
+//	Sharer/…          relman.Sharer
 //	Rollout/… Signed/… Manager/…   a Manager on the store: rollouts,
 //	                  signed audit trails, outcomes under deadlines
 //
@@ -79,6 +80,7 @@ func Run(t *testing.T, newStore func(t *testing.T) relman.Store) {
 	runCursor(t, newStore)
 	runPlanIndex(t, newStore)
 	runFeedback(t, newStore)
+	runSharer(t, newStore)
 	runFolded(t, newStore)
 
 	t.Run("Create/RoundTrip", func(t *testing.T) {
