@@ -280,6 +280,7 @@
 //	              (booking, NextSlot, Conflicts and the iCalendar export)
 //	FeedbackStore user feedback as records of its own, the release keeping
 //	              the aggregate (FeedbackSummary)
+//	Sharer        immutable values lent and kept without copies (Fire, Check)
 //
 // List pages either with Query.Offset or, at the same cost on every
 // page, with a cursor (Query.After, made by Query.Cursor).

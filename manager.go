@@ -518,8 +518,10 @@ func (m *Manager) read(ctx context.Context, id string) (cur *Release, shared boo
 // (see Locker), so that two releases cannot book one slot at once. A cancelled context
 // returns promptly with its error and nothing is written. Gates, effects
 // and before-hooks must not change the release they are checking: Fire
-// called from them on the same release returns ErrReentrant. After-hooks
-// may fire further events.
+// called from them on the same release returns ErrReentrant. Gates and
+// before-hooks must not modify the *Release they receive either (effects
+// work on a copy): on a store that lends its values (Sharer) it is the
+// stored value itself. After-hooks may fire further events.
 func (m *Manager) Fire(ctx context.Context, id string, ev Event, req Request) (*Release, error) {
 	if err := checkRequest(id, ev, req); err != nil {
 		return nil, err
