@@ -15,14 +15,7 @@ import (
 // BenchmarkBareFSM is the baseline of BenchmarkFire: build a looplab FSM
 // with the default lifecycle's event table and fire one event.
 func BenchmarkBareFSM(b *testing.B) {
-	var table fsm.Events
-	for _, e := range relman.DefaultLifecycle().Events() {
-		src := make([]string, len(e.From))
-		for i, f := range e.From {
-			src[i] = string(f)
-		}
-		table = append(table, fsm.EventDesc{Name: string(e.Name), Src: src, Dst: string(e.To)})
-	}
+	table := fsmTable()
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
@@ -38,6 +31,23 @@ func BenchmarkBareFSM(b *testing.B) {
 // state machine step, audit hash, revision-checked write. It alternates
 // submit (no gate) and fail (the failed-test gate).
 func BenchmarkFire(b *testing.B) {
+	m, req := fireBench(b)
+	ctx := context.Background()
+	events := [2]relman.Event{relman.EventSubmit, relman.EventFail}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := m.Fire(ctx, "bench", events[i&1], req); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+// fireBench returns a Manager on the memory store holding release
+// "bench" at stage building with a failed test, from which submit and
+// fail alternate, and the request to fire them with.
+func fireBench(b *testing.B) (*relman.Manager, relman.Request) {
 	m, c := newManager(b)
 	ctx := context.Background()
 	if _, err := m.Create(ctx, newRelease("bench"), alice); err != nil {
@@ -49,16 +59,7 @@ func BenchmarkFire(b *testing.B) {
 	if _, err := m.RecordTest(ctx, "bench", alice, relman.TestResult{Suite: "unit", Passed: false}); err != nil {
 		b.Fatal(err)
 	}
-	req := relman.Request{Actor: alice, Reason: "benchmark"}
-	events := [2]relman.Event{relman.EventSubmit, relman.EventFail}
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		if _, err := m.Fire(ctx, "bench", events[i&1], req); err != nil {
-			b.Fatal(err)
-		}
-		i++
-	}
+	return m, relman.Request{Actor: alice, Reason: "benchmark"}
 }
 
 // fsmTable is the default lifecycle's event table in looplab's form.
@@ -137,18 +138,8 @@ func (h *handWritten) fire(ev, actor string, at time.Time) error {
 // Fire ≤ 4× that) and on the hand-written floor (floor-ns/op). Fire's
 // allocations are BenchmarkFire's.
 func BenchmarkFireFloor(b *testing.B) {
-	m, c := newManager(b)
+	m, req := fireBench(b)
 	ctx := context.Background()
-	if _, err := m.Create(ctx, newRelease("bench"), alice); err != nil {
-		b.Fatal(err)
-	}
-	fire(b, m, "bench", relman.EventApprove, relman.Request{})
-	fire(b, m, "bench", relman.EventPlan, relman.Request{Window: &relman.Span{Start: c.now, End: c.now.Add(1e12)}})
-	fire(b, m, "bench", relman.EventStart, relman.Request{})
-	if _, err := m.RecordTest(ctx, "bench", alice, relman.TestResult{Suite: "unit", Passed: false}); err != nil {
-		b.Fatal(err)
-	}
-	req := relman.Request{Actor: alice, Reason: "benchmark"}
 	f := fsm.NewFSM(string(relman.StageBuilding), fsmTable(), nil)
 	h := newHandWritten(string(relman.StageBuilding))
 	events := [2]relman.Event{relman.EventSubmit, relman.EventFail}
