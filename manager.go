@@ -721,7 +721,9 @@ func checkReason(reason string) error {
 // naming the field and rule "max". Those of a release's fields are in its
 // validate tags (labels 64, teams and services 100 each, tasks 200,
 // required suites 50, risks 100, review lessons and follow-ups 50,
-// parties 64); a request carries at most 32 params.
+// parties 64, test results and incidents 1,000 each); a request carries
+// at most 32 params. User feedback has no bound: on a FeedbackStore it is
+// kept as records, the release carrying only its summary.
 const (
 	// MaxReason is the longest reason or comment relman keeps, in bytes.
 	MaxReason = 4000

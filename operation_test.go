@@ -393,3 +393,23 @@ func TestOperationTimesNormalized(t *testing.T) {
 		t.Error("stored release differs from the one returned")
 	}
 }
+
+// A release keeps at most 1,000 incidents: the next is refused, naming
+// the field and the rule, and nothing is stored.
+func TestIncidentsBounded(t *testing.T) {
+	ctx := context.Background()
+	m, c := newManager(t)
+	operate(t, m, c, "rel-1")
+	for i := range 1000 {
+		if _, err := m.OpenIncident(ctx, "rel-1", alice, relman.Incident{ID: fmt.Sprintf("INC-%d", i), Severity: relman.SeverityLow, OpenedAt: c.now}); err != nil {
+			t.Fatalf("incident %d: %v", i, err)
+		}
+	}
+	_, err := m.OpenIncident(ctx, "rel-1", alice, relman.Incident{ID: "INC-1000", Severity: relman.SeverityLow, OpenedAt: c.now})
+	if !fieldError(err, "incidents", "max") {
+		t.Fatalf("incident 1001: %v, want a *ValidationError for incidents, max", err)
+	}
+	if r, _ := m.Get(ctx, "rel-1"); len(r.Incidents) != 1000 {
+		t.Errorf("%d incidents stored", len(r.Incidents))
+	}
+}

@@ -183,7 +183,7 @@ type Release struct {
 	Tasks          []Task       `json:"tasks,omitempty" validate:"max=200,dive"`
 	RollbackPlan   string       `json:"rollback_plan,omitempty" validate:"max=8000"`
 	RequiredSuites []string     `json:"required_suites,omitempty" validate:"max=50,dive,required,max=200"`
-	TestResults    []TestResult `json:"test_results,omitempty" validate:"dive"`
+	TestResults    []TestResult `json:"test_results,omitempty" validate:"max=1000,dive"`
 	Approvals      []Approval   `json:"approvals,omitempty" validate:"dive"`
 	Risks          []Risk       `json:"risks,omitempty" validate:"max=100,dive"`
 	Assessment     *Assessment  `json:"assessment,omitempty"` // written only by Manager.Assess
@@ -194,7 +194,7 @@ type Release struct {
 	// all, wherever it is kept.
 	Feedback        []Feedback        `json:"feedback,omitempty" validate:"dive"`
 	FeedbackSummary *FeedbackSummary  `json:"feedback_summary,omitempty"`
-	Incidents       []Incident        `json:"incidents,omitempty" validate:"unique=ID,dive"`
+	Incidents       []Incident        `json:"incidents,omitempty" validate:"max=1000,unique=ID,dive"`
 	Labels          map[string]string `json:"labels,omitempty" validate:"max=64,dive,keys,required,max=100,endkeys,max=1000"`
 	// Scheduled holds the events the runner will fire, and the last ones
 	// it fired, failed or abandoned; written only by Schedule,
