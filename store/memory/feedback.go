@@ -63,8 +63,8 @@ func (s *Store) UpdateFeedback(ctx context.Context, r *relman.Release, fs []relm
 // Feedback implements relman.FeedbackStore. It finds the first record by
 // binary search, so a page costs O(log m + n) for m records.
 func (s *Store) Feedback(ctx context.Context, id string, after int64, n int) ([]relman.Feedback, error) {
-	if n < 1 {
-		return nil, fmt.Errorf("memory: feedback %q: %w", id, &relman.ValidationError{Fields: []relman.FieldError{{Field: "n", Rule: "gt", Param: "0"}}})
+	if n < 1 || n > relman.MaxPage {
+		return nil, fmt.Errorf("memory: feedback %q: %w", id, &relman.ValidationError{Fields: []relman.FieldError{{Field: "n", Rule: "range", Param: "1..1000"}}})
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("memory: feedback %q: %w", id, err)
@@ -73,7 +73,6 @@ func (s *Store) Feedback(ctx context.Context, id string, after int64, n int) ([]
 	if r == nil {
 		return nil, fmt.Errorf("memory: feedback %q: %w", id, relman.ErrNotFound)
 	}
-	n = min(n, relman.MaxPage)
 	l := r.fb.Load()
 	if l == nil {
 		return nil, nil

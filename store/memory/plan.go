@@ -195,6 +195,9 @@ func (s *Store) Overlapping(ctx context.Context, from, to time.Time, services []
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("memory: overlapping: %w", err)
 	}
+	if !from.IsZero() && !to.IsZero() && !from.Before(to) {
+		return nil // an empty period, which no window overlaps
+	}
 	p := &s.plan
 	var hits []planHit
 	var seen map[*rec]bool // with several services, releases found twice
