@@ -153,6 +153,9 @@ func runFeedback(t *testing.T, newStore func(t *testing.T) relman.Store) {
 		if err := add(fs, stale, feedbackRecords(3, 2, base)); !errors.Is(err, relman.ErrConflict) {
 			t.Fatalf("UpdateFeedback at a stale revision = %v, want ErrConflict", err)
 		}
+		if stale.Revision != 2 {
+			t.Errorf("a refused UpdateFeedback changed the caller's Revision to %d, want 2", stale.Revision)
+		}
 		unchanged(t, s, fs, want, 3, feedbackRecords(1, 2, base))
 	})
 
@@ -173,6 +176,9 @@ func runFeedback(t *testing.T, newStore func(t *testing.T) relman.Store) {
 				if err := add(fs, try, dup); !errors.Is(err, relman.ErrConflict) {
 					t.Fatalf("UpdateFeedback with Seq %d..%d = %v, want ErrConflict", dup[0].Seq, dup[len(dup)-1].Seq, err)
 				}
+				if try.Revision != want.Revision {
+					t.Errorf("a refused UpdateFeedback changed the caller's Revision to %d, want %d", try.Revision, want.Revision)
+				}
 				unchanged(t, s, fs, want, 2, feedbackRecords(1, 3, base))
 			})
 		}
@@ -191,6 +197,100 @@ func runFeedback(t *testing.T, newStore func(t *testing.T) relman.Store) {
 		}
 		if got, err := fs.FeedbackRatings(ctx, base.Add(-time.Hour), base.Add(time.Hour)); err != nil || len(got) != 0 {
 			t.Errorf("FeedbackRatings after a refused UpdateFeedback = %v, %v; want none", got, err)
+		}
+	})
+
+	t.Run("FeedbackStore/NoRecords", func(t *testing.T) {
+		// An UpdateFeedback with no records is an Update.
+		s, fs := open(t)
+		r := operating(t, s, "rel-1")
+		r.Title = "edited"
+		if err := add(fs, r, nil); err != nil {
+			t.Fatalf("UpdateFeedback with no records: %v", err)
+		}
+		if r.Revision != 2 {
+			t.Errorf("UpdateFeedback with no records set Revision = %d, want 2", r.Revision)
+		}
+		got, err := s.Get(ctx, "rel-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := cmp.Diff(r, got); d != "" {
+			t.Errorf("stored release differs (-want +got):\n%s", d)
+		}
+		if h, _ := s.History(ctx, "rel-1"); len(h) != 2 {
+			t.Errorf("history after UpdateFeedback with no records: %d entries, want 2", len(h))
+		}
+		if got := read(t, fs, "rel-1", 0, relman.MaxPage); len(got) != 0 {
+			t.Errorf("Feedback after UpdateFeedback with no records = %v, want none", got)
+		}
+	})
+
+	t.Run("FeedbackStore/PageSize", func(t *testing.T) {
+		// n is 1..MaxPage, as for Manager.Feedback.
+		s, fs := open(t)
+		r := operating(t, s, "rel-1")
+		if err := add(fs, r, feedbackRecords(1, 3, base)); err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range []int{0, -1, relman.MaxPage + 1} {
+			if got, err := fs.Feedback(ctx, "rel-1", 0, n); !errors.Is(err, relman.ErrInvalid) {
+				t.Errorf("Feedback(n=%d) = %d records, %v; want ErrInvalid", n, len(got), err)
+			}
+		}
+		if got := read(t, fs, "rel-1", 0, relman.MaxPage); len(got) != 3 {
+			t.Errorf("Feedback(n=MaxPage) = %d records, want 3", len(got))
+		}
+		if got := read(t, fs, "rel-1", 0, 1); len(got) != 1 || got[0].Seq != 1 {
+			t.Errorf("Feedback(n=1) = %+v, want the record of Seq 1", got)
+		}
+	})
+
+	t.Run("FeedbackStore/Precision", func(t *testing.T) {
+		// Times are kept to the nanosecond, whatever their zone, and
+		// FeedbackRatings' [from, to) holds to the nanosecond.
+		s, fs := open(t)
+		paris := time.FixedZone("CET", 3600)
+		// rel-1: ratings 1, 2, 3 at base, base+1ns (written in another
+		// zone) and base+2h; rel-2: ratings 1, 2 both at base+5h.
+		r1 := operating(t, s, "rel-1")
+		recs1 := feedbackRecords(1, 3, base)
+		recs1[1].At = base.Add(time.Nanosecond).In(paris)
+		if err := add(fs, r1, recs1); err != nil {
+			t.Fatal(err)
+		}
+		r2 := operating(t, s, "rel-2")
+		five := base.Add(5 * time.Hour)
+		recs2 := feedbackRecords(1, 2, five)
+		recs2[1].At = five
+		if err := add(fs, r2, recs2); err != nil {
+			t.Fatal(err)
+		}
+		if d := cmp.Diff(recs1, read(t, fs, "rel-1", 0, 10)); d != "" {
+			t.Errorf("records read back (-want +got):\n%s", d)
+		}
+		for _, c := range []struct {
+			name     string
+			from, to time.Time
+			want     map[string][5]int
+		}{
+			{"from 1 ns after base", base.Add(time.Nanosecond), five, map[string][5]int{"rel-1": {0, 1, 1, 0, 0}}},
+			{"one nanosecond", base, base.Add(time.Nanosecond), map[string][5]int{"rel-1": {1, 0, 0, 0, 0}}},
+			{"the next nanosecond", base.Add(time.Nanosecond), base.Add(2 * time.Nanosecond), map[string][5]int{"rel-1": {0, 1, 0, 0, 0}}},
+			{"to the nanosecond of rel-2's", base, five, map[string][5]int{"rel-1": {1, 1, 1, 0, 0}}},
+			{"to 1 ns after rel-2's", base, five.Add(time.Nanosecond), map[string][5]int{"rel-1": {1, 1, 1, 0, 0}, "rel-2": {1, 1, 0, 0, 0}}},
+			{"in another zone", base.In(paris), five.Add(time.Nanosecond).In(paris), map[string][5]int{"rel-1": {1, 1, 1, 0, 0}, "rel-2": {1, 1, 0, 0, 0}}},
+			{"empty period", five, five, map[string][5]int{}},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				got, err := fs.FeedbackRatings(ctx, c.from, c.to)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if d := cmp.Diff(c.want, got, cmpopts.EquateEmpty()); d != "" {
+					t.Errorf("FeedbackRatings(%v, %v) (-want +got):\n%s", c.from, c.to, d)
+				}
+			})
 		}
 	})
 

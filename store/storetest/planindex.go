@@ -106,12 +106,53 @@ func runPlanIndex(t *testing.T, newStore func(t *testing.T) relman.Store) {
 			{"services", zero, zero, []string{"api", "search"}, []string{"d", "c", "b"}},
 			{"service and time", hour(11), hour(13), []string{"api"}, []string{"b"}},
 			{"unknown service", zero, zero, []string{"nothing"}, nil},
+			{"an unknown service among others", zero, zero, []string{"nothing", "search"}, []string{"d"}},
 			{"before everything", hour(-50), hour(-1), nil, nil},
 		} {
 			t.Run(c.name, func(t *testing.T) {
 				got := overlapping(t, pi, c.from, c.to, c.services...)
 				if d := cmp.Diff(c.want, got); d != "" {
 					t.Errorf("Overlapping(%v, %v, %v) (-want +got):\n%s", c.from, c.to, c.services, d)
+				}
+			})
+		}
+	})
+
+	t.Run("PlanIndex/Precision", func(t *testing.T) {
+		s, pi := open(t)
+		// p starts half a second past base and ends 1 ns before base+30m,
+		// written in another zone; a, b and l hold whole hours.
+		paris := time.FixedZone("CET", 3600)
+		pStart, pEnd := base.Add(500*time.Millisecond), base.Add(30*time.Minute-time.Nanosecond)
+		p := planned("p", relman.StageVerified, 0, 0, "d")
+		p.Window = &relman.Span{Start: pStart.In(paris), End: pEnd.In(paris)}
+		for _, r := range []*relman.Release{
+			planned("a", relman.StagePlanned, 0, 1, "a"),
+			planned("b", relman.StageTesting, 0, 1, "x"),
+			planned("l", relman.StageDeploying, -1, 3, "a", "c"),
+			p,
+		} {
+			create(t, s, r)
+		}
+		mid := base.Add(15 * time.Minute)
+		for _, c := range []struct {
+			name     string
+			from, to time.Time
+			want     []string
+		}{
+			{"the hour", hour(0), hour(1), []string{"l", "a", "b", "p"}},
+			{"from the nanosecond p ends", pEnd, hour(1), []string{"l", "a", "b"}},
+			{"from 1 ns before p ends", pEnd.Add(-time.Nanosecond), hour(1), []string{"l", "a", "b", "p"}},
+			{"to the nanosecond p starts", hour(0), pStart, []string{"l", "a", "b"}},
+			{"to 1 ns after p starts", hour(0), pStart.Add(time.Nanosecond), []string{"l", "a", "b", "p"}},
+			{"one nanosecond", mid, mid.Add(time.Nanosecond), []string{"l", "a", "b", "p"}},
+			{"in another zone", hour(0).In(paris), hour(1).In(paris), []string{"l", "a", "b", "p"}},
+			{"empty period", mid, mid, nil},
+			{"from after to", hour(1), hour(0), nil},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				if d := cmp.Diff(c.want, overlapping(t, pi, c.from, c.to)); d != "" {
+					t.Errorf("Overlapping(%v, %v) (-want +got):\n%s", c.from, c.to, d)
 				}
 			})
 		}
@@ -136,6 +177,13 @@ func runPlanIndex(t *testing.T, newStore func(t *testing.T) relman.Store) {
 	t.Run("PlanIndex/FollowsUpdates", func(t *testing.T) {
 		s, pi := open(t)
 		seed(t, s)
+		// An edit that leaves the plan alone keeps b where it was.
+		b, _ := s.Get(ctx, "b")
+		b.Title = "renamed"
+		update(t, s, b)
+		if got, want := overlapping(t, pi, hour(12), hour(13), "api"), []string{"b"}; !cmp.Equal(got, want) {
+			t.Errorf("after renaming b, Overlapping(12–13, api) = %v, want %v", got, want)
+		}
 		// Replanned later: a moves after b.
 		a, _ := s.Get(ctx, "a")
 		a.Window = &relman.Span{Start: hour(20), End: hour(22)}
@@ -146,6 +194,9 @@ func runPlanIndex(t *testing.T, newStore func(t *testing.T) relman.Store) {
 		if got, want := overlapping(t, pi, time.Time{}, time.Time{}), []string{"d", "c", "b", "a"}; !cmp.Equal(got, want) {
 			t.Errorf("after replanning a, Overlapping = %v, want %v", got, want)
 		}
+		if got, want := overlapping(t, pi, hour(21), hour(23), "billing"), []string{"a"}; !cmp.Equal(got, want) {
+			t.Errorf("after replanning a, Overlapping(21–23, billing) = %v, want %v", got, want)
+		}
 		// Replanned far back, further than any window was long.
 		a.Window = &relman.Span{Start: hour(-1000), End: hour(-999)}
 		update(t, s, a)
@@ -153,18 +204,21 @@ func runPlanIndex(t *testing.T, newStore func(t *testing.T) relman.Store) {
 			t.Errorf("after replanning a far back, Overlapping = %v, want %v", got, want)
 		}
 		// A longer window than any before.
-		b, _ := s.Get(ctx, "b")
+		b, _ = s.Get(ctx, "b")
 		b.Window = &relman.Span{Start: hour(-5000), End: hour(5000)}
 		update(t, s, b)
 		if got, want := overlapping(t, pi, hour(4000), hour(4001)), []string{"b"}; !cmp.Equal(got, want) {
 			t.Errorf("after lengthening b, Overlapping(4000–4001) = %v, want %v", got, want)
 		}
-		// Services change: c leaves billing.
+		// Services change: c leaves billing and joins payments.
 		c, _ := s.Get(ctx, "c")
-		c.Services = []string{"api"}
+		c.Services = []string{"api", "payments"}
 		update(t, s, c)
 		if got, want := overlapping(t, pi, time.Time{}, time.Time{}, "billing"), []string{"a"}; !cmp.Equal(got, want) {
 			t.Errorf("after c left billing, Overlapping(billing) = %v, want %v", got, want)
+		}
+		if got, want := overlapping(t, pi, time.Time{}, time.Time{}, "payments"), []string{"c"}; !cmp.Equal(got, want) {
+			t.Errorf("after c joined payments, Overlapping(payments) = %v, want %v", got, want)
 		}
 		// Leaving the planned stages drops out; entering them comes in.
 		d, _ := s.Get(ctx, "d")

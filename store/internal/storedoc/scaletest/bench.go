@@ -1,3 +1,5 @@
+// Package scaletest holds the scale benchmarks that store/sqlite and
+// store/postgres share.
 package scaletest
 
 import (
@@ -11,6 +13,13 @@ import (
 	"github.com/relman-dev/relman"
 	"github.com/relman-dev/relman/store/storetest"
 )
+
+// Store is a store with every ability the benchmarks use.
+type Store interface {
+	relman.Store
+	relman.PlanIndex
+	relman.FeedbackStore
+}
 
 // The population of the scale benchmarks: planned releases spread over
 // two years from Epoch, each with 1-3 of 1,000 services and a window of
