@@ -20,7 +20,7 @@ type cache struct {
 
 type cached struct {
 	rev int64
-	r   *relman.Release // never handed out: callers get clones
+	r   *relman.Release // never changed: Get hands out clones, GetShared the value
 }
 
 func newCache(max int) *cache {
@@ -40,7 +40,8 @@ func (c *cache) revision(id string) int64 {
 	return c.m[id].rev
 }
 
-// get returns a copy of the cached release if it is at revision rev.
+// get returns the cached release, which the caller must not change, if
+// it is at revision rev.
 func (c *cache) get(id string, rev int64) *relman.Release {
 	if c == nil {
 		return nil
@@ -51,7 +52,7 @@ func (c *cache) get(id string, rev int64) *relman.Release {
 	if !ok || e.rev != rev {
 		return nil
 	}
-	return e.r.Clone()
+	return e.r
 }
 
 // put keeps r (which the caller must not change afterwards) as id's

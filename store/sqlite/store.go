@@ -84,6 +84,7 @@ var (
 	_ relman.Outbox        = (*Store)(nil)
 	_ relman.PlanIndex     = (*Store)(nil)
 	_ relman.FeedbackStore = (*Store)(nil)
+	_ relman.Sharer        = (*Store)(nil)
 )
 
 // Open opens the relman database at path, creating the file if it does not
@@ -621,7 +622,9 @@ func (s *Store) Create(ctx context.Context, r *relman.Release, entries ...relman
 		return fmt.Errorf("sqlite: create %q: %w", r.ID, err)
 	}
 	r.Revision = 1
-	s.cache.put(r.ID, 1, r.Clone())
+	if s.cache != nil {
+		s.cache.put(r.ID, 1, r.Clone())
+	}
 	return nil
 }
 
@@ -684,7 +687,41 @@ func (s *Store) Update(ctx context.Context, r *relman.Release, entries ...relman
 	if err := checkWrite("update", r, entries); err != nil {
 		return err
 	}
-	return s.update(ctx, "update", r, nil, entries)
+	return s.update(ctx, "update", r, nil, entries, false)
+}
+
+// UpdateShared implements relman.Sharer: Update, keeping r itself in the
+// cache rather than a copy. r's text is checked only where it differs
+// from the cached version it replaces (relman.CheckChanged), which was
+// checked when it was written; all of it if that version is not cached.
+func (s *Store) UpdateShared(ctx context.Context, r *relman.Release, entries ...relman.AuditEntry) error {
+	if err := s.checkShared(r, entries); err != nil {
+		return err
+	}
+	return s.update(ctx, "update", r, nil, entries, s.cache != nil)
+}
+
+// checkShared is checkWrite for UpdateShared.
+func (s *Store) checkShared(r *relman.Release, entries []relman.AuditEntry) error {
+	var old *relman.Release
+	if r != nil && r.ID != "" {
+		old = s.cache.get(r.ID, r.Revision)
+	}
+	for i := range entries {
+		if old != nil && entries[i].ReleaseID != r.ID {
+			old = nil // checkWrite says what is wrong
+		}
+	}
+	if old == nil {
+		return checkWrite("update", r, entries)
+	}
+	if err := relman.CheckChanged("", r, old); err != nil {
+		return fmt.Errorf("sqlite: update: %w", err)
+	}
+	if err := relman.CheckInput("entries", entries); err != nil {
+		return fmt.Errorf("sqlite: update: %w", err)
+	}
+	return nil
 }
 
 // UpdateFeedback implements relman.FeedbackStore: Update, and in the same
@@ -704,17 +741,19 @@ func (s *Store) UpdateFeedback(ctx context.Context, r *relman.Release, fs []relm
 		// the document.
 		c := *r
 		c.Feedback = append(slices.Clone(r.Feedback), fs...)
-		if err := s.update(ctx, "update feedback", &c, nil, entries); err != nil {
+		if err := s.update(ctx, "update feedback", &c, nil, entries, false); err != nil {
 			return err
 		}
 		r.Revision = c.Revision
 		return nil
 	}
-	return s.update(ctx, "update feedback", r, fs, entries)
+	return s.update(ctx, "update feedback", r, fs, entries, false)
 }
 
-// update is Update and UpdateFeedback; op names it in errors.
-func (s *Store) update(ctx context.Context, op string, r *relman.Release, fs []relman.Feedback, entries []relman.AuditEntry) error {
+// update is Update, UpdateShared and UpdateFeedback; op names it in
+// errors. With keep, the cache keeps r itself, which the caller no longer
+// changes, rather than a copy.
+func (s *Store) update(ctx context.Context, op string, r *relman.Release, fs []relman.Feedback, entries []relman.AuditEntry, keep bool) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("sqlite: %s %q: %w", op, r.ID, err)
 	}
@@ -824,41 +863,67 @@ func (s *Store) update(ctx context.Context, op string, r *relman.Release, fs []r
 		return fmt.Errorf("sqlite: %s %q: %w", op, r.ID, err)
 	}
 	r.Revision = next
-	s.cache.put(r.ID, next, r.Clone())
+	switch {
+	case keep:
+		s.cache.put(r.ID, next, r)
+	case s.cache != nil:
+		s.cache.put(r.ID, next, r.Clone())
+	}
 	return nil
 }
 
 // Get implements relman.Store.
 func (s *Store) Get(ctx context.Context, id string) (*relman.Release, error) {
+	r, cached, err := s.get(ctx, id)
+	if cached {
+		return r.Clone(), nil
+	}
+	return r, err
+}
+
+// GetShared implements relman.Sharer: Get, returning the cached release
+// itself (the stored revision is read every time, as by Get), which the
+// store never changes: a write caches a new value.
+func (s *Store) GetShared(ctx context.Context, id string) (*relman.Release, error) {
+	r, _, err := s.get(ctx, id)
+	return r, err
+}
+
+// get is Get and GetShared: it returns the release and whether it is the
+// cached value, which nothing may change, rather than a value of the
+// caller's own.
+func (s *Store) get(ctx context.Context, id string) (r *relman.Release, cached bool, err error) {
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: get %q: %w", id, err)
+		return nil, false, fmt.Errorf("sqlite: get %q: %w", id, err)
 	}
 	var rev int64
 	var doc []byte
 	switch err := s.getStmt.QueryRowContext(ctx, s.cache.revision(id), id).Scan(&rev, &doc); {
 	case errors.Is(err, sql.ErrNoRows):
-		return nil, fmt.Errorf("sqlite: get %q: %w", id, relman.ErrNotFound)
+		return nil, false, fmt.Errorf("sqlite: get %q: %w", id, relman.ErrNotFound)
 	case err != nil:
-		return nil, fmt.Errorf("sqlite: get %q: %w", id, withCtx(ctx, err))
+		return nil, false, fmt.Errorf("sqlite: get %q: %w", id, withCtx(ctx, err))
 	}
 	if doc == nil {
 		if r := s.cache.get(id, rev); r != nil {
-			return r, nil
+			return r, true, nil
 		}
 		// Evicted meanwhile: read the document.
 		switch err := s.r.QueryRowContext(ctx, "SELECT revision, doc FROM releases WHERE id = ?", id).Scan(&rev, &doc); {
 		case errors.Is(err, sql.ErrNoRows):
-			return nil, fmt.Errorf("sqlite: get %q: %w", id, relman.ErrNotFound)
+			return nil, false, fmt.Errorf("sqlite: get %q: %w", id, relman.ErrNotFound)
 		case err != nil:
-			return nil, fmt.Errorf("sqlite: get %q: %w", id, err)
+			return nil, false, fmt.Errorf("sqlite: get %q: %w", id, err)
 		}
 	}
-	r, err := decode(id, doc, rev)
-	if err != nil {
-		return nil, err
+	if r, err = decode(id, doc, rev); err != nil {
+		return nil, false, err
 	}
-	s.cache.put(id, rev, r.Clone())
-	return r, nil
+	if s.cache == nil {
+		return r, false, nil
+	}
+	s.cache.put(id, rev, r)
+	return r, true, nil
 }
 
 // List implements relman.Store. Filters and order run in SQL, on indexed
