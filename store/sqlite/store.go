@@ -460,17 +460,18 @@ const timeLayout = "2006-01-02T15:04:05.000000000Z"
 
 func timeKey(t time.Time) string { return t.UTC().Format(timeLayout) }
 
-// dueArgs returns args followed by the due_at of r, its Release.NextDue
-// as a time key or nil (NULL) when nothing is due; or args alone if the
-// file has no due_at.
-func (s *Store) dueArgs(r *relman.Release, args ...any) []any {
+// dueArgs returns dst with args appended, followed by the due_at of r,
+// its Release.NextDue as a time key or nil (NULL) when nothing is due; or
+// by nothing if the file has no due_at.
+func (s *Store) dueArgs(r *relman.Release, dst []any, args ...any) []any {
+	dst = append(dst, args...)
 	if !s.due {
-		return args
+		return dst
 	}
 	if at, ok := r.NextDue(); ok {
-		return append(args, timeKey(at))
+		return append(dst, timeKey(at))
 	}
-	return append(args, nil)
+	return append(dst, nil)
 }
 
 func checkWrite(op string, r *relman.Release, entries []relman.AuditEntry) error {
@@ -532,8 +533,9 @@ func insertEntries(ctx context.Context, st, notes *sql.Stmt, id string, entries 
 			}
 			details = string(b)
 		}
-		args := []any{id, e.Seq, at, e.Actor, string(e.Action), string(e.Event),
-			string(e.From), string(e.To), e.Reason, details, e.PrevHash, e.Hash}
+		args := make([]any, 0, 15)
+		args = append(args, id, e.Seq, at, e.Actor, string(e.Action), string(e.Event),
+			string(e.From), string(e.To), e.Reason, details, e.PrevHash, e.Hash)
 		if signed {
 			args = append(args, nullIfEmpty(e.DocDigest), nullIfEmpty(e.KeyID), nullIfEmpty(e.Sig))
 		}
@@ -593,7 +595,7 @@ func (s *Store) Create(ctx context.Context, r *relman.Release, entries ...relman
 		return fmt.Errorf("sqlite: create %q: %w", r.ID, err)
 	}
 	services, teams, key := tagsOf(r)
-	args := s.dueArgs(r, r.ID, 1, string(r.Stage), string(r.Kind), timeKey(r.CreatedAt), timeKey(r.UpdatedAt), key, doc)
+	args := s.dueArgs(r, make([]any, 0, 11), r.ID, 1, string(r.Stage), string(r.Kind), timeKey(r.CreatedAt), timeKey(r.UpdatedAt), key, doc)
 	start, end := planOf(r)
 	if s.plan {
 		args = append(args, start, end)
@@ -771,17 +773,13 @@ func (s *Store) update(ctx context.Context, op string, r *relman.Release, fs []r
 	services, teams, key := tagsOf(r)
 	kind, created := string(r.Kind), timeKey(r.CreatedAt)
 	start, end := planOf(r)
-	set := s.dueArgs(r, next, string(r.Stage), timeKey(r.UpdatedAt), doc) // the SET values up to due_at
-	fast := append(set[:len(set):len(set)], r.ID, r.Revision, kind, created, key)
-	all := append(set[:len(set):len(set)], kind, created, key)
-	plan := set[:len(set):len(set)]
+	// The SET values up to due_at, then updateStmt's conditions.
+	fast := s.dueArgs(r, make([]any, 0, 13), next, string(r.Stage), timeKey(r.UpdatedAt), doc)
+	set := fast[:len(fast):len(fast)]
+	fast = append(fast, r.ID, r.Revision, kind, created, key)
 	if s.plan {
 		fast = append(fast, start, end)
-		all = append(all, start, end)
-		plan = append(plan, start, end)
 	}
-	all = append(all, r.ID, r.Revision)
-	plan = append(plan, r.ID, r.Revision)
 	var stored int64
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		// The common case, a transition: only revision, stage, update
@@ -804,11 +802,14 @@ func (s *Store) update(ctx context.Context, op string, r *relman.Release, fs []r
 			case stored != r.Revision:
 				return relman.ErrConflict
 			}
-			st := s.updateAll
-			args := all
+			st, args := s.updateAll, append(set, kind, created, key)
 			if oldKind == kind && oldCreated == created && oldKey == key {
-				st, args = s.updatePlan, plan // the window alone changed
+				st, args = s.updatePlan, set // the window alone changed
 			}
+			if s.plan {
+				args = append(args, start, end)
+			}
+			args = append(args, r.ID, r.Revision)
 			res, err := tx.StmtContext(ctx, st).ExecContext(ctx, args...)
 			if err != nil {
 				return err
