@@ -2,34 +2,20 @@ package postgres_test
 
 import (
 	"context"
-	"fmt"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/relman-dev/relman"
-	"github.com/relman-dev/relman/store/internal/storedoc/scaletest"
 	"github.com/relman-dev/relman/store/postgres"
 	"github.com/relman-dev/relman/store/storetest"
 )
 
-// BenchmarkScale measures how the costs that the plan index, feedback
-// records and cursors keep flat grow with the data, on schemas with 1k,
-// 10k and 100k planned releases (spread over two years, 1,000 services,
-// 1-3 services and a window of 1-4 hours each), made once through
-// Create from eight goroutines (on a pool with synchronous_commit off,
-// to make them fast), then VACUUM ANALYZEd (as autovacuum would, so that
-// the GIN index of services has no pending list to read through) and
-// used through a store on the test pool:
-//
-//   - PlanFire: Fire(EventPlan) through a Manager (the conflicts gate
-//     reads the releases overlapping the window). Target: n=100000/n=1000
-//     ≤ 2.
-//   - NextSlot: Manager.NextSlot for a service. Target: n=100000/n=1000
-//     ≤ 3.
-//   - Feedback: AddFeedback and Fire on a release with 100k feedback
-//     records against one with 10. Target: big/small ≤ 1.5.
-//   - ListCursor: every page of the 100k schema by cursor. Target:
-//     last/first about 1, and walk-ns/release the same for 10k and 100k.
+// BenchmarkScale runs storetest.RunScale on schemas holding its
+// populations, made once through Create from eight goroutines (on a pool
+// with synchronous_commit off, to make them fast), then VACUUM ANALYZEd
+// (as autovacuum would, so that the GIN index of services has no pending
+// list to read through) and used through a store on the test pool; the
+// feedback records are VACUUM ANALYZEd likewise.
 func BenchmarkScale(b *testing.B) {
 	ctx := context.Background()
 	pool := testPool(b)
@@ -43,39 +29,21 @@ func BenchmarkScale(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer fast.Close()
-	var sizes []scaletest.Sized
-	for _, n := range []int{1000, 10000, 100000} {
+	vacuum := func(b *testing.B, s relman.Store, table string) {
+		if _, err := pool.Exec(ctx, "VACUUM ANALYZE "+s.(*postgres.Store).Schema()+"."+table); err != nil {
+			b.Fatal(err)
+		}
+	}
+	storetest.RunScale(b, func(b *testing.B, n int) relman.Store {
 		s := newStore(b, pool, postgres.Options{NoNotify: true})
 		fill, err := postgres.New(ctx, fast, postgres.Options{Schema: s.Schema(), NoNotify: true})
 		if err != nil {
 			b.Fatal(err)
 		}
-		scaletest.Populate(b, fill, n, 8)
-		if _, err := pool.Exec(ctx, "VACUUM ANALYZE "+s.Schema()+".relman_releases"); err != nil {
-			b.Fatal(err)
-		}
-		m, err := relman.NewManager(s)
-		if err != nil {
-			b.Fatal(err)
-		}
-		sizes = append(sizes, scaletest.Sized{N: n, S: s, M: m})
-	}
-	b.Run("PlanFire", func(b *testing.B) { scaletest.PlanFire(b, sizes) })
-	b.Run("NextSlot", func(b *testing.B) { scaletest.NextSlot(b, sizes) })
-	b.Run("Feedback", func(b *testing.B) {
-		s := sizes[0].S.(*postgres.Store)
-		scaletest.FeedbackFixture(b, s, 10)
-		scaletest.FeedbackFixture(b, s, 100000)
-		if _, err := pool.Exec(ctx, "VACUUM ANALYZE "+s.Schema()+".relman_feedback"); err != nil {
-			b.Fatal(err)
-		}
-		loop, err := relman.NewManager(s, relman.WithLifecycle(storetest.LoopLifecycle(b)))
-		if err != nil {
-			b.Fatal(err)
-		}
-		scaletest.FeedbackCost(b, sizes[0].M, loop, 10, 100000)
+		storetest.PopulatePlanned(b, fill, n, 8)
+		vacuum(b, s, "relman_releases")
+		return s
+	}, storetest.ScaleOptions{
+		Settle: func(b *testing.B, s relman.Store) { vacuum(b, s, "relman_feedback") },
 	})
-	for _, sz := range sizes[1:] {
-		b.Run(fmt.Sprintf("ListCursor/n=%d", sz.N), func(b *testing.B) { scaletest.ListPages(b, sz.S, sz.N) })
-	}
 }

@@ -46,8 +46,23 @@
 //     PutWindowInvalid with cases only that store refuses,
 //     DeadlineOutcomes with more calls than Run makes.
 //
-// The package also holds helpers backends' own tests and benchmarks share (Minimal,
-// Full, Put, Window, LoopLifecycle, FireNext, LockFails, CompareFire …).
+// # Benchmarks
+//
+// RunScale is the one set of scale benchmarks: given a constructor of
+// stores holding PopulatePlanned's 1k, 10k and 100k planned releases
+// (ScaleSizes), it times plan Fire and NextSlot at each size, AddFeedback
+// and Fire on a release with 100k feedback records against one with 10,
+// and cursor paging through every release, and reports the ratios that
+// should stay flat. Every backend calls it from its BenchmarkScale.
+// CompareFire, CompareOutbox and CompareSigned interleave two ways of
+// firing a transition; RunnerThroughput and CheckOverHTTP measure runners
+// and the HTTP API on a store.
+//
+// # Helpers
+//
+// The package also holds helpers backends' own tests and benchmarks
+// share (Minimal, Full, Put, Window, LoopLifecycle, NextEvent, FireNext,
+// FireStep, LockFails, BenchSigner …).
 package storetest
 
 import (
