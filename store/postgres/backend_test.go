@@ -225,7 +225,8 @@ func TestNewerSchemaFields(t *testing.T) {
 	if _, err := m.Create(ctx, storetest.Minimal("r1"), relman.Actor{ID: "t"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := pool.Exec(ctx, "UPDATE "+pgx.Identifier{s.Schema(), "relman_releases"}.Sanitize()+` SET doc = doc || '{"from_the_future": 1}'`); err != nil {
+	// A newer instance's write, revision-checked as every write is.
+	if _, err := pool.Exec(ctx, "UPDATE "+pgx.Identifier{s.Schema(), "relman_releases"}.Sanitize()+` SET doc = doc || '{"from_the_future": 1}', revision = revision + 1`); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Get(ctx, "r1"); !errors.Is(err, postgres.ErrNewerSchema) {

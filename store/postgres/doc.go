@@ -50,6 +50,13 @@
 // of the audit entries and the change notification either all happen or
 // none does; a stale revision is relman.ErrConflict.
 //
+// Get keeps decoded copies of the releases it reads and writes, keyed by
+// revision (Options.CacheSize); it still reads the stored revision every
+// time, in the one query, and the document only when that revision is not
+// the cached one, so writes by other instances are always seen. The
+// Store is a relman.Sharer: a Manager's Fire reads the cached release
+// without a copy, and the store keeps the new version Fire hands it.
+//
 // A calendar window is a row of its own: its id, name and kind, and the
 // window as a jsonb document, decoded as strictly as a release.
 // ListWindows orders windows by id, bytewise (COLLATE "C"), like

@@ -43,6 +43,13 @@ type Options struct {
 	// runner drains the outbox, or it grows by one row per audit entry.
 	// Every instance sharing the tables should set it alike.
 	Outbox bool
+	// CacheSize is how many decoded releases Get keeps, keyed by id and
+	// revision, so that reading a release this instance wrote or read at
+	// its current revision skips sending and decoding its document
+	// (default 1024; negative disables the cache). The database is still
+	// asked for the revision on every Get, in the same query, so writes
+	// by other instances are always seen.
+	CacheSize int
 }
 
 // Store is a relman.Store in PostgreSQL. It is safe for concurrent use,
@@ -60,9 +67,11 @@ type Store struct {
 	signed                     bool // the audit table has the signature columns (version 4 on); false only in tests
 	plan                       bool // the schema has the plan index and feedback records (version 5 on); false only in tests
 
-	sqlGet, sqlHead, sqlHistory, sqlRange, sqlExists, sqlCreate, sqlUpdate string
-	sqlClaimDue, sqlDueBefore, sqlClaimNotes, sqlListNotes                 string
-	sqlUpdateFeedback, sqlFeedback, sqlRatings                             string
+	sqlGet, sqlGetDoc, sqlHead, sqlHistory, sqlRange, sqlExists, sqlCreate, sqlUpdate string
+	sqlClaimDue, sqlDueBefore, sqlClaimNotes, sqlListNotes                            string
+	sqlUpdateFeedback, sqlFeedback, sqlRatings                                        string
+
+	cache *cache
 
 	locksMu sync.Mutex
 	locks   map[string]chan struct{} // Lock's queues in this process, by key
@@ -77,6 +86,7 @@ var (
 	_ relman.Outbox        = (*Store)(nil)
 	_ relman.PlanIndex     = (*Store)(nil)
 	_ relman.FeedbackStore = (*Store)(nil)
+	_ relman.Sharer        = (*Store)(nil)
 )
 
 // Open connects to the database named by dsn (a URL or key=value string,
@@ -145,7 +155,10 @@ func newStore(ctx context.Context, pool *pgxpool.Pool, opts Options, upTo int) (
 	if opts.SubscriptionBuffer <= 0 {
 		opts.SubscriptionBuffer = 64
 	}
-	s := &Store{pool: pool, opts: opts, schema: opts.Schema}
+	if opts.CacheSize == 0 {
+		opts.CacheSize = 1024
+	}
+	s := &Store{pool: pool, opts: opts, schema: opts.Schema, cache: newCache(opts.CacheSize)}
 	if s.schema == "" {
 		var cur *string
 		if err := pool.QueryRow(ctx, "SELECT current_schema()").Scan(&cur); err != nil {
@@ -204,7 +217,9 @@ const auditCols = "seq, at, at_nanos, actor, action, event, from_stage, to_stage
 const sigCols = ", doc_digest, key_id, sig"
 
 func (s *Store) buildSQL() {
-	s.sqlGet = "SELECT revision, doc FROM " + s.tReleases + " WHERE id = $1"
+	// The document only if the revision is not the cached one.
+	s.sqlGet = "SELECT revision, CASE WHEN revision = $2 THEN NULL ELSE doc END FROM " + s.tReleases + " WHERE id = $1"
+	s.sqlGetDoc = "SELECT revision, doc FROM " + s.tReleases + " WHERE id = $1"
 	s.sqlHead = "SELECT revision FROM " + s.tReleases + " WHERE id = $1"
 	s.sqlExists = "SELECT true FROM " + s.tReleases + " WHERE id = $1"
 	sigs, sigVals, sigArgs := sigCols, ", e.doc_digest, e.key_id, e.sig", ", $25::text[], $26::text[], $27::text[]"
@@ -467,6 +482,9 @@ func (s *Store) Create(ctx context.Context, r *relman.Release, entries ...relman
 		return fmt.Errorf("postgres: create %q: %w", r.ID, relman.ErrExists)
 	}
 	r.Revision = 1
+	if s.cache != nil {
+		s.cache.put(r.ID, 1, r.Clone())
+	}
 	return nil
 }
 
@@ -477,7 +495,41 @@ func (s *Store) Update(ctx context.Context, r *relman.Release, entries ...relman
 	if err := checkWrite("update", r, entries); err != nil {
 		return err
 	}
-	return s.update(ctx, "update", r, nil, entries)
+	return s.update(ctx, "update", r, nil, entries, false)
+}
+
+// UpdateShared implements relman.Sharer: Update, keeping r itself in the
+// cache rather than a copy. r's text is checked only where it differs
+// from the cached version it replaces (relman.CheckChanged), which was
+// checked when it was written; all of it if that version is not cached.
+func (s *Store) UpdateShared(ctx context.Context, r *relman.Release, entries ...relman.AuditEntry) error {
+	if err := s.checkShared(r, entries); err != nil {
+		return err
+	}
+	return s.update(ctx, "update", r, nil, entries, s.cache != nil)
+}
+
+// checkShared is checkWrite for UpdateShared.
+func (s *Store) checkShared(r *relman.Release, entries []relman.AuditEntry) error {
+	var old *relman.Release
+	if r != nil && r.ID != "" {
+		old = s.cache.get(r.ID, r.Revision)
+	}
+	for i := range entries {
+		if old != nil && entries[i].ReleaseID != r.ID {
+			old = nil // checkWrite says what is wrong
+		}
+	}
+	if old == nil {
+		return checkWrite("update", r, entries)
+	}
+	if err := relman.CheckChanged("", r, old); err != nil {
+		return fmt.Errorf("postgres: update: %w", err)
+	}
+	if err := relman.CheckInput("entries", entries); err != nil {
+		return fmt.Errorf("postgres: update: %w", err)
+	}
+	return nil
 }
 
 // UpdateFeedback implements relman.FeedbackStore: Update's statement
@@ -497,17 +549,19 @@ func (s *Store) UpdateFeedback(ctx context.Context, r *relman.Release, fs []relm
 		// stays in the document.
 		c := *r
 		c.Feedback = append(slices.Clone(r.Feedback), fs...)
-		if err := s.update(ctx, "update feedback", &c, nil, entries); err != nil {
+		if err := s.update(ctx, "update feedback", &c, nil, entries, false); err != nil {
 			return err
 		}
 		r.Revision = c.Revision
 		return nil
 	}
-	return s.update(ctx, "update feedback", r, fs, entries)
+	return s.update(ctx, "update feedback", r, fs, entries, false)
 }
 
-// update is Update and, with fs, UpdateFeedback; op names it in errors.
-func (s *Store) update(ctx context.Context, op string, r *relman.Release, fs []relman.Feedback, entries []relman.AuditEntry) error {
+// update is Update, UpdateShared and, with fs, UpdateFeedback; op names
+// it in errors. With keep, the cache keeps r itself, which the caller no
+// longer changes, rather than a copy.
+func (s *Store) update(ctx context.Context, op string, r *relman.Release, fs []relman.Feedback, entries []relman.AuditEntry, keep bool) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("postgres: %s %q: %w", op, r.ID, err)
 	}
@@ -544,6 +598,12 @@ func (s *Store) update(ctx context.Context, op string, r *relman.Release, fs []r
 		return fmt.Errorf("postgres: %s %q at revision %d (stored %d): %w", op, r.ID, r.Revision, stored, relman.ErrConflict)
 	}
 	r.Revision++
+	switch {
+	case keep:
+		s.cache.put(r.ID, r.Revision, r)
+	case s.cache != nil:
+		s.cache.put(r.ID, r.Revision, r.Clone())
+	}
 	return nil
 }
 
@@ -589,20 +649,58 @@ func decode(id string, doc []byte, rev int64) (*relman.Release, error) {
 
 // Get implements relman.Store.
 func (s *Store) Get(ctx context.Context, id string) (*relman.Release, error) {
+	r, cached, err := s.get(ctx, id)
+	if cached {
+		return r.Clone(), nil
+	}
+	return r, err
+}
+
+// GetShared implements relman.Sharer: Get, returning the cached release
+// itself (the stored revision is read every time, as by Get), which the
+// store never changes: a write caches a new value.
+func (s *Store) GetShared(ctx context.Context, id string) (*relman.Release, error) {
+	r, _, err := s.get(ctx, id)
+	return r, err
+}
+
+// get is Get and GetShared: it returns the release and whether it is the
+// cached value, which nothing may change, rather than a value of the
+// caller's own.
+func (s *Store) get(ctx context.Context, id string) (r *relman.Release, cached bool, err error) {
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("postgres: get %q: %w", id, err)
+		return nil, false, fmt.Errorf("postgres: get %q: %w", id, err)
 	}
 	var rev int64
 	var doc []byte
-	switch err := s.pool.QueryRow(ctx, s.sqlGet, id).Scan(&rev, &doc); {
+	switch err := s.pool.QueryRow(ctx, s.sqlGet, id, s.cache.revision(id)).Scan(&rev, &doc); {
 	case errors.Is(err, pgx.ErrNoRows):
-		return nil, fmt.Errorf("postgres: get %q: %w", id, relman.ErrNotFound)
+		return nil, false, fmt.Errorf("postgres: get %q: %w", id, relman.ErrNotFound)
 	case badInput(err):
-		return nil, fmt.Errorf("postgres: get %q: %w", id, relman.ErrNotFound) // no stored id holds such a string
+		return nil, false, fmt.Errorf("postgres: get %q: %w", id, relman.ErrNotFound) // no stored id holds such a string
 	case err != nil:
-		return nil, wrap(fmt.Sprintf("get %q", id), err)
+		return nil, false, wrap(fmt.Sprintf("get %q", id), err)
 	}
-	return decode(id, doc, rev)
+	if doc == nil {
+		if r := s.cache.get(id, rev); r != nil {
+			return r, true, nil
+		}
+		// Evicted meanwhile: read the document.
+		switch err := s.pool.QueryRow(ctx, s.sqlGetDoc, id).Scan(&rev, &doc); {
+		case errors.Is(err, pgx.ErrNoRows):
+			return nil, false, fmt.Errorf("postgres: get %q: %w", id, relman.ErrNotFound)
+		case err != nil:
+			return nil, false, wrap(fmt.Sprintf("get %q", id), err)
+		}
+	}
+	if r, err = decode(id, doc, rev); err != nil {
+		return nil, false, err
+	}
+	if s.cache == nil {
+		return r, false, nil
+	}
+	s.cache.put(id, rev, r)
+	return r, true, nil
 }
 
 // List implements relman.Store. Filters and order run in SQL on indexed
