@@ -67,7 +67,9 @@
 //
 // Get keeps decoded copies of the releases it reads and writes, keyed by
 // revision (Options.CacheSize); it still reads the stored revision every
-// time, so it always sees other processes' writes.
+// time, so it always sees other processes' writes. The Store is a
+// relman.Sharer: a Manager's Fire reads the cached release without a
+// copy, and the store keeps the new version Fire hands it.
 //
 // # Schedule lock
 //
