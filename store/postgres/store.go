@@ -71,7 +71,7 @@ type Store struct {
 	sqlClaimDue, sqlDueBefore, sqlClaimNotes, sqlListNotes                            string
 	sqlUpdateFeedback, sqlFeedback, sqlRatings                                        string
 
-	cache *cache
+	cache *storedoc.Cache
 
 	locksMu sync.Mutex
 	locks   map[string]chan struct{} // Lock's queues in this process, by key
@@ -158,7 +158,7 @@ func newStore(ctx context.Context, pool *pgxpool.Pool, opts Options, upTo int) (
 	if opts.CacheSize == 0 {
 		opts.CacheSize = 1024
 	}
-	s := &Store{pool: pool, opts: opts, schema: opts.Schema, cache: newCache(opts.CacheSize)}
+	s := &Store{pool: pool, opts: opts, schema: opts.Schema, cache: storedoc.NewCache(opts.CacheSize)}
 	if s.schema == "" {
 		var cur *string
 		if err := pool.QueryRow(ctx, "SELECT current_schema()").Scan(&cur); err != nil {
@@ -483,7 +483,7 @@ func (s *Store) Create(ctx context.Context, r *relman.Release, entries ...relman
 	}
 	r.Revision = 1
 	if s.cache != nil {
-		s.cache.put(r.ID, 1, r.Clone())
+		s.cache.Put(r.ID, 1, r.Clone())
 	}
 	return nil
 }
@@ -513,7 +513,7 @@ func (s *Store) UpdateShared(ctx context.Context, r *relman.Release, entries ...
 func (s *Store) checkShared(r *relman.Release, entries []relman.AuditEntry) error {
 	var old *relman.Release
 	if r != nil && r.ID != "" {
-		old = s.cache.get(r.ID, r.Revision)
+		old = s.cache.Get(r.ID, r.Revision)
 	}
 	for i := range entries {
 		if old != nil && entries[i].ReleaseID != r.ID {
@@ -600,9 +600,9 @@ func (s *Store) update(ctx context.Context, op string, r *relman.Release, fs []r
 	r.Revision++
 	switch {
 	case keep:
-		s.cache.put(r.ID, r.Revision, r)
+		s.cache.Put(r.ID, r.Revision, r)
 	case s.cache != nil:
-		s.cache.put(r.ID, r.Revision, r.Clone())
+		s.cache.Put(r.ID, r.Revision, r.Clone())
 	}
 	return nil
 }
@@ -673,7 +673,7 @@ func (s *Store) get(ctx context.Context, id string) (r *relman.Release, cached b
 	}
 	var rev int64
 	var doc []byte
-	switch err := s.pool.QueryRow(ctx, s.sqlGet, id, s.cache.revision(id)).Scan(&rev, &doc); {
+	switch err := s.pool.QueryRow(ctx, s.sqlGet, id, s.cache.Revision(id)).Scan(&rev, &doc); {
 	case errors.Is(err, pgx.ErrNoRows):
 		return nil, false, fmt.Errorf("postgres: get %q: %w", id, relman.ErrNotFound)
 	case badInput(err):
@@ -682,7 +682,7 @@ func (s *Store) get(ctx context.Context, id string) (r *relman.Release, cached b
 		return nil, false, wrap(fmt.Sprintf("get %q", id), err)
 	}
 	if doc == nil {
-		if r := s.cache.get(id, rev); r != nil {
+		if r := s.cache.Get(id, rev); r != nil {
 			return r, true, nil
 		}
 		// Evicted meanwhile: read the document.
@@ -699,7 +699,7 @@ func (s *Store) get(ctx context.Context, id string) (r *relman.Release, cached b
 	if s.cache == nil {
 		return r, false, nil
 	}
-	s.cache.put(id, rev, r)
+	s.cache.Put(id, rev, r)
 	return r, true, nil
 }
 

@@ -71,7 +71,7 @@ type Store struct {
 	signed bool // the audit table has the signature columns (schema 4 on); false only in tests
 	plan   bool // the file has the plan index and feedback records (schema 5 on); false only in tests
 
-	cache  *cache
+	cache  *storedoc.Cache
 	closed atomic.Bool // set by Close; Lock checks it
 }
 
@@ -120,7 +120,7 @@ func open(path string, opts Options, upTo int) (*Store, error) {
 	if opts.CacheSize == 0 {
 		opts.CacheSize = 1024
 	}
-	s := &Store{path: abs, cache: newCache(opts.CacheSize), outbox: opts.Outbox}
+	s := &Store{path: abs, cache: storedoc.NewCache(opts.CacheSize), outbox: opts.Outbox}
 	s.w, err = sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", abs, err)
@@ -625,7 +625,7 @@ func (s *Store) Create(ctx context.Context, r *relman.Release, entries ...relman
 	}
 	r.Revision = 1
 	if s.cache != nil {
-		s.cache.put(r.ID, 1, r.Clone())
+		s.cache.Put(r.ID, 1, r.Clone())
 	}
 	return nil
 }
@@ -707,7 +707,7 @@ func (s *Store) UpdateShared(ctx context.Context, r *relman.Release, entries ...
 func (s *Store) checkShared(r *relman.Release, entries []relman.AuditEntry) error {
 	var old *relman.Release
 	if r != nil && r.ID != "" {
-		old = s.cache.get(r.ID, r.Revision)
+		old = s.cache.Get(r.ID, r.Revision)
 	}
 	for i := range entries {
 		if old != nil && entries[i].ReleaseID != r.ID {
@@ -866,9 +866,9 @@ func (s *Store) update(ctx context.Context, op string, r *relman.Release, fs []r
 	r.Revision = next
 	switch {
 	case keep:
-		s.cache.put(r.ID, next, r)
+		s.cache.Put(r.ID, next, r)
 	case s.cache != nil:
-		s.cache.put(r.ID, next, r.Clone())
+		s.cache.Put(r.ID, next, r.Clone())
 	}
 	return nil
 }
@@ -899,14 +899,14 @@ func (s *Store) get(ctx context.Context, id string) (r *relman.Release, cached b
 	}
 	var rev int64
 	var doc []byte
-	switch err := s.getStmt.QueryRowContext(ctx, s.cache.revision(id), id).Scan(&rev, &doc); {
+	switch err := s.getStmt.QueryRowContext(ctx, s.cache.Revision(id), id).Scan(&rev, &doc); {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil, false, fmt.Errorf("sqlite: get %q: %w", id, relman.ErrNotFound)
 	case err != nil:
 		return nil, false, fmt.Errorf("sqlite: get %q: %w", id, withCtx(ctx, err))
 	}
 	if doc == nil {
-		if r := s.cache.get(id, rev); r != nil {
+		if r := s.cache.Get(id, rev); r != nil {
 			return r, true, nil
 		}
 		// Evicted meanwhile: read the document.
@@ -923,7 +923,7 @@ func (s *Store) get(ctx context.Context, id string) (r *relman.Release, cached b
 	if s.cache == nil {
 		return r, false, nil
 	}
-	s.cache.put(id, rev, r)
+	s.cache.Put(id, rev, r)
 	return r, true, nil
 }
 

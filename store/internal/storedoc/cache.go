@@ -1,4 +1,4 @@
-package sqlite
+package storedoc
 
 import (
 	"sync"
@@ -6,13 +6,14 @@ import (
 	"github.com/relman-dev/relman"
 )
 
-// cache keeps decoded copies of releases by id and revision. A revision
+// Cache keeps decoded copies of releases by id and revision, for the SQL
+// stores. A revision
 // identifies one content of a release (every write increments it, under
 // the revision check), so Get can ask the database for the document only
 // when the stored revision is not the cached one, and skip decoding it
 // otherwise. The Manager's Fire reads the release its previous Update
 // wrote, so most reads hit.
-type cache struct {
+type Cache struct {
 	mu  sync.Mutex
 	max int
 	m   map[string]cached
@@ -23,15 +24,17 @@ type cached struct {
 	r   *relman.Release // never changed: Get hands out clones, GetShared the value
 }
 
-func newCache(max int) *cache {
+// NewCache returns a cache of at most max releases, or nil (a cache that
+// keeps nothing; its methods may be called) when max is not positive.
+func NewCache(max int) *Cache {
 	if max <= 0 {
 		return nil
 	}
-	return &cache{max: max, m: make(map[string]cached)}
+	return &Cache{max: max, m: make(map[string]cached)}
 }
 
-// revision returns the cached revision of id, or 0.
-func (c *cache) revision(id string) int64 {
+// Revision returns the cached revision of id, or 0.
+func (c *Cache) Revision(id string) int64 {
 	if c == nil {
 		return 0
 	}
@@ -40,9 +43,9 @@ func (c *cache) revision(id string) int64 {
 	return c.m[id].rev
 }
 
-// get returns the cached release, which the caller must not change, if
+// Get returns the cached release, which the caller must not change, if
 // it is at revision rev.
-func (c *cache) get(id string, rev int64) *relman.Release {
+func (c *Cache) Get(id string, rev int64) *relman.Release {
 	if c == nil {
 		return nil
 	}
@@ -55,9 +58,9 @@ func (c *cache) get(id string, rev int64) *relman.Release {
 	return e.r
 }
 
-// put keeps r (which the caller must not change afterwards) as id's
+// Put keeps r (which the caller must not change afterwards) as id's
 // content at revision rev, unless a later revision is cached.
-func (c *cache) put(id string, rev int64, r *relman.Release) {
+func (c *Cache) Put(id string, rev int64, r *relman.Release) {
 	if c == nil {
 		return
 	}
