@@ -259,13 +259,15 @@ type FeedbackStore interface {
 // new version to keep instead of having it copied, so a transition costs
 // one copy of the release (the one Fire returns) rather than two.
 type Sharer interface {
-	// GetShared returns the stored release itself, or an error matching
-	// ErrNotFound. The caller must not modify it or anything it points
-	// to; it never changes (a write stores a new value).
+	// GetShared returns the stored release itself (or, from a store
+	// that keeps none at the moment, such as one whose cache is off, a
+	// release of its own), or an error matching ErrNotFound. The caller
+	// must not modify it or anything it points to; it never changes (a
+	// write stores a new value).
 	GetShared(ctx context.Context, id string) (*Release, error)
 
-	// UpdateShared is Update, except that on success the store keeps r
-	// itself: the caller must not modify r, or anything it points to,
+	// UpdateShared is Update, except that on success the store may keep
+	// r itself: the caller must not modify r, or anything it points to,
 	// afterwards. r may share what it points to with values GetShared
 	// returned, which do not change either; the store checks only what r
 	// does not share with the version it replaces (see CheckChanged). On

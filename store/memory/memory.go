@@ -56,6 +56,7 @@ type Store struct {
 	leases   map[string]lease // release id → the runner working on it (DueStore)
 
 	plan   planIndex
+	order  orderIndex
 	outbox *outbox // nil unless Options.Outbox
 }
 
@@ -220,6 +221,7 @@ func (s *Store) Create(ctx context.Context, r *relman.Release, entries ...relman
 	}
 	sh.mu.Unlock()
 	s.plan.set(nr, c)
+	s.order.add(nr, c)
 	if s.outbox != nil {
 		s.outbox.add(entries)
 	}
@@ -321,10 +323,15 @@ func (s *Store) update(ctx context.Context, op string, r *relman.Release, fs []r
 		rc.cur.Store(c)
 	}
 	s.dueChanged(rc, r.ID, c)
+	if !c.CreatedAt.Equal(cur.CreatedAt) {
+		s.order.moved(rc, r.ID, cur.CreatedAt, c.CreatedAt)
+	}
 	if s.outbox != nil {
 		s.outbox.add(entries)
 	}
-	r.Revision = c.Revision
+	if c != r { // a kept r was published with its revision set
+		r.Revision = c.Revision
+	}
 	return nil
 }
 
@@ -337,6 +344,9 @@ func (s *Store) List(ctx context.Context, q relman.Query) ([]*relman.Release, er
 		return nil, fmt.Errorf("memory: list: %w", err)
 	}
 	q = q.Normalized()
+	if q.OrderBy != relman.OrderUpdated {
+		return s.order.page(q), nil
+	}
 	key, _ := q.Key() // valid when q.After is set
 	var hits []*relman.Release
 	s.each(func(r *relman.Release) {

@@ -47,8 +47,8 @@ func runSharer(t *testing.T, newStore func(t *testing.T) relman.Store) {
 			t.Errorf("UpdateShared left Revision %d, want %d", r.Revision, v1.Revision+1)
 		}
 		v2, err := sh.GetShared(ctx, "rel-1")
-		if err != nil || v2 != r {
-			t.Errorf("GetShared after UpdateShared = %p (%v), want the value given, %p", v2, err, r)
+		if err != nil || v2.Title != "second title" || v2.Revision != r.Revision || v2.Head != r.Head {
+			t.Errorf("GetShared after UpdateShared = %+v (%v), want the version given", v2, err)
 		}
 		if v1.Title != "Release rel-1" || v1.Revision != r.Revision-1 {
 			t.Errorf("a value GetShared returned changed: %q at revision %d", v1.Title, v1.Revision)
@@ -80,8 +80,8 @@ func runSharer(t *testing.T, newStore func(t *testing.T) relman.Store) {
 		if err := sh.UpdateShared(ctx, bad, e); !errors.Is(err, relman.ErrInvalid) {
 			t.Errorf("UpdateShared with a bad service = %v, want ErrInvalid", err)
 		}
-		if v, _ := sh.GetShared(ctx, "rel-1"); v != v1 {
-			t.Errorf("a refused UpdateShared replaced the stored value")
+		if v, _ := sh.GetShared(ctx, "rel-1"); v.Revision != v1.Revision || v.Title != v1.Title {
+			t.Errorf("a refused UpdateShared changed the stored release: %q at revision %d", v.Title, v.Revision)
 		}
 	})
 }
