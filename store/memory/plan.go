@@ -13,23 +13,63 @@ import (
 )
 
 // planIndex holds the releases in one of relman.PlannedStages that have
-// a window, in buckets by the start of the window: all of them in
-// buckets of an hour (about a window's length, so that a booking reads
-// few releases it does not overlap), and those of each service in
-// buckets of a day (a service has few releases, and NextSlot looks ahead
-// for days).
+// a window, by the start of the window: all of them in buckets of an
+// hour (about a window's length, so that a booking reads few releases it
+// does not overlap), and those of each service in a list sorted by start
+// (a service has few releases, and NextSlot looks days ahead).
 type planIndex struct {
 	mu     sync.RWMutex
 	all    buckets
-	bySvc  map[string]buckets
+	bySvc  map[string]*startList
 	lens   map[int64]int // window length in seconds, rounded up → entries that long
 	maxLen int64         // the longest of lens, in seconds
 }
 
-const (
-	allSpan     = 60 * 60      // seconds a bucket of planIndex.all spans
-	serviceSpan = 24 * 60 * 60 // seconds a bucket of a service spans
-)
+const allSpan = 60 * 60 // seconds a bucket of planIndex.all spans
+
+// startList holds entries sorted by window start.
+type startList struct{ items []startItem }
+
+type startItem struct {
+	start time.Time // e.start, kept here for a search that stays in the list
+	r     *rec
+	e     *planEntry
+}
+
+// find returns the index of the first item starting at or after t.
+func (l *startList) find(t time.Time) int {
+	i, _ := slices.BinarySearchFunc(l.items, t, func(it startItem, t time.Time) int { return it.start.Compare(t) })
+	return i
+}
+
+func (l *startList) add(r *rec, e *planEntry) {
+	l.items = slices.Insert(l.items, l.find(e.start), startItem{e.start, r, e})
+}
+
+func (l *startList) remove(r *rec, e *planEntry) {
+	for i := l.find(e.start); i < len(l.items) && !l.items[i].start.After(e.start); i++ {
+		if l.items[i].r == r {
+			l.items = slices.Delete(l.items, i, i+1)
+			return
+		}
+	}
+}
+
+// scan calls fn with the entries whose window starts in [from, to] (a
+// zero from or to: no bound), in order of start.
+func (l *startList) scan(from, to time.Time, fn func(r *rec, e *planEntry)) {
+	i := 0
+	if !from.IsZero() {
+		i = l.find(from)
+	}
+	for ; i < len(l.items); i++ {
+		it := l.items[i]
+		if !to.IsZero() && it.start.After(to) {
+			return
+		}
+		fn(it.r, it.e)
+	}
+}
 
 // buckets holds entries by the span of seconds their window starts in.
 type buckets struct {
@@ -99,7 +139,7 @@ type planEntry struct {
 }
 
 func newPlanIndex() planIndex {
-	return planIndex{all: newBuckets(allSpan), bySvc: make(map[string]buckets), lens: make(map[int64]int)}
+	return planIndex{all: newBuckets(allSpan), bySvc: make(map[string]*startList), lens: make(map[int64]int)}
 }
 
 // floorDiv returns a / b rounded down, for b > 0.
@@ -145,9 +185,9 @@ func (p *planIndex) set(r *rec, c *relman.Release) bool {
 	if old := r.planned; old != nil {
 		p.all.remove(r, old)
 		for _, svc := range old.services {
-			if d, ok := p.bySvc[svc]; ok {
-				d.remove(r, old)
-				if len(d.m) == 0 {
+			if l, ok := p.bySvc[svc]; ok {
+				l.remove(r, old)
+				if len(l.items) == 0 {
 					delete(p.bySvc, svc)
 				}
 			}
@@ -165,12 +205,12 @@ func (p *planIndex) set(r *rec, c *relman.Release) bool {
 	if e != nil {
 		p.all.add(r, e)
 		for _, svc := range e.services {
-			d, ok := p.bySvc[svc]
+			l, ok := p.bySvc[svc]
 			if !ok {
-				d = newBuckets(serviceSpan)
-				p.bySvc[svc] = d
+				l = &startList{}
+				p.bySvc[svc] = l
 			}
-			d.add(r, e)
+			l.add(r, e)
 		}
 		p.lens[e.len]++
 		p.maxLen = max(p.maxLen, e.len)
@@ -185,12 +225,12 @@ type planHit struct {
 	r     *relman.Release
 }
 
-// Overlapping implements relman.PlanIndex. It reads the buckets of the
-// buckets from from, less the longest window indexed, to to (of each of
+// Overlapping implements relman.PlanIndex. It reads the windows that
+// start from from, less the longest window indexed, to to (of each of
 // services, if any), so it costs in proportion to the releases planned
-// in that span (of those services); a zero from or to reads every bucket
-// before or after the other bound. fn may use the
-// store: the index is not locked while it runs.
+// in that span (of those services); a zero from or to reads every window
+// before or after the other bound. fn may use the store: the index is
+// not locked while it runs.
 func (s *Store) Overlapping(ctx context.Context, from, to time.Time, services []string, fn func(*relman.Release) error) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("memory: overlapping: %w", err)
@@ -204,17 +244,15 @@ func (s *Store) Overlapping(ctx context.Context, from, to time.Time, services []
 	if len(services) > 1 {
 		seen = make(map[*rec]bool)
 	}
-	keep := func(b map[*rec]*planEntry) {
-		for r, e := range b {
-			if (from.IsZero() || e.end.After(from)) && (to.IsZero() || e.start.Before(to)) {
-				if seen != nil {
-					if seen[r] {
-						continue
-					}
-					seen[r] = true
+	keep := func(r *rec, e *planEntry) {
+		if (from.IsZero() || e.end.After(from)) && (to.IsZero() || e.start.Before(to)) {
+			if seen != nil {
+				if seen[r] {
+					return
 				}
-				hits = append(hits, planHit{e.start, r.cur.Load()})
+				seen[r] = true
 			}
+			hits = append(hits, planHit{e.start, r.cur.Load()})
 		}
 	}
 	p.mu.RLock()
@@ -225,11 +263,15 @@ func (s *Store) Overlapping(ctx context.Context, from, to time.Time, services []
 		first = from.Add(-time.Duration(p.maxLen) * time.Second)
 	}
 	if len(services) == 0 {
-		p.all.scan(first, to, keep)
+		p.all.scan(first, to, func(b map[*rec]*planEntry) {
+			for r, e := range b {
+				keep(r, e)
+			}
+		})
 	}
 	for _, svc := range services {
-		if d, ok := p.bySvc[svc]; ok {
-			d.scan(first, to, keep)
+		if l, ok := p.bySvc[svc]; ok {
+			l.scan(first, to, keep)
 		}
 	}
 	p.mu.RUnlock()
