@@ -284,8 +284,3 @@ func (e *env) authorized(id string) {
 	e.do("olga", "POST", "/releases/"+id+"/events/authorize", nil).want(e.t, 200)
 }
 
-// decodeBody reads a JSON response and closes it.
-func decodeBody(res *http.Response, v any) error {
-	defer res.Body.Close()
-	return json.NewDecoder(res.Body).Decode(v)
-}
