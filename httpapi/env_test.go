@@ -283,4 +283,3 @@ func (e *env) authorized(id string) {
 	e.do("carl", "POST", "/releases/"+id+"/approvals", httpapi.ApprovalRequest{Comment: "ok"}).want(e.t, 200)
 	e.do("olga", "POST", "/releases/"+id+"/events/authorize", nil).want(e.t, 200)
 }
-
