@@ -182,7 +182,16 @@ func scanAll(ctx context.Context, store Store, q Query, fn func(*Release) error)
 //
 // It returns a *ValidationError for a bad query, and the store's error
 // (or the context's) if reading fails.
-func Measure(ctx context.Context, store Store, q MetricsQuery) (*MetricsReport, error) {
+//
+// Measure finds a store's optional abilities (Scanner, FeedbackStore) by
+// type assertion, so pass the store itself: a wrapper that hides them
+// makes Measure page through List and miss feedback kept as records. To
+// follow its progress, use MeasureProgress rather than a wrapper.
+func Measure(ctx context.Context, store Store, q MetricsQuery, opts ...MeasureOption) (*MetricsReport, error) {
+	var mo measureOptions
+	for _, o := range opts {
+		o(&mo)
+	}
 	if store == nil {
 		return nil, invalid("store", "required")
 	}
@@ -216,6 +225,9 @@ func Measure(ctx context.Context, store Store, q MetricsQuery) (*MetricsReport, 
 	var names []string
 	visit := func(r *Release) error {
 		rep.Scanned++
+		if mo.progress != nil {
+			mo.progress(rep.Scanned)
+		}
 		var h []AuditEntry
 		if !r.UpdatedAt.Before(q.From) && r.CreatedAt.Before(q.To) {
 			var err error
@@ -272,8 +284,21 @@ func Measure(ctx context.Context, store Store, q MetricsQuery) (*MetricsReport, 
 
 // Metrics computes the delivery metrics of a period from the Manager's
 // store; see Measure.
-func (m *Manager) Metrics(ctx context.Context, q MetricsQuery) (*MetricsReport, error) {
-	return Measure(ctx, m.store, q)
+func (m *Manager) Metrics(ctx context.Context, q MetricsQuery, opts ...MeasureOption) (*MetricsReport, error) {
+	return Measure(ctx, m.store, q, opts...)
+}
+
+// A MeasureOption changes how Measure reads the store.
+type MeasureOption func(*measureOptions)
+
+type measureOptions struct {
+	progress func(read int)
+}
+
+// MeasureProgress makes Measure call fn after each release it reads,
+// with the number read so far (a long report can show its progress).
+func MeasureProgress(fn func(read int)) MeasureOption {
+	return func(o *measureOptions) { o.progress = fn }
 }
 
 // contribution is what one release adds to the figures of a period. It

@@ -74,7 +74,7 @@ On a terminal, progress is shown on standard error while releases are read.
 		}
 		defer s.close()
 		p := newProgress(a.progress, "metrics: %d releases read")
-		rep, err := relman.Measure(ctx, p.wrap(s.m.Store()), q)
+		rep, err := s.m.Metrics(ctx, q, relman.MeasureProgress(p.set))
 		p.done()
 		if err != nil {
 			return explain(cl, "", err)
@@ -164,35 +164,5 @@ func (p *progress) done() {
 	}
 }
 
-// wrap returns st counting the releases read through it; a store that
-// can scan (relman.Scanner) keeps that ability.
-func (p *progress) wrap(st relman.Store) relman.Store {
-	ps := progressStore{Store: st, p: p}
-	if sc, ok := st.(relman.Scanner); ok {
-		return progressScanner{ps, sc}
-	}
-	return ps
-}
-
-type progressStore struct {
-	relman.Store
-	p *progress
-}
-
-func (s progressStore) List(ctx context.Context, q relman.Query) ([]*relman.Release, error) {
-	rs, err := s.Store.List(ctx, q)
-	s.p.tick(len(rs))
-	return rs, err
-}
-
-type progressScanner struct {
-	progressStore
-	sc relman.Scanner
-}
-
-func (s progressScanner) Scan(ctx context.Context, q relman.Query, fn func(*relman.Release) error) error {
-	return s.sc.Scan(ctx, q, func(r *relman.Release) error {
-		s.p.tick(1)
-		return fn(r)
-	})
-}
+// set shows n, the count so far.
+func (p *progress) set(n int) { p.tick(n - p.n) }
