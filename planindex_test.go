@@ -3,6 +3,7 @@ package relman_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"testing"
@@ -33,11 +34,16 @@ func TestPlanIndexAgreesWithScan(t *testing.T) {
 	for i := range 1200 {
 		r := storetest.Minimal(fmt.Sprintf("r%04d", i))
 		r.Stage = stages[rng.IntN(len(stages))]
+		if i < 2 {
+			r.Stage = relman.StagePlanned // the two the test replans
+		}
 		r.Services = []string{svc()}
 		if rng.IntN(3) == 0 {
 			r.Services = append(r.Services, svc())
 		}
-		r.Teams = []string{fmt.Sprintf("t%d", rng.IntN(6))}
+		if i%4 != 0 { // every fourth has no team: the gate asks the index by service
+			r.Teams = []string{fmt.Sprintf("t%d", rng.IntN(6))}
+		}
 		start := base.Add(time.Duration(rng.IntN(60*24)) * time.Hour / 2)
 		r.Window = &relman.Span{Start: start, End: start.Add(time.Duration(1+rng.IntN(8)) * time.Hour)}
 		e := r.Record(relman.AuditEntry{At: base, Actor: "olga", Action: relman.ActionCreate, To: r.Stage})
@@ -58,6 +64,7 @@ func TestPlanIndexAgreesWithScan(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Run(fmt.Sprintf("capacity=%d", capacity), func(t *testing.T) {
+			refused := 0
 			for i := range 60 {
 				after := base.Add(time.Duration(rng.IntN(40*24)) * time.Hour)
 				d := time.Duration(1+rng.IntN(6)) * time.Hour
@@ -73,11 +80,19 @@ func TestPlanIndexAgreesWithScan(t *testing.T) {
 				}
 				w := relman.Span{Start: after, End: after.Add(d)}
 				req := relman.Request{Actor: relman.Actor{ID: "carl"}, Window: &w}
-				errA = indexed.Check(ctx, "r0000", relman.EventReplan, req)
-				errB = scanning.Check(ctx, "r0000", relman.EventReplan, req)
-				if fmt.Sprint(errA) != fmt.Sprint(errB) {
-					t.Errorf("check replan to %v: indexed %v, scanning %v", w, errA, errB)
+				for _, id := range []string{"r0000", "r0001"} { // without a team, and with one
+					errA = indexed.Check(ctx, id, relman.EventReplan, req)
+					errB = scanning.Check(ctx, id, relman.EventReplan, req)
+					if fmt.Sprint(errA) != fmt.Sprint(errB) {
+						t.Errorf("check replan of %s to %v: indexed %v, scanning %v", id, w, errA, errB)
+					}
+					if errors.As(errA, new(*relman.ConflictError)) || errors.As(errA, new(*relman.GateError)) {
+						refused++
+					}
 				}
+			}
+			if refused == 0 {
+				t.Errorf("no replan was refused: the checks compared nothing")
 			}
 			ca, errA := indexed.Conflicts(ctx)
 			cb, errB := scanning.Conflicts(ctx)

@@ -401,20 +401,30 @@ func (m *Manager) conflictGate() Gate {
 		if r.Window == nil || !r.Window.End.After(r.Window.Start) {
 			return nil
 		}
-		others, err := m.plannedIn(ctx, r.Window.Start, r.Window.End, nil)
-		if err != nil {
-			return err
-		}
 		// Without a capacity, only a release sharing a service (or a
 		// dependency) or a team with r can conflict with it: FindConflicts
-		// needs no others.
+		// needs no others. A release without teams needs only those of its
+		// services, which the plan index finds by service; one with teams
+		// reads every release overlapping its window (stores have no
+		// index by team).
 		related := func(*Release) bool { return true }
+		var only []string // the services to ask the index for; nil: all
 		if m.capacity == 0 {
 			services := append(slices.Clone(r.Services), m.graph.Dependents(r.Services)...)
 			services = append(services, m.graph.Dependencies(r.Services)...)
 			related = func(o *Release) bool {
 				return slices.ContainsFunc(services, o.HasService) || sharesTeam(r, o)
 			}
+			if !hasTeams(r) {
+				if len(services) == 0 {
+					return nil // nothing it shares with anyone
+				}
+				only = services
+			}
+		}
+		others, err := m.plannedIn(ctx, r.Window.Start, r.Window.End, only)
+		if err != nil {
+			return err
 		}
 		set := make([]*Release, 0, len(others)+1)
 		for _, o := range others {
@@ -437,6 +447,12 @@ func (m *Manager) conflictGate() Gate {
 		}
 		return &ConflictError{ReleaseID: r.ID, Conflicts: blocking}
 	})
+}
+
+// hasTeams reports whether any team is involved in r (see
+// Release.HasTeam).
+func hasTeams(r *Release) bool {
+	return len(r.Teams) > 0 || slices.ContainsFunc(r.Tasks, func(t Task) bool { return t.Team != "" })
 }
 
 // sharesTeam reports whether a team is involved in both a and b (see
