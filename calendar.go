@@ -581,27 +581,36 @@ func (c *Calendar) NextSlot(after time.Time, d time.Duration, services []string,
 	}
 	limit := after.Add(opt.Horizon)
 	blocked := blockedSpans(services, opt)
-	noSlot := &NoSlotError{After: after, Duration: d, Horizon: opt.Horizon, Services: slices.Clone(services)}
+	// last is why the last candidate was refused: a busy span's end
+	// (busy) or the calendar's error; spelled out only if no slot is found.
+	var last error
+	var busy time.Time
+	noSlot := func() error {
+		if !busy.IsZero() && last == nil {
+			last = fmt.Errorf("%w: busy until %s", ErrSchedulingConflict, busy.Format(time.RFC3339))
+		}
+		return &NoSlotError{After: after, Duration: d, Horizon: opt.Horizon, Services: slices.Clone(services), Last: last}
+	}
 	for !t.After(limit) {
 		cand := Span{Start: t, End: t.Add(d)}
 		// Jump past planned releases in the way.
 		if i, ok := firstOverlap(blocked, cand); ok {
 			t = blocked[i].End
-			noSlot.Last = fmt.Errorf("%w: busy until %s", ErrSchedulingConflict, t.Format(time.RFC3339))
+			busy, last = t, nil
 			continue
 		}
 		err := c.Allowed(cand, services)
 		if err == nil {
 			return cand, nil
 		}
-		noSlot.Last = err
+		busy, last = time.Time{}, err
 		next, ok := retryAt(t, err)
 		if !ok {
-			return Span{}, noSlot
+			return Span{}, noSlot()
 		}
 		t = next
 	}
-	return Span{}, noSlot
+	return Span{}, noSlot()
 }
 
 // retryAt returns when to try again after the calendar refused a span
@@ -704,10 +713,10 @@ func blockedSpans(services []string, opt SlotOptions) []Span {
 	return mergeSpans(busy)
 }
 
-// mergeSpans sorts spans and merges overlapping ones.
+// mergeSpans sorts spans and merges overlapping ones, in place.
 func mergeSpans(spans []Span) []Span {
 	slices.SortFunc(spans, func(a, b Span) int { return a.Start.Compare(b.Start) })
-	var out []Span
+	out := spans[:0]
 	for _, s := range spans {
 		if n := len(out); n > 0 && !s.Start.After(out[n-1].End) {
 			if s.End.After(out[n-1].End) {

@@ -239,7 +239,8 @@ func (s *Store) Overlapping(ctx context.Context, from, to time.Time, services []
 		return nil // an empty period, which no window overlaps
 	}
 	p := &s.plan
-	var hits []planHit
+	var buf [16]planHit // most queries find a few
+	hits := buf[:0]
 	var seen map[*rec]bool // with several services, releases found twice
 	if len(services) > 1 {
 		seen = make(map[*rec]bool)
