@@ -236,9 +236,10 @@ func scalePlanFire(b *testing.B, sizes []scaleStore) {
 			ids[i] = r.ID
 			win = scaleWindow(rng)
 			if pi != nil {
-				// What the conflicts gate reads: every release overlapping
-				// the window, whatever its services (team and capacity
-				// conflicts need them all).
+				// How many planned releases overlap the window, whatever
+				// their services: the density the booking meets. (The
+				// conflicts gate reads them all only for a release with
+				// teams, or under a capacity; this one has neither.)
 				err := pi.Overlapping(ctx, win.Start, win.End, nil, func(*relman.Release) error { overlap[i]++; return nil })
 				if err != nil {
 					b.Fatal(err)
