@@ -515,18 +515,7 @@ func (s *Store) checkShared(r *relman.Release, entries []relman.AuditEntry) erro
 	if r != nil && r.ID != "" {
 		old = s.cache.Get(r.ID, r.Revision)
 	}
-	for i := range entries {
-		if old != nil && entries[i].ReleaseID != r.ID {
-			old = nil // checkWrite says what is wrong
-		}
-	}
-	if old == nil {
-		return checkWrite("update", r, entries)
-	}
-	if err := relman.CheckChanged("", r, old); err != nil {
-		return fmt.Errorf("postgres: update: %w", err)
-	}
-	if err := relman.CheckInput("entries", entries); err != nil {
+	if err := storedoc.CheckWriteShared(r, entries, old); err != nil {
 		return fmt.Errorf("postgres: update: %w", err)
 	}
 	return nil
@@ -547,9 +536,8 @@ func (s *Store) UpdateFeedback(ctx context.Context, r *relman.Release, fs []relm
 		// A schema older than version 5 (made in tests, as an older
 		// version of this package would have written it): the feedback
 		// stays in the document.
-		c := *r
-		c.Feedback = append(slices.Clone(r.Feedback), fs...)
-		if err := s.update(ctx, "update feedback", &c, nil, entries, false); err != nil {
+		c := storedoc.LegacyFeedback(r, fs)
+		if err := s.update(ctx, "update feedback", c, nil, entries, false); err != nil {
 			return err
 		}
 		r.Revision = c.Revision

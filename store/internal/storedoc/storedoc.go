@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -53,6 +54,29 @@ func CheckWrite(r *relman.Release, entries []relman.AuditEntry) error {
 		return err
 	}
 	return relman.CheckInput("entries", entries)
+}
+
+// CheckWriteShared is CheckWrite for UpdateShared (relman.Sharer): the
+// text of r is checked only where it differs from old, the version it
+// replaces as the store keeps it (relman.CheckChanged), which was checked
+// when it was written. With no old (a cache miss), all of r is checked.
+func CheckWriteShared(r *relman.Release, entries []relman.AuditEntry, old *relman.Release) error {
+	if old == nil || r == nil || r.ID == "" || slices.ContainsFunc(entries, func(e relman.AuditEntry) bool { return e.ReleaseID != r.ID }) {
+		return CheckWrite(r, entries) // says what is wrong, or checks all
+	}
+	if err := relman.CheckChanged("", r, old); err != nil {
+		return err
+	}
+	return relman.CheckInput("entries", entries)
+}
+
+// LegacyFeedback returns a copy of r keeping fs in its document, for
+// UpdateFeedback on a schema older than feedback records (made in tests,
+// as an older version of a store would have written it).
+func LegacyFeedback(r *relman.Release, fs []relman.Feedback) *relman.Release {
+	c := *r
+	c.Feedback = append(slices.Clone(r.Feedback), fs...)
+	return &c
 }
 
 // Rows is a result set being read: *sql.Rows and pgx.Rows both are one.

@@ -83,6 +83,31 @@ func TestCheckWrite(t *testing.T) {
 	}
 }
 
+// CheckWriteShared checks what differs from the kept version, and all of
+// a release it has no version for; structural faults are CheckWrite's.
+func TestCheckWriteShared(t *testing.T) {
+	old := &relman.Release{ID: "r1", Title: "fine", Services: []string{"api"}}
+	changed := *old
+	changed.Title = "bad \xff"
+	if err := storedoc.CheckWriteShared(&changed, nil, old); !errors.Is(err, relman.ErrInvalid) {
+		t.Errorf("a changed bad title: %v", err)
+	}
+	same := *old
+	if err := storedoc.CheckWriteShared(&same, []relman.AuditEntry{{ReleaseID: "r1", Reason: "ok"}}, old); err != nil {
+		t.Errorf("an unchanged release: %v", err)
+	}
+	if err := storedoc.CheckWriteShared(&same, []relman.AuditEntry{{ReleaseID: "r1", Reason: "nul\x00"}}, old); !errors.Is(err, relman.ErrInvalid) {
+		t.Errorf("a bad entry: %v", err)
+	}
+	var ve *relman.ValidationError
+	if err := storedoc.CheckWriteShared(&same, []relman.AuditEntry{{ReleaseID: "r2"}}, old); !errors.As(err, &ve) || ve.Fields[0].Field != "entries[0].release_id" {
+		t.Errorf("another release's entry: %v", err)
+	}
+	if err := storedoc.CheckWriteShared(&changed, nil, nil); !errors.Is(err, relman.ErrInvalid) {
+		t.Errorf("no kept version: %v", err)
+	}
+}
+
 func TestCheckClaim(t *testing.T) {
 	for _, c := range []struct {
 		owner string
