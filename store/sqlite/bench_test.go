@@ -5,15 +5,12 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/relman-dev/relman"
-	"github.com/relman-dev/relman/httpapi"
 	"github.com/relman-dev/relman/store/sqlite"
 	"github.com/relman-dev/relman/store/storetest"
 )
@@ -305,59 +302,12 @@ func BenchmarkRunners(b *testing.B) {
 
 // BenchmarkCheckOverHTTP compares a dry run through Manager.Check on the
 // SQLite store (the embedded default) with the same dry run over HTTP on
-// loopback through httpapi's handler over that Manager (a kept-alive
-// connection, authentication, JSON both ways), interleaved, and reports
-// http/direct. httpapi's own BenchmarkCheckOverHTTP does the same on the
-// memory store, where the network round trip dominates.
+// loopback (see storetest.CheckOverHTTP).
 func BenchmarkCheckOverHTTP(b *testing.B) {
 	s, err := sqlite.Open(filepath.Join(b.TempDir(), "relman.db"), sqlite.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	m, err := relman.NewManager(s)
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx := context.Background()
-	r := storetest.Minimal("inv-1")
-	r.Case = relman.BusinessCase{Problem: "slow", ExpectedValue: 10, Cost: 1, Feasibility: relman.FeasibilityHigh}
-	if _, err := m.Create(ctx, r, relman.Actor{ID: "olga"}); err != nil {
-		b.Fatal(err)
-	}
-	h, err := httpapi.New(m, httpapi.Options{Authenticate: func(r *http.Request) (relman.Actor, error) {
-		return relman.Actor{ID: r.Header.Get("X-Actor")}, nil
-	}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	defer srv.Close()
-	client := srv.Client()
-	req := relman.Request{Actor: relman.Actor{ID: "carl"}}
-	var direct, overHTTP time.Duration
-	for b.Loop() {
-		t0 := time.Now()
-		if err := m.Check(ctx, "inv-1", relman.EventApprove, req); err != nil {
-			b.Fatal(err)
-		}
-		t1 := time.Now()
-		hr, _ := http.NewRequest("POST", srv.URL+"/releases/inv-1/events/approve/check", nil)
-		hr.Header.Set("X-Actor", "carl")
-		res, err := client.Do(hr)
-		if err != nil {
-			b.Fatal(err)
-		}
-		var c struct{ Allowed bool }
-		err = json.NewDecoder(res.Body).Decode(&c)
-		res.Body.Close()
-		if err != nil || !c.Allowed {
-			b.Fatalf("%v %+v", err, c)
-		}
-		direct += t1.Sub(t0)
-		overHTTP += time.Since(t1)
-	}
-	b.ReportMetric(float64(direct.Nanoseconds())/float64(b.N), "direct-ns/op")
-	b.ReportMetric(float64(overHTTP.Nanoseconds())/float64(b.N), "http-ns/op")
-	b.ReportMetric(float64(overHTTP)/float64(direct), "http/direct")
+	storetest.CheckOverHTTP(b, s)
 }
