@@ -254,10 +254,11 @@ type FeedbackStore interface {
 }
 
 // Sharer is an optional Store ability of stores that keep releases in
-// memory as immutable values (store/memory): Fire and Check read the
-// stored value itself instead of a copy, and Fire hands the store the
-// new version to keep instead of having it copied, so a transition costs
-// one copy of the release (the one Fire returns) rather than two.
+// memory as immutable values (store/memory; store/sqlite and
+// store/postgres in their caches): Fire and Check read the stored value
+// itself instead of a copy, and Fire hands the store the new version to
+// keep instead of having it copied, so a transition costs one copy of the
+// release (the one Fire returns) rather than two.
 type Sharer interface {
 	// GetShared returns the stored release itself (or, from a store
 	// that keeps none at the moment, such as one whose cache is off, a
