@@ -371,28 +371,19 @@ type prepared struct {
 // effects on a copy of cur, every gate (collecting all refusals), and the
 // before-hooks.
 func (m *Manager) prepare(ctx context.Context, cur *Release, ev Event, req Request, dry bool) (*prepared, error) {
-	p := new(prepared)
-	if err := m.prepareInto(ctx, p, cur, ev, req, dry); err != nil {
-		return nil, err
-	}
-	return p, nil
-}
-
-// prepareInto is prepare writing into p.
-func (m *Manager) prepareInto(ctx context.Context, p *prepared, cur *Release, ev Event, req Request, dry bool) error {
 	if err := m.authorize(ctx, req.Actor, string(ev), cur); err != nil {
-		return err
+		return nil, err
 	}
 	ce, err := m.lc.target(cur.ID, cur.Stage, ev)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	t := Transition{Event: ev, From: cur.Stage, To: ce.spec.To, Actor: req.Actor, Reason: req.Reason,
 		Params: req.Params, Window: req.Window, Now: m.Now(), Since: cur.EnteredAt, DryRun: dry}
 	// Gates, effects and before-hooks see a context that marks the
 	// transition, so that one calling Fire on this release is refused
 	// (ErrReentrant); events without them need none.
-	*p = prepared{ev: ce, cand: cur, t: t}
+	p := &prepared{ev: ce, cand: cur, t: t}
 	ictx := ctx
 	if len(ce.gates)+len(ce.effects)+len(ce.before) > 0 {
 		parent, _ := ctx.Value(inTransitionKey{}).(*inTransition)
@@ -404,7 +395,7 @@ func (m *Manager) prepareInto(ctx context.Context, p *prepared, cur *Release, ev
 		for _, f := range ce.effects {
 			d, err := f.Effect(p.cand, t)
 			if err != nil {
-				return fmt.Errorf("relman: release %q: %s: effect %s: %w", cur.ID, ev, f.Name, err)
+				return nil, fmt.Errorf("relman: release %q: %s: effect %s: %w", cur.ID, ev, f.Name, err)
 			}
 			if len(d) > 0 {
 				if p.details == nil {
@@ -424,19 +415,19 @@ func (m *Manager) prepareInto(ctx context.Context, p *prepared, cur *Release, ev
 		}
 	}
 	if ge != nil {
-		return ge
+		return nil, ge
 	}
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("relman: release %q: %s: %w", cur.ID, ev, err)
+		return nil, fmt.Errorf("relman: release %q: %s: %w", cur.ID, ev, err)
 	}
 	if !dry {
 		for _, h := range ce.before {
 			if err := h.Hook(ictx, p.cand, t); err != nil {
-				return &VetoError{ReleaseID: cur.ID, Event: ev, Err: fmt.Errorf("%s: %w", h.Name, err)}
+				return nil, &VetoError{ReleaseID: cur.ID, Event: ev, Err: fmt.Errorf("%s: %w", h.Name, err)}
 			}
 		}
 	}
-	return nil
+	return p, nil
 }
 
 func checkRequest(id string, ev Event, req Request) error {

@@ -124,8 +124,9 @@ func (m *Manager) update(ctx context.Context, r *Release, entries ...AuditEntry)
 	return m.write(ctx, r, false, entries)
 }
 
-// write is update; with give, on a Sharer, the store keeps r itself (r
-// must not change afterwards) and write reports kept.
+// write is update; with give, on a Sharer, the store may keep r itself,
+// which must not change afterwards (Fire hands over a new version it
+// made for the store).
 func (m *Manager) write(ctx context.Context, r *Release, give bool, entries []AuditEntry) error {
 	fstore, records := m.store.(FeedbackStore)
 	var moved []Feedback
