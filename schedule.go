@@ -301,19 +301,24 @@ func (m *Manager) NextSlot(ctx context.Context, after time.Time, d time.Duration
 		}
 		touch = append(affected, m.graph.Dependencies(affected)...)
 	}
-	// Most searches end within days: look a week ahead first, so that
-	// the cost follows the releases in that week, then the whole horizon.
-	for _, h := range []time.Duration{min(horizon, 7*24*time.Hour), horizon} {
+	// search looks for a slot starting within h of after, reading the
+	// planned releases a slot that late could overlap.
+	search := func(h time.Duration) (Span, error) {
 		rs, err := m.plannedIn(ctx, after, after.Add(h).Add(d).Add(time.Second), touch)
 		if err != nil {
 			return Span{}, err
 		}
-		span, err := cal.NextSlot(after, d, services, SlotOptions{Horizon: h, Planned: rs, Exclude: exclude, Capacity: m.capacity, Graph: m.graph})
-		if err == nil || h == horizon {
+		return cal.NextSlot(after, d, services, SlotOptions{Horizon: h, Planned: rs, Exclude: exclude, Capacity: m.capacity, Graph: m.graph})
+	}
+	// Most searches end within days: look a week ahead first, so that
+	// the cost follows the releases in that week, then the whole horizon.
+	if week := 7 * 24 * time.Hour; week < horizon {
+		span, err := search(week)
+		if !errors.Is(err, ErrNoSlot) {
 			return span, err
 		}
 	}
-	panic("unreachable")
+	return search(horizon)
 }
 
 // freezeOverride reports whether t asks for a freeze override that is
