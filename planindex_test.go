@@ -115,3 +115,26 @@ func TestPlanIndexAgreesWithScan(t *testing.T) {
 		})
 	}
 }
+
+// A cursor keeps its release's key exactly, in any year relman keeps,
+// and is refused for another order or when damaged.
+func TestCursorKey(t *testing.T) {
+	for _, at := range []time.Time{
+		time.Date(2027, 3, 1, 9, 0, 0, 123456789, time.UTC),
+		time.Date(1, 1, 1, 0, 0, 0, 1, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(1500, 6, 1, 12, 0, 0, 0, time.FixedZone("x", 3600)),
+	} {
+		q := relman.Query{}
+		k, err := relman.Query{After: q.Cursor(&relman.Release{ID: "a.b-1", CreatedAt: at})}.Key()
+		if err != nil || !k.Time.Equal(at) || k.ID != "a.b-1" {
+			t.Errorf("cursor of %v: %+v, %v", at, k, err)
+		}
+	}
+	c := relman.Query{}.Cursor(&relman.Release{ID: "r", CreatedAt: time.Now()})
+	for _, q := range []relman.Query{{After: c, OrderBy: relman.OrderID}, {After: "!!"}, {After: "Yz"}, {After: c, Offset: 3}} {
+		if err := q.Validate(); !errors.Is(err, relman.ErrInvalid) {
+			t.Errorf("Validate(%+v) = %v, want ErrInvalid", q, err)
+		}
+	}
+}

@@ -143,11 +143,19 @@ func (q Query) Cursor(last *Release) string {
 	b = append(b, "c1."...)
 	b = append(b, q.OrderBy...)
 	b = append(b, '.')
+	var t time.Time
 	switch q.OrderBy {
 	case OrderUpdated:
-		b = strconv.AppendInt(b, last.UpdatedAt.UnixNano(), 36)
+		t = last.UpdatedAt
 	case OrderCreated:
-		b = strconv.AppendInt(b, last.CreatedAt.UnixNano(), 36)
+		t = last.CreatedAt
+	}
+	if q.OrderBy != OrderID {
+		// Seconds and nanoseconds apart: nanoseconds alone overflow
+		// outside 1678–2262, and relman keeps years 1 to 9999.
+		b = strconv.AppendInt(b, t.Unix(), 36)
+		b = append(b, ':')
+		b = strconv.AppendInt(b, int64(t.Nanosecond()), 36)
 	}
 	b = append(b, '.')
 	b = append(b, last.ID...)
@@ -175,11 +183,13 @@ func (q Query) Key() (CursorKey, error) {
 	}
 	k := CursorKey{ID: parts[3]}
 	if q.Normalized().OrderBy != OrderID {
-		ns, err := strconv.ParseInt(parts[2], 36, 64)
-		if err != nil {
+		sec, nsec, ok := strings.Cut(parts[2], ":")
+		secs, err1 := strconv.ParseInt(sec, 36, 64)
+		nsecs, err2 := strconv.ParseInt(nsec, 36, 64)
+		if !ok || err1 != nil || err2 != nil || nsecs < 0 || nsecs >= 1e9 {
 			return CursorKey{}, bad
 		}
-		k.Time = time.Unix(0, ns).UTC()
+		k.Time = time.Unix(secs, nsecs).UTC()
 	} else if parts[2] != "" {
 		return CursorKey{}, bad
 	}
