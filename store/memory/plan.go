@@ -27,27 +27,32 @@ type planIndex struct {
 
 const allSpan = 60 * 60 // seconds a bucket of planIndex.all spans
 
-// startList holds entries sorted by window start.
+// startList holds entries sorted by the second their window starts in
+// (an integer compares faster than a time on every step of a search).
 type startList struct{ items []startItem }
 
 type startItem struct {
-	start time.Time // e.start, kept here for a search that stays in the list
-	r     *rec
-	e     *planEntry
+	sec        int64     // start.Unix()
+	start, end time.Time // e's, kept here so that a query stays in the list
+	r          *rec
+	e          *planEntry
 }
 
-// find returns the index of the first item starting at or after t.
+// find returns the index of the first item starting in t's second or
+// later.
 func (l *startList) find(t time.Time) int {
-	i, _ := slices.BinarySearchFunc(l.items, t, func(it startItem, t time.Time) int { return it.start.Compare(t) })
+	sec := t.Unix()
+	i, _ := slices.BinarySearchFunc(l.items, sec, func(it startItem, sec int64) int { return cmp.Compare(it.sec, sec) })
 	return i
 }
 
 func (l *startList) add(r *rec, e *planEntry) {
-	l.items = slices.Insert(l.items, l.find(e.start), startItem{e.start, r, e})
+	l.items = slices.Insert(l.items, l.find(e.start), startItem{e.start.Unix(), e.start, e.end, r, e})
 }
 
 func (l *startList) remove(r *rec, e *planEntry) {
-	for i := l.find(e.start); i < len(l.items) && !l.items[i].start.After(e.start); i++ {
+	sec := e.start.Unix()
+	for i := l.find(e.start); i < len(l.items) && l.items[i].sec <= sec; i++ {
 		if l.items[i].r == r {
 			l.items = slices.Delete(l.items, i, i+1)
 			return
@@ -56,18 +61,19 @@ func (l *startList) remove(r *rec, e *planEntry) {
 }
 
 // scan calls fn with the entries whose window starts in [from, to] (a
-// zero from or to: no bound), in order of start.
-func (l *startList) scan(from, to time.Time, fn func(r *rec, e *planEntry)) {
+// zero from or to: no bound), and perhaps a few more in the seconds of
+// from and to: the caller checks the times.
+func (l *startList) scan(from, to time.Time, fn func(r *rec, start, end time.Time)) {
 	i := 0
 	if !from.IsZero() {
 		i = l.find(from)
 	}
 	for ; i < len(l.items); i++ {
-		it := l.items[i]
-		if !to.IsZero() && it.start.After(to) {
+		it := &l.items[i]
+		if !to.IsZero() && it.sec > to.Unix() {
 			return
 		}
-		fn(it.r, it.e)
+		fn(it.r, it.start, it.end)
 	}
 }
 
@@ -245,15 +251,15 @@ func (s *Store) Overlapping(ctx context.Context, from, to time.Time, services []
 	if len(services) > 1 {
 		seen = make(map[*rec]bool)
 	}
-	keep := func(r *rec, e *planEntry) {
-		if (from.IsZero() || e.end.After(from)) && (to.IsZero() || e.start.Before(to)) {
+	keep := func(r *rec, start, end time.Time) {
+		if (from.IsZero() || end.After(from)) && (to.IsZero() || start.Before(to)) {
 			if seen != nil {
 				if seen[r] {
 					return
 				}
 				seen[r] = true
 			}
-			hits = append(hits, planHit{e.start, r.cur.Load()})
+			hits = append(hits, planHit{start, r.cur.Load()})
 		}
 	}
 	p.mu.RLock()
@@ -266,7 +272,7 @@ func (s *Store) Overlapping(ctx context.Context, from, to time.Time, services []
 	if len(services) == 0 {
 		p.all.scan(first, to, func(b map[*rec]*planEntry) {
 			for r, e := range b {
-				keep(r, e)
+				keep(r, e.start, e.end)
 			}
 		})
 	}
