@@ -310,10 +310,14 @@ func (m *Manager) NextSlot(ctx context.Context, after time.Time, d time.Duration
 		}
 		return cal.NextSlot(after, d, services, SlotOptions{Horizon: h, Planned: rs, Exclude: exclude, Capacity: m.capacity, Graph: m.graph})
 	}
-	// Most searches end within days: look a week ahead first, so that
-	// the cost follows the releases in that week, then the whole horizon.
-	if week := 7 * 24 * time.Hour; week < horizon {
-		span, err := search(week)
+	// Most searches end soon after they start: look a day ahead first,
+	// then a week, then the whole horizon, so that the cost follows the
+	// releases near the slot found rather than all those in the horizon.
+	for _, h := range []time.Duration{24 * time.Hour, 7 * 24 * time.Hour} {
+		if h >= horizon {
+			break
+		}
+		span, err := search(h)
 		if !errors.Is(err, ErrNoSlot) {
 			return span, err
 		}
