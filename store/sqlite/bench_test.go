@@ -251,24 +251,12 @@ func TestRawFireIsFire(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rs.Close()
-	ctx := context.Background()
 	var got, want []any
 	for _, x := range []struct {
 		s   *sqlite.Store
 		dst *[]any
 	}{{ms, &want}, {rs, &got}} {
-		r, err := x.s.Get(ctx, "bench")
-		if err != nil {
-			t.Fatal(err)
-		}
-		r.UpdatedAt, r.EnteredAt, r.Head.Hash = time.Time{}, time.Time{}, ""
-		h, err := x.s.History(ctx, "bench")
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i := range h {
-			h[i].At, h[i].PrevHash, h[i].Hash = time.Time{}, "", ""
-		}
+		r, h := storetest.Timeless(t, x.s, "bench")
 		*x.dst = append(*x.dst, r, h)
 	}
 	if diff := cmp.Diff(want, got); diff != "" {

@@ -143,3 +143,24 @@ func RunnerThroughput(b *testing.B, newStore func(b *testing.B) relman.Store, op
 	}
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "jobs/s")
 }
+
+// Timeless returns release id and its history from s with what differs
+// between two runs of the same transitions blanked (times and hashes), so
+// that a benchmark's baseline can be checked to leave what a Fire leaves.
+func Timeless(t testing.TB, s relman.Store, id string) (*relman.Release, []relman.AuditEntry) {
+	t.Helper()
+	ctx := context.Background()
+	r, err := s.Get(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.UpdatedAt, r.EnteredAt, r.Head.Hash = time.Time{}, time.Time{}, ""
+	h, err := s.History(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range h {
+		h[i].At, h[i].PrevHash, h[i].Hash = time.Time{}, "", ""
+	}
+	return r, h
+}
