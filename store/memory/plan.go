@@ -77,17 +77,12 @@ func (l *startList) scan(from, to time.Time, fn func(r *rec, start, end time.Tim
 	}
 }
 
-// buckets holds entries by the span of seconds their window starts in.
+// buckets holds entries by the hour (allSpan) their window starts in.
 type buckets struct {
-	span int64
-	m    map[int64]map[*rec]*planEntry
+	m map[int64]map[*rec]*planEntry
 }
 
-func newBuckets(span int64) buckets {
-	return buckets{span: span, m: make(map[int64]map[*rec]*planEntry)}
-}
-
-func (d buckets) key(e *planEntry) int64 { return floorDiv(e.start.Unix(), d.span) }
+func (d buckets) key(e *planEntry) int64 { return floorDiv(e.start.Unix(), allSpan) }
 
 func (d buckets) add(r *rec, e *planEntry) {
 	k := d.key(e)
@@ -113,10 +108,10 @@ func (d buckets) remove(r *rec, e *planEntry) {
 func (d buckets) scan(from, to time.Time, fn func(map[*rec]*planEntry)) {
 	lo, hi := int64(-1<<63), int64(1<<63-1)
 	if !from.IsZero() {
-		lo = floorDiv(from.Unix(), d.span)
+		lo = floorDiv(from.Unix(), allSpan)
 	}
 	if !to.IsZero() {
-		hi = floorDiv(to.Unix(), d.span)
+		hi = floorDiv(to.Unix(), allSpan)
 	}
 	if lo > hi {
 		return
@@ -145,7 +140,7 @@ type planEntry struct {
 }
 
 func newPlanIndex() planIndex {
-	return planIndex{all: newBuckets(allSpan), bySvc: make(map[string]*startList), lens: make(map[int64]int)}
+	return planIndex{all: buckets{m: make(map[int64]map[*rec]*planEntry)}, bySvc: make(map[string]*startList), lens: make(map[int64]int)}
 }
 
 // floorDiv returns a / b rounded down, for b > 0.
