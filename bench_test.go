@@ -86,12 +86,17 @@ type floorEntry struct {
 
 // handWritten is the floor a Fire is compared with: a map from stage and
 // event to the next stage, a switch for the one gate, and an append of a
-// hash-chained audit entry. No validation, no copies, no store.
+// hash-chained audit entry. No validation, no copies, no store. The
+// history is kept in chunks of 1,024 entries, as the memory store keeps
+// its own, so that it grows without copying (a slice that doubles would
+// copy and fault in ever larger arrays, and be no floor).
 type handWritten struct {
 	next    map[string]map[string]string
 	stage   string
 	failed  bool // the release has a failed test (the fail gate's evidence)
-	history []floorEntry
+	history [][]floorEntry
+	last    floorEntry // the newest entry
+	n       int64      // entries in history
 	buf     []byte
 }
 
@@ -119,15 +124,20 @@ func (h *handWritten) fire(ev, actor string, at time.Time) error {
 			return errors.New("no failed test")
 		}
 	}
-	e := floorEntry{seq: int64(len(h.history)) + 1, at: at, actor: actor, ev: ev, to: to}
-	if n := len(h.history); n > 0 {
-		e.prevHash = h.history[n-1].hash
+	e := floorEntry{seq: h.n + 1, at: at, actor: actor, ev: ev, to: to}
+	if h.n > 0 {
+		e.prevHash = h.last.hash
 	}
 	h.buf = binary.BigEndian.AppendUint64(h.buf[:0], uint64(e.seq))
 	h.buf = binary.BigEndian.AppendUint64(h.buf, uint64(at.UnixNano()))
 	h.buf = append(append(append(append(h.buf, actor...), ev...), to...), e.prevHash[:]...)
 	e.hash = sha256.Sum256(h.buf)
-	h.history = append(h.history, e)
+	if k := len(h.history); k == 0 || len(h.history[k-1]) == cap(h.history[k-1]) {
+		h.history = append(h.history, make([]floorEntry, 0, 1024))
+	}
+	k := len(h.history) - 1
+	h.history[k] = append(h.history[k], e)
+	h.last, h.n = e, h.n+1
 	h.stage = to
 	return nil
 }

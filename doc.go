@@ -276,7 +276,7 @@
 //	Locker        a lock across processes (the schedule lock of plan and replan)
 //	DueStore      an index of what falls due, with leases (the runner needs it)
 //	Outbox        notifications written with every change (runner sinks)
-//	PlanIndex     planned releases by window and service, from an index
+//	PlanIndex     planned releases by window, service and team, from an index
 //	              (booking, NextSlot, Conflicts and the iCalendar export)
 //	FeedbackStore user feedback as records of its own, the release keeping
 //	              the aggregate (FeedbackSummary)

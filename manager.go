@@ -215,6 +215,21 @@ type inTransition struct {
 	parent *inTransition
 }
 
+// transitionCtx is the context gates, effects and before-hooks see: their
+// caller's, marked with the transition under way (one allocation, where
+// context.WithValue and a marker would take two).
+type transitionCtx struct {
+	context.Context
+	it inTransition
+}
+
+func (c *transitionCtx) Value(key any) any {
+	if _, ok := key.(inTransitionKey); ok {
+		return &c.it
+	}
+	return c.Context.Value(key)
+}
+
 // guard returns ErrReentrant if ctx comes from a gate, effect or
 // before-hook of a transition of release id on this Manager.
 func (m *Manager) guard(ctx context.Context, id string) error {
@@ -357,45 +372,44 @@ func (m *Manager) Verify(ctx context.Context, id string) error {
 	return VerifyHistory(h, &r.Head)
 }
 
-// prepared is a transition that passed every check and is ready to commit.
+// prepared is a transition that passed every check and is ready to
+// commit. prepare fills one its caller holds, so that it costs no
+// allocation.
 type prepared struct {
 	ev      *compiledEvent
 	cand    *Release
 	t       Transition
 	details map[string]string
-	entries [1]AuditEntry // backing for the transition's entry, saving an allocation
-	marker  inTransition  // what the context of gates and hooks carries
 }
 
 // prepare runs, in order: the actor's authorization, the event lookup, the
 // effects on a copy of cur, every gate (collecting all refusals), and the
-// before-hooks.
-func (m *Manager) prepare(ctx context.Context, cur *Release, ev Event, req Request, dry bool) (*prepared, error) {
+// before-hooks, and fills p.
+func (m *Manager) prepare(ctx context.Context, p *prepared, cur *Release, ev Event, req Request, dry bool) error {
 	if err := m.authorize(ctx, req.Actor, string(ev), cur); err != nil {
-		return nil, err
+		return err
 	}
 	ce, err := m.lc.target(cur.ID, cur.Stage, ev)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	t := Transition{Event: ev, From: cur.Stage, To: ce.spec.To, Actor: req.Actor, Reason: req.Reason,
 		Params: req.Params, Window: req.Window, Now: m.Now(), Since: cur.EnteredAt, DryRun: dry}
+	*p = prepared{ev: ce, cand: cur, t: t}
 	// Gates, effects and before-hooks see a context that marks the
 	// transition, so that one calling Fire on this release is refused
 	// (ErrReentrant); events without them need none.
-	p := &prepared{ev: ce, cand: cur, t: t}
 	ictx := ctx
 	if len(ce.gates)+len(ce.effects)+len(ce.before) > 0 {
 		parent, _ := ctx.Value(inTransitionKey{}).(*inTransition)
-		p.marker = inTransition{m: m, id: cur.ID, parent: parent}
-		ictx = context.WithValue(ctx, inTransitionKey{}, &p.marker)
+		ictx = &transitionCtx{Context: ctx, it: inTransition{m: m, id: cur.ID, parent: parent}}
 	}
 	if len(ce.effects) > 0 {
 		p.cand = cur.Clone()
 		for _, f := range ce.effects {
 			d, err := f.Effect(p.cand, t)
 			if err != nil {
-				return nil, fmt.Errorf("relman: release %q: %s: effect %s: %w", cur.ID, ev, f.Name, err)
+				return fmt.Errorf("relman: release %q: %s: effect %s: %w", cur.ID, ev, f.Name, err)
 			}
 			if len(d) > 0 {
 				if p.details == nil {
@@ -415,19 +429,19 @@ func (m *Manager) prepare(ctx context.Context, cur *Release, ev Event, req Reque
 		}
 	}
 	if ge != nil {
-		return nil, ge
+		return ge
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("relman: release %q: %s: %w", cur.ID, ev, err)
+		return fmt.Errorf("relman: release %q: %s: %w", cur.ID, ev, err)
 	}
 	if !dry {
 		for _, h := range ce.before {
 			if err := h.Hook(ictx, p.cand, t); err != nil {
-				return nil, &VetoError{ReleaseID: cur.ID, Event: ev, Err: fmt.Errorf("%s: %w", h.Name, err)}
+				return &VetoError{ReleaseID: cur.ID, Event: ev, Err: fmt.Errorf("%s: %w", h.Name, err)}
 			}
 		}
 	}
-	return p, nil
+	return nil
 }
 
 func checkRequest(id string, ev Event, req Request) error {
@@ -477,8 +491,8 @@ func (m *Manager) Check(ctx context.Context, id string, ev Event, req Request) e
 	if err != nil {
 		return err
 	}
-	_, err = m.prepare(ctx, cur, ev, req, true)
-	return err
+	var p prepared
+	return m.prepare(ctx, &p, cur, ev, req, true)
 }
 
 // read returns the release for Fire and Check to judge: the store's own
@@ -520,40 +534,41 @@ func (m *Manager) Fire(ctx context.Context, id string, ev Event, req Request) (*
 	if err := m.guard(ctx, id); err != nil {
 		return nil, err
 	}
-	r, p, e, err := m.commit(ctx, id, ev, req)
+	r, ce, t, e, err := m.commit(ctx, id, ev, req)
 	if err != nil {
 		return nil, err
 	}
-	m.notify(ctx, p.ev, r, p.t, e)
+	m.notify(ctx, ce, r, t, e)
 	return r, nil
 }
 
 // commit is Fire up to the store update: it holds the schedule lock for
-// events that book time, and retries on ErrConflict.
-func (m *Manager) commit(ctx context.Context, id string, ev Event, req Request) (*Release, *prepared, AuditEntry, error) {
+// events that book time, and retries on ErrConflict. It returns the
+// release as committed, the event, the transition and its audit entry.
+func (m *Manager) commit(ctx context.Context, id string, ev Event, req Request) (*Release, *compiledEvent, Transition, AuditEntry, error) {
 	if ce, ok := m.lc.events[ev]; ok && ce.books && ctx.Value(scheduleHeldKey{}) == nil {
 		unlock, err := m.lockSchedule(ctx)
 		if err != nil {
-			return nil, nil, AuditEntry{}, fmt.Errorf("relman: fire %s on %q: schedule lock: %w", ev, id, err)
+			return nil, nil, Transition{}, AuditEntry{}, fmt.Errorf("relman: fire %s on %q: schedule lock: %w", ev, id, err)
 		}
 		defer unlock()
 		ctx = context.WithValue(ctx, scheduleHeldKey{}, true)
 	}
 	for attempt := 0; ; attempt++ {
 		if err := ctx.Err(); err != nil {
-			return nil, nil, AuditEntry{}, fmt.Errorf("relman: fire %s on %q: %w", ev, id, err)
+			return nil, nil, Transition{}, AuditEntry{}, fmt.Errorf("relman: fire %s on %q: %w", ev, id, err)
 		}
 		cur, shared, err := m.read(ctx, id)
 		if err != nil {
-			return nil, nil, AuditEntry{}, err
+			return nil, nil, Transition{}, AuditEntry{}, err
 		}
-		p, err := m.prepare(ctx, cur, ev, req, false)
-		if err != nil {
-			return nil, nil, AuditEntry{}, err
+		var p prepared
+		if err := m.prepare(ctx, &p, cur, ev, req, false); err != nil {
+			return nil, nil, Transition{}, AuditEntry{}, err
 		}
 		to, err := m.lc.step(id, cur.Stage, ev)
 		if err != nil {
-			return nil, nil, AuditEntry{}, err
+			return nil, nil, Transition{}, AuditEntry{}, err
 		}
 		r := p.cand
 		if r == cur && shared {
@@ -566,25 +581,21 @@ func (m *Manager) commit(ctx context.Context, id string, ev Event, req Request) 
 		r.UpdatedAt, r.EnteredAt = p.t.Now, p.t.Now
 		e := r.Record(AuditEntry{At: p.t.Now, Actor: req.Actor.ID, Action: ActionTransition, Event: ev,
 			From: p.t.From, To: to, Reason: req.Reason, Details: p.details})
-		p.entries[0] = e
-		entries := p.entries[:]
-		if side := sideEntries(r, p.t, p.details); len(side) > 0 {
-			entries = append([]AuditEntry{e}, side...)
-		}
+		entries := append([]AuditEntry{e}, sideEntries(r, p.t, p.details)...)
 		if err := ctx.Err(); err != nil {
-			return nil, nil, AuditEntry{}, fmt.Errorf("relman: fire %s on %q: %w", ev, id, err)
+			return nil, nil, Transition{}, AuditEntry{}, fmt.Errorf("relman: fire %s on %q: %w", ev, id, err)
 		}
 		err = m.write(ctx, r, shared, entries)
 		if errors.Is(err, ErrConflict) && attempt < m.retries {
 			continue
 		}
 		if err != nil {
-			return nil, nil, AuditEntry{}, err
+			return nil, nil, Transition{}, AuditEntry{}, err
 		}
 		if shared {
 			r = r.Clone() // the store keeps r; the caller gets its own
 		}
-		return r, p, entries[0], nil
+		return r, p.ev, p.t, entries[0], nil
 	}
 }
 

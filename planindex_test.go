@@ -34,15 +34,22 @@ func TestPlanIndexAgreesWithScan(t *testing.T) {
 	for i := range 1200 {
 		r := storetest.Minimal(fmt.Sprintf("r%04d", i))
 		r.Stage = stages[rng.IntN(len(stages))]
-		if i < 2 {
-			r.Stage = relman.StagePlanned // the two the test replans
+		if i < 3 {
+			r.Stage = relman.StagePlanned // the three the test replans
 		}
 		r.Services = []string{svc()}
 		if rng.IntN(3) == 0 {
 			r.Services = append(r.Services, svc())
 		}
-		if i%4 != 0 { // every fourth has no team: the gate asks the index by service
+		switch {
+		case i%4 == 0: // no team: the gate asks the index by service only
+		case i%8 == 2: // a team through a task only
+			r.Tasks = []relman.Task{{Name: "deploy", Team: fmt.Sprintf("t%d", rng.IntN(6)), Duration: time.Hour}}
+		default:
 			r.Teams = []string{fmt.Sprintf("t%d", rng.IntN(6))}
+			if i%8 == 3 { // and a task of another
+				r.Tasks = []relman.Task{{Name: "deploy", Team: fmt.Sprintf("t%d", rng.IntN(6)), Duration: time.Hour}}
+			}
 		}
 		start := base.Add(time.Duration(rng.IntN(60*24)) * time.Hour / 2)
 		r.Window = &relman.Span{Start: start, End: start.Add(time.Duration(1+rng.IntN(8)) * time.Hour)}
@@ -100,7 +107,7 @@ func TestPlanIndexAgreesWithScan(t *testing.T) {
 				}
 				w := relman.Span{Start: after, End: after.Add(d)}
 				req := relman.Request{Actor: relman.Actor{ID: "carl"}, Window: &w}
-				for _, id := range []string{"r0000", "r0001"} { // without a team, and with one
+				for _, id := range []string{"r0000", "r0001", "r0002"} { // without a team, with one, with a task's
 					errA = indexed.Check(ctx, id, relman.EventReplan, req)
 					errB = scanning.Check(ctx, id, relman.EventReplan, req)
 					if fmt.Sprint(errA) != fmt.Sprint(errB) {

@@ -216,7 +216,7 @@ func (m *Manager) DeleteWindow(ctx context.Context, by Actor, id string) error {
 
 // Planned returns the releases holding a window (see PlannedStages).
 func (m *Manager) Planned(ctx context.Context) ([]*Release, error) {
-	rs, err := m.plannedIn(ctx, time.Time{}, time.Time{}, nil)
+	rs, err := m.plannedIn(ctx, time.Time{}, time.Time{}, PlanMatch{})
 	if _, shared := m.store.(PlanIndex); shared {
 		for i, r := range rs {
 			rs[i] = r.Clone() // the caller's to change
@@ -226,13 +226,13 @@ func (m *Manager) Planned(ctx context.Context) ([]*Release, error) {
 }
 
 // plannedIn returns the planned releases whose window overlaps [from, to)
-// (a zero to: no end) and, with services, that list one of them: through
-// the store's PlanIndex if it has one, else by scanning every planned
-// release. They are read-only (see PlanIndex).
-func (m *Manager) plannedIn(ctx context.Context, from, to time.Time, services []string) ([]*Release, error) {
+// (a zero to: no end) and that match: through the store's PlanIndex if it
+// has one, else by scanning every planned release. They are read-only
+// (see PlanIndex).
+func (m *Manager) plannedIn(ctx context.Context, from, to time.Time, match PlanMatch) ([]*Release, error) {
 	if pi, ok := m.store.(PlanIndex); ok {
 		var out []*Release
-		err := pi.Overlapping(ctx, from, to, services, func(r *Release) error {
+		err := pi.Overlapping(ctx, from, to, match, func(r *Release) error {
 			out = append(out, r)
 			return nil
 		})
@@ -243,8 +243,7 @@ func (m *Manager) plannedIn(ctx context.Context, from, to time.Time, services []
 		return nil, err
 	}
 	return slices.DeleteFunc(all, func(r *Release) bool {
-		return !r.Window.End.After(from) || !to.IsZero() && !r.Window.Start.Before(to) ||
-			len(services) > 0 && !slices.ContainsFunc(services, r.HasService)
+		return !r.Window.End.After(from) || !to.IsZero() && !r.Window.Start.Before(to) || !match.Matches(r)
 	}), nil
 }
 
@@ -304,7 +303,7 @@ func (m *Manager) NextSlot(ctx context.Context, after time.Time, d time.Duration
 	// search looks for a slot starting within h of after, reading the
 	// planned releases a slot that late could overlap.
 	search := func(h time.Duration) (Span, error) {
-		rs, err := m.plannedIn(ctx, after, after.Add(h).Add(d).Add(time.Second), touch)
+		rs, err := m.plannedIn(ctx, after, after.Add(h).Add(d).Add(time.Second), PlanMatch{Services: touch})
 		if err != nil {
 			return Span{}, err
 		}
@@ -412,32 +411,23 @@ func (m *Manager) conflictGate() Gate {
 		}
 		// Without a capacity, only a release sharing a service (or a
 		// dependency) or a team with r can conflict with it: FindConflicts
-		// needs no others. A release without teams needs only those of its
-		// services, which the plan index finds by service; one with teams
-		// reads every release overlapping its window (stores have no
-		// index by team).
-		related := func(*Release) bool { return true }
-		var only []string // the services to ask the index for; nil: all
+		// needs no others, and the plan index finds just those.
+		var match PlanMatch // the zero match: every overlapping release
 		if m.capacity == 0 {
-			services := append(slices.Clone(r.Services), m.graph.Dependents(r.Services)...)
-			services = append(services, m.graph.Dependencies(r.Services)...)
-			related = func(o *Release) bool {
-				return slices.ContainsFunc(services, o.HasService) || sharesTeam(r, o)
-			}
-			if !hasTeams(r) {
-				if len(services) == 0 {
-					return nil // nothing it shares with anyone
-				}
-				only = services
+			match.Services = append(slices.Clone(r.Services), m.graph.Dependents(r.Services)...)
+			match.Services = append(match.Services, m.graph.Dependencies(r.Services)...)
+			match.Teams = teamsOf(r)
+			if match.All() {
+				return nil // nothing it shares with anyone
 			}
 		}
-		others, err := m.plannedIn(ctx, r.Window.Start, r.Window.End, only)
+		others, err := m.plannedIn(ctx, r.Window.Start, r.Window.End, match)
 		if err != nil {
 			return err
 		}
 		set := make([]*Release, 0, len(others)+1)
 		for _, o := range others {
-			if o.ID != r.ID && o.Window.Overlaps(*r.Window) && related(o) {
+			if o.ID != r.ID && o.Window.Overlaps(*r.Window) && match.Matches(o) {
 				set = append(set, o)
 			}
 		}
@@ -458,19 +448,16 @@ func (m *Manager) conflictGate() Gate {
 	})
 }
 
-// hasTeams reports whether any team is involved in r (see
-// Release.HasTeam).
-func hasTeams(r *Release) bool {
-	return len(r.Teams) > 0 || slices.ContainsFunc(r.Tasks, func(t Task) bool { return t.Team != "" })
-}
-
-// sharesTeam reports whether a team is involved in both a and b (see
-// Release.HasTeam).
-func sharesTeam(a, b *Release) bool {
-	if slices.ContainsFunc(a.Teams, b.HasTeam) {
-		return true
+// teamsOf returns the teams involved in r (see Release.HasTeam), each
+// once: Teams, then the teams owning tasks.
+func teamsOf(r *Release) []string {
+	teams := slices.Clone(r.Teams)
+	for _, t := range r.Tasks {
+		if t.Team != "" && !slices.Contains(teams, t.Team) {
+			teams = append(teams, t.Team)
+		}
 	}
-	return slices.ContainsFunc(a.Tasks, func(t Task) bool { return t.Team != "" && b.HasTeam(t.Team) })
+	return teams
 }
 
 // ExportICS writes the forward schedule as an iCalendar stream (see the
@@ -482,7 +469,7 @@ func (m *Manager) ExportICS(ctx context.Context, w io.Writer) error {
 		return err
 	}
 	now := m.Now()
-	rs, err := m.plannedIn(ctx, now, time.Time{}, nil)
+	rs, err := m.plannedIn(ctx, now, time.Time{}, PlanMatch{})
 	if err != nil {
 		return err
 	}

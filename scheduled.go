@@ -609,12 +609,13 @@ func (m *Manager) runJob(ctx context.Context, id, job string, first *Release) (D
 		} else {
 			req := Request{Actor: s.Actor, Reason: s.Reason, Params: s.Params}
 			var perr error
-			p, perr = m.prepare(ctx, cur, s.Event, req, false)
+			p = new(prepared)
+			perr = m.prepare(ctx, p, cur, s.Event, req, false)
 			if perr != nil && ctx.Err() != nil {
 				return act, nil, fmt.Errorf("relman: run %s on %q: %w", job, id, ctx.Err())
 			}
 			r = cur
-			if p != nil {
+			if perr == nil {
 				r = p.cand
 			}
 			if r == cur {

@@ -223,10 +223,10 @@ func (q Query) Beyond(r *Release, k CursorKey) bool {
 type PlanIndex interface {
 	// Overlapping calls fn with every release in one of PlannedStages
 	// whose window overlaps [from, to) (Window.Start before to and
-	// Window.End after from) and, when services is not empty, that lists
-	// one of services; in the order of window start, then id. It stops at
-	// the first error fn returns and returns it. A zero to means no end.
-	// The cost is proportional to the releases that overlap, not to all
+	// Window.End after from) and that match selects (PlanMatch.Matches);
+	// in the order of window start, then id. It stops at the first error
+	// fn returns and returns it. A zero to means no end. The cost is
+	// proportional to the releases that overlap and match, not to all
 	// planned releases.
 	//
 	// fn receives each release read-only: it must not modify it or
@@ -234,7 +234,27 @@ type PlanIndex interface {
 	// holds (store/memory does, to spare a copy per release on every
 	// booking). Such a value never changes afterwards; a new version of
 	// the release is a new value. Clone it to change it.
-	Overlapping(ctx context.Context, from, to time.Time, services []string, fn func(*Release) error) error
+	Overlapping(ctx context.Context, from, to time.Time, match PlanMatch, fn func(*Release) error) error
+}
+
+// PlanMatch selects planned releases by what they touch, for
+// PlanIndex.Overlapping: a release matches when it lists one of Services
+// or involves one of Teams (Release.HasService, Release.HasTeam). The zero
+// PlanMatch matches every release. The conflicts gate asks for the
+// releases that share a service, a dependency or a team with the one
+// being booked.
+type PlanMatch struct {
+	Services []string
+	Teams    []string
+}
+
+// All reports whether m matches every release: it names no service and
+// no team.
+func (m PlanMatch) All() bool { return len(m.Services) == 0 && len(m.Teams) == 0 }
+
+// Matches reports whether r matches m.
+func (m PlanMatch) Matches(r *Release) bool {
+	return m.All() || slices.ContainsFunc(m.Services, r.HasService) || slices.ContainsFunc(m.Teams, r.HasTeam)
 }
 
 // FeedbackStore is an optional Store ability: user feedback kept as

@@ -27,9 +27,17 @@ func TestOverlappingMatchesScan(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	stages := []relman.Stage{relman.StageProposed, relman.StagePlanned, relman.StageBuilding, relman.StageDeploying, relman.StageOperating}
 	services := []string{"a", "b", "c", "d"}
+	teams := []string{"web", "ops", "data"}
 	random := func(r *relman.Release) {
 		r.Stage = stages[rng.IntN(len(stages))]
 		r.Services = []string{services[rng.IntN(len(services))]}
+		r.Teams, r.Tasks = nil, nil
+		switch rng.IntN(3) {
+		case 0:
+			r.Teams = []string{teams[rng.IntN(len(teams))]}
+		case 1:
+			r.Tasks = []relman.Task{{Name: "deploy", Team: teams[rng.IntN(len(teams))], Duration: time.Hour}}
+		}
 		if rng.IntN(10) == 0 {
 			r.Window = nil
 			return
@@ -62,16 +70,19 @@ func TestOverlappingMatchesScan(t *testing.T) {
 				to = t0
 			}
 		}
-		var svc []string
+		var match relman.PlanMatch
 		if rng.IntN(2) == 0 {
-			svc = services[:1+rng.IntN(2)]
+			match.Services = services[:1+rng.IntN(2)]
+		}
+		if rng.IntN(2) == 0 {
+			match.Teams = teams[:1+rng.IntN(2)]
 		}
 		var want []*relman.Release
 		all, _ := s.List(ctx, relman.Query{Stages: relman.PlannedStages})
 		empty := !from.IsZero() && !to.IsZero() && !from.Before(to) // overlaps nothing
 		for _, r := range all {
 			if !empty && r.Window != nil && (from.IsZero() || r.Window.End.After(from)) && (to.IsZero() || r.Window.Start.Before(to)) &&
-				(len(svc) == 0 || slices.ContainsFunc(svc, r.HasService)) {
+				(match.All() || slices.ContainsFunc(match.Services, r.HasService) || slices.ContainsFunc(match.Teams, r.HasTeam)) {
 				want = append(want, r)
 			}
 		}
@@ -79,7 +90,7 @@ func TestOverlappingMatchesScan(t *testing.T) {
 			return cmp.Or(a.Window.Start.Compare(b.Window.Start), strings.Compare(a.ID, b.ID))
 		})
 		var got []string
-		if err := s.Overlapping(ctx, from, to, svc, func(r *relman.Release) error { got = append(got, r.ID); return nil }); err != nil {
+		if err := s.Overlapping(ctx, from, to, match, func(r *relman.Release) error { got = append(got, r.ID); return nil }); err != nil {
 			t.Fatal(err)
 		}
 		var wantIDs []string
@@ -87,7 +98,7 @@ func TestOverlappingMatchesScan(t *testing.T) {
 			wantIDs = append(wantIDs, r.ID)
 		}
 		if !slices.Equal(got, wantIDs) {
-			t.Fatalf("step %d: Overlapping(%v, %v, %v) = %v, want %v", step, from, to, svc, got, wantIDs)
+			t.Fatalf("step %d: Overlapping(%v, %v, %+v) = %v, want %v", step, from, to, match, got, wantIDs)
 		}
 	}
 }
@@ -175,7 +186,7 @@ func TestConcurrentReleases(t *testing.T) {
 			default:
 			}
 			from := t0.Add(time.Duration(time.Now().UnixNano()%48) * time.Hour)
-			err := s.Overlapping(ctx, from, from.Add(time.Hour), nil, func(r *relman.Release) error {
+			err := s.Overlapping(ctx, from, from.Add(time.Hour), relman.PlanMatch{}, func(r *relman.Release) error {
 				if !slices.Contains(relman.PlannedStages, r.Stage) || !r.Window.End.After(from) || !r.Window.Start.Before(from.Add(time.Hour)) {
 					return fmt.Errorf("Overlapping passed %s at %s, %v", r.ID, r.Stage, r.Window)
 				}

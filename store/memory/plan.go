@@ -15,17 +15,24 @@ import (
 // planIndex holds the releases in one of relman.PlannedStages that have
 // a window, by the start of the window: all of them in buckets of an
 // hour (about a window's length, so that a booking reads few releases it
-// does not overlap), and those of each service in a list sorted by start
-// (a service has few releases, and NextSlot looks days ahead).
+// does not overlap), and those of each service and of each team in a list
+// sorted by start (a service or a team has few releases, and NextSlot
+// looks days ahead).
 type planIndex struct {
 	mu     sync.RWMutex
 	all    buckets
-	bySvc  map[string]*startList
+	byTag  map[tag]*startList
 	lens   map[int64]int // window length in seconds, rounded up → entries that long
 	maxLen int64         // the longest of lens, in seconds
 }
 
 const allSpan = 60 * 60 // seconds a bucket of planIndex.all spans
+
+// tag is a service or a team a planned release is listed under.
+type tag struct {
+	team bool
+	name string
+}
 
 // startList holds entries sorted by the second their window starts in
 // (an integer compares faster than a time on every step of a search).
@@ -135,12 +142,23 @@ func (d buckets) scan(from, to time.Time, fn func(map[*rec]*planEntry)) {
 // filters on, copied from the release it was made from.
 type planEntry struct {
 	start, end time.Time
-	services   []string
-	len        int64 // seconds, rounded up
+	services   []string // each once: a release listed twice would be found twice
+	teams      []string // Teams, then the teams owning tasks, each once
+	len        int64    // seconds, rounded up
+}
+
+// tags calls fn with every service and team of e.
+func (e *planEntry) tags(fn func(tag)) {
+	for _, svc := range e.services {
+		fn(tag{name: svc})
+	}
+	for _, team := range e.teams {
+		fn(tag{team: true, name: team})
+	}
 }
 
 func newPlanIndex() planIndex {
-	return planIndex{all: buckets{m: make(map[int64]map[*rec]*planEntry)}, bySvc: make(map[string]*startList), lens: make(map[int64]int)}
+	return planIndex{all: buckets{m: make(map[int64]map[*rec]*planEntry)}, byTag: make(map[tag]*startList), lens: make(map[int64]int)}
 }
 
 // floorDiv returns a / b rounded down, for b > 0.
@@ -158,7 +176,22 @@ func entryFor(c *relman.Release) *planEntry {
 	if c.Window == nil || !slices.Contains(relman.PlannedStages, c.Stage) {
 		return nil
 	}
-	e := &planEntry{start: c.Window.Start, end: c.Window.End, services: slices.Clone(c.Services)}
+	e := &planEntry{start: c.Window.Start, end: c.Window.End}
+	for _, svc := range c.Services {
+		if !slices.Contains(e.services, svc) {
+			e.services = append(e.services, svc)
+		}
+	}
+	for _, team := range c.Teams {
+		if !slices.Contains(e.teams, team) {
+			e.teams = append(e.teams, team)
+		}
+	}
+	for _, t := range c.Tasks {
+		if t.Team != "" && !slices.Contains(e.teams, t.Team) {
+			e.teams = append(e.teams, t.Team)
+		}
+	}
 	e.len = max(0, e.end.Unix()-e.start.Unix()+1) // Unix rounds down: +1 covers the fractions
 	return e
 }
@@ -169,7 +202,34 @@ func holds(e *planEntry, c *relman.Release) bool {
 	if c.Window == nil || !slices.Contains(relman.PlannedStages, c.Stage) {
 		return e == nil
 	}
-	return e != nil && e.start.Equal(c.Window.Start) && e.end.Equal(c.Window.End) && slices.Equal(e.services, c.Services)
+	return e != nil && e.start.Equal(c.Window.Start) && e.end.Equal(c.Window.End) && sameServices(e.services, c) && sameTeams(e.teams, c)
+}
+
+// sameServices reports whether services (each once) are the services of
+// c, without allocating.
+func sameServices(services []string, c *relman.Release) bool {
+	for _, svc := range c.Services {
+		if !slices.Contains(services, svc) {
+			return false
+		}
+	}
+	return !slices.ContainsFunc(services, func(svc string) bool { return !c.HasService(svc) })
+}
+
+// sameTeams reports whether teams (each once) are the teams involved in
+// c, without allocating.
+func sameTeams(teams []string, c *relman.Release) bool {
+	for _, t := range c.Teams {
+		if !slices.Contains(teams, t) {
+			return false
+		}
+	}
+	for _, t := range c.Tasks {
+		if t.Team != "" && !slices.Contains(teams, t.Team) {
+			return false
+		}
+	}
+	return !slices.ContainsFunc(teams, func(t string) bool { return !c.HasTeam(t) })
 }
 
 // set brings the index up to date with c, which r is about to hold (the
@@ -185,14 +245,14 @@ func (p *planIndex) set(r *rec, c *relman.Release) bool {
 	defer p.mu.Unlock()
 	if old := r.planned; old != nil {
 		p.all.remove(r, old)
-		for _, svc := range old.services {
-			if l, ok := p.bySvc[svc]; ok {
+		old.tags(func(t tag) {
+			if l, ok := p.byTag[t]; ok {
 				l.remove(r, old)
 				if len(l.items) == 0 {
-					delete(p.bySvc, svc)
+					delete(p.byTag, t)
 				}
 			}
-		}
+		})
 		if p.lens[old.len]--; p.lens[old.len] == 0 {
 			delete(p.lens, old.len)
 			if old.len == p.maxLen {
@@ -205,14 +265,14 @@ func (p *planIndex) set(r *rec, c *relman.Release) bool {
 	}
 	if e != nil {
 		p.all.add(r, e)
-		for _, svc := range e.services {
-			l, ok := p.bySvc[svc]
+		e.tags(func(t tag) {
+			l, ok := p.byTag[t]
 			if !ok {
 				l = &startList{}
-				p.bySvc[svc] = l
+				p.byTag[t] = l
 			}
 			l.add(r, e)
-		}
+		})
 		p.lens[e.len]++
 		p.maxLen = max(p.maxLen, e.len)
 	}
@@ -227,12 +287,12 @@ type planHit struct {
 }
 
 // Overlapping implements relman.PlanIndex. It reads the windows that
-// start from from, less the longest window indexed, to to (of each of
-// services, if any), so it costs in proportion to the releases planned
-// in that span (of those services); a zero from or to reads every window
-// before or after the other bound. fn may use the store: the index is
-// not locked while it runs.
-func (s *Store) Overlapping(ctx context.Context, from, to time.Time, services []string, fn func(*relman.Release) error) error {
+// start from from, less the longest window indexed, to to (of each
+// service and team of match, if any), so it costs in proportion to the
+// releases planned in that span (of those services and teams); a zero
+// from or to reads every window before or after the other bound. fn may
+// use the store: the index is not locked while it runs.
+func (s *Store) Overlapping(ctx context.Context, from, to time.Time, match relman.PlanMatch, fn func(*relman.Release) error) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("memory: overlapping: %w", err)
 	}
@@ -242,8 +302,8 @@ func (s *Store) Overlapping(ctx context.Context, from, to time.Time, services []
 	p := &s.plan
 	var buf [16]planHit // most queries find a few
 	hits := buf[:0]
-	var seen map[*rec]bool // with several services, releases found twice
-	if len(services) > 1 {
+	var seen map[*rec]bool // with several services or teams, releases found twice
+	if len(match.Services)+len(match.Teams) > 1 {
 		seen = make(map[*rec]bool)
 	}
 	keep := func(r *rec, start, end time.Time) {
@@ -264,15 +324,15 @@ func (s *Store) Overlapping(ctx context.Context, from, to time.Time, services []
 	if !from.IsZero() {
 		first = from.Add(-time.Duration(p.maxLen) * time.Second)
 	}
-	if len(services) == 0 {
+	if match.All() {
 		p.all.scan(first, to, func(b map[*rec]*planEntry) {
 			for r, e := range b {
 				keep(r, e.start, e.end)
 			}
 		})
 	}
-	for _, svc := range services {
-		if l, ok := p.bySvc[svc]; ok {
+	for i, name := range slices.Concat(match.Services, match.Teams) {
+		if l, ok := p.byTag[tag{team: i >= len(match.Services), name: name}]; ok {
 			l.scan(first, to, keep)
 		}
 	}

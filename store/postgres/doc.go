@@ -138,8 +138,10 @@
 // with a window keeps it in the tstzrange column plan (widened to whole
 // microseconds), under a partial GiST index, written by the statement
 // that writes the row. Overlapping reads the ranges that overlap from the
-// index (and, with services, ANDs the GIN index of services), then checks
-// each release exactly, to the nanosecond. There is no exclusion
+// index (with a relman.PlanMatch, the releases that also list one of its
+// services or involve one of its teams, which the GIN indexes of the
+// services and teams columns select), then checks each release exactly,
+// to the nanosecond. There is no exclusion
 // constraint: overlapping windows are allowed unless the Manager's
 // conflicts gate says otherwise (services, teams, capacity), which the
 // database cannot judge. Migration 5 fills the column from the documents,

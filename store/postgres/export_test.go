@@ -2,8 +2,10 @@ package postgres
 
 import (
 	"context"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/relman-dev/relman"
 )
 
 // NewAt returns a Store like New, but migrates the schema only up to
@@ -26,3 +28,9 @@ func (s *Store) RunnerSQL() (claimDue, dueBefore, claimNotes string) {
 // Get's read and Update's one statement (the revision-checked update, the
 // audit insert and the notification).
 func (s *Store) FireSQL() (get, update string) { return s.sqlGet, s.sqlUpdate }
+
+// OverlapQuery returns the query of Overlapping and its parameters, for
+// its query plan.
+func (s *Store) OverlapQuery(from, to time.Time, match relman.PlanMatch) (string, []any) {
+	return s.overlapQuery(from, to, match)
+}

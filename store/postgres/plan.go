@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/relman-dev/relman"
@@ -13,9 +14,12 @@ import (
 // overlapQuery returns the query of Overlapping and its parameters. The
 // plan column holds each planned window widened to whole microseconds,
 // so the query, on [from, to) widened likewise, selects a superset of the
-// exact overlap from the GiST index (and, with services, the GIN index of
-// services), which Overlapping then checks on the documents.
-func (s *Store) overlapQuery(from, to time.Time, services []string) (string, []any) {
+// exact overlap, which Overlapping then checks on the documents. Unless
+// match is All, it also asks for a release listing one of its services or
+// involving one of its teams (services && $s OR teams && $t, each arm only
+// if match names some): the planner reads the GiST index of plan, or the
+// GIN indexes of services and teams (a bitmap OR), whichever selects less.
+func (s *Store) overlapQuery(from, to time.Time, match relman.PlanMatch) (string, []any) {
 	var lo, hi *time.Time // NULL: unbounded
 	if !from.IsZero() {
 		t := from.Truncate(time.Microsecond)
@@ -30,18 +34,26 @@ func (s *Store) overlapQuery(from, to time.Time, services []string) (string, []a
 	}
 	args := []any{lo, hi}
 	query := "SELECT id, revision, doc FROM " + s.tReleases + " WHERE plan IS NOT NULL AND plan && tstzrange($1, $2, '[)')"
-	if len(services) > 0 {
-		args = append(args, services)
-		query += " AND services && $" + strconv.Itoa(len(args)) + "::text[]"
+	var arms []string
+	if len(match.Services) > 0 {
+		args = append(args, match.Services)
+		arms = append(arms, "services && $"+strconv.Itoa(len(args))+"::text[]")
+	}
+	if len(match.Teams) > 0 {
+		args = append(args, match.Teams)
+		arms = append(arms, "teams && $"+strconv.Itoa(len(args))+"::text[]")
+	}
+	if len(arms) > 0 {
+		query += " AND (" + strings.Join(arms, " OR ") + ")"
 	}
 	return query, args
 }
 
-// Overlapping implements relman.PlanIndex: one query on the plan index,
-// in one snapshot, an exact check of each decoded release, and fn called
-// with those that overlap after the query is done, so fn may use the
-// store.
-func (s *Store) Overlapping(ctx context.Context, from, to time.Time, services []string, fn func(*relman.Release) error) error {
+// Overlapping implements relman.PlanIndex: one query on the plan index
+// (and the services and teams indexes, with a match), in one snapshot,
+// an exact check of each decoded release, and fn called with those that
+// overlap after the query is done, so fn may use the store.
+func (s *Store) Overlapping(ctx context.Context, from, to time.Time, match relman.PlanMatch, fn func(*relman.Release) error) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("postgres: overlapping: %w", err)
 	}
@@ -50,7 +62,7 @@ func (s *Store) Overlapping(ctx context.Context, from, to time.Time, services []
 	}
 	var found []*relman.Release
 	if s.plan {
-		query, args := s.overlapQuery(from, to, services)
+		query, args := s.overlapQuery(from, to, match)
 		var err error
 		if found, err = s.query(ctx, query, args); err != nil {
 			return wrap("overlapping", err)
@@ -67,7 +79,7 @@ func (s *Store) Overlapping(ctx context.Context, from, to time.Time, services []
 	}
 	hits := found[:0]
 	for _, r := range found {
-		if storedoc.Overlaps(r, from, to, services) {
+		if storedoc.Overlaps(r, from, to, match) {
 			hits = append(hits, r)
 		}
 	}

@@ -16,9 +16,10 @@
 // Open creates the file if it does not exist and applies the schema
 // migrations it lacks, in one transaction: a file written by an older
 // version of this package (schema 1 had no windows table, schema 2 no due
-// index and no outbox, schema 4 no plan index and no feedback records;
-// the current schema is 5) is upgraded in place, keeping its releases. It never changes a file it does
-// not recognise: a file that is not SQLite, a SQLite database of another
+// index and no outbox, schema 4 no plan index and no feedback records,
+// schema 5 no plan index by team; the current schema is 6) is upgraded in
+// place, keeping its releases. It never changes a file it does not
+// recognise: a file that is not SQLite, a SQLite database of another
 // program, a damaged file, or one whose schema was written by a newer
 // version of this package is refused with an *OpenError (errors.Is matches
 // ErrForeign, ErrCorrupt or ErrNewerSchema) and left as it was.
@@ -122,15 +123,19 @@
 //
 // Plan index (relman.PlanIndex). A release in one of relman.PlannedStages
 // with a window keeps it in the columns plan_start and plan_end (whole
-// Unix seconds, rounded outwards), under a partial index, and one row per
-// service in plan_services; Create and Update write them in the row's
+// Unix seconds, rounded outwards), under a partial index, one row per
+// service in plan_services and one row per team (Teams and the teams
+// owning tasks) in plan_teams; Create and Update write them in the row's
 // transaction, and a transition that does not change them writes nothing
 // more. Overlapping reads the windows starting less than the longest
 // stored window before from (read from an index in one step) and before
 // to, then checks each release exactly, to the nanosecond: with windows of
 // hours it reads about the releases that overlap, however many are
-// planned. Migration 5 fills the index from the documents, which it does
-// not rewrite.
+// planned. With a relman.PlanMatch it reads that range of the rows of
+// each of its services and teams instead, so it costs about the releases
+// that overlap and match. Migration 5 fills the index from the documents,
+// which it does not rewrite; migration 6 fills plan_teams from the plan
+// columns and the stored tags.
 //
 // Feedback records (relman.FeedbackStore). UpdateFeedback is Update plus
 // one feedback row per piece, in the same transaction: a stale revision

@@ -386,11 +386,12 @@ func TestOpenDirectory(t *testing.T) {
 	}
 }
 
-// TestMigratePlanFeedback upgrades files of schema 2 and 4, holding
+// TestMigratePlanFeedback upgrades files of schema 2, 4 and 5, holding
 // planned releases, a calendar window and feedback in a release document,
-// to the plan index and feedback records of schema 5.
+// to the plan index and feedback records of schema 5 and the plan index
+// by team of schema 6.
 func TestMigratePlanFeedback(t *testing.T) {
-	for _, v := range []int{2, 4} {
+	for _, v := range []int{2, 4, 5} {
 		t.Run(fmt.Sprintf("FromV%d", v), func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), fmt.Sprintf("v%d.db", v))
 			old, err := sqlite.OpenAt(path, sqlite.Options{}, v)
@@ -408,6 +409,9 @@ func TestMigratePlanFeedback(t *testing.T) {
 				t.Cleanup(func() { s.Close() })
 				if n := rawInt(t, path, "SELECT count(*) FROM plan_services"); n != 2 {
 					t.Errorf("plan_services has %d rows after the upgrade, want 2 (pl1 and pl2)", n)
+				}
+				if n := rawInt(t, path, "SELECT count(*) FROM plan_teams"); n != 3 {
+					t.Errorf("plan_teams has %d rows after the upgrade, want 3 (web and ops of pl1, dba of pl2)", n)
 				}
 				return s
 			})

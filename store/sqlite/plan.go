@@ -12,21 +12,26 @@ import (
 	"github.com/relman-dev/relman/store/internal/storedoc"
 )
 
-// The plan index (schema 5). A release in one of relman.PlannedStages
-// with a window has plan_start and plan_end (its window in whole Unix
-// seconds, start rounded down and end rounded up), and one plan_services
-// row per service; every other release has NULLs and no rows. Create and
-// Update write them in the row's transaction, the Update only when they
-// change (the common transition checks them in its WHERE clause, as it
-// does kind, creation time and tags, and writes nothing more).
+// The plan index (schema 5, and 6 for teams). A release in one of
+// relman.PlannedStages with a window has plan_start and plan_end (its
+// window in whole Unix seconds, start rounded down and end rounded up),
+// one plan_services row per service and one plan_teams row per team (its
+// Teams and the teams owning its tasks); every other release has NULLs
+// and no rows. Create and Update write them in the row's transaction,
+// the Update only when they change (the common transition checks them in
+// its WHERE clause, as it does kind, creation time and tags, and writes
+// nothing more).
 //
 // Overlapping(from, to) reads the windows that start in
 // (from - longest, to) and end after from, where longest is the longest
 // window stored, read from the index releases_plan_len in one step: so it
 // reads the windows that overlap, plus those that start less than one
 // longest window before from and end before it. With windows of hours
-// that is the overlapping set and a few more. An R*Tree would not need
-// the bound, but its 32-bit coordinates cannot hold times to the second.
+// that is the overlapping set and a few more. With a relman.PlanMatch it
+// reads the same range of each service's plan_services rows and each
+// team's plan_teams rows, and the releases of their union. An R*Tree
+// would not need the bound, but its 32-bit coordinates cannot hold times
+// to the second.
 const (
 	// insertPlanSvc writes the plan_services rows of release ?3, one per
 	// service in the tags key ?1.
@@ -35,6 +40,14 @@ const (
 	// deletePlanSvc deletes the rows insertPlanSvc wrote with the same
 	// ?1, ?2 and ?3, by primary key.
 	deletePlanSvc = `DELETE FROM plan_services WHERE service IN (SELECT value FROM json_each(?1, '$[0]') WHERE type = 'text')
+		AND plan_start = ?2 AND release_id = ?3`
+	// insertPlanTeam writes the plan_teams rows of release ?3 (schema 6),
+	// one per team in the tags key ?1.
+	insertPlanTeam = `INSERT INTO plan_teams (team, plan_start, release_id, plan_end)
+		SELECT value, ?2, ?3, ?4 FROM json_each(?1, '$[1]') WHERE type = 'text'`
+	// deletePlanTeam deletes the rows insertPlanTeam wrote with the same
+	// ?1, ?2 and ?3, by primary key.
+	deletePlanTeam = `DELETE FROM plan_teams WHERE team IN (SELECT value FROM json_each(?1, '$[1]') WHERE type = 'text')
 		AND plan_start = ?2 AND release_id = ?3`
 	// longest is the longest stored window, in seconds (NULL if none).
 	longest = "(SELECT max(plan_end - plan_start) FROM releases WHERE plan_start IS NOT NULL)"
@@ -62,9 +75,10 @@ func samePlan(oldStart, oldEnd sql.NullInt64, start, end any) bool {
 }
 
 // fillPlan is the backfill of migration 5: the plan columns and
-// plan_services rows of the releases that are planned. Documents are
-// not rewritten (signed ones carry a digest); feedback kept in them moves
-// into records on the release's next write through a Manager.
+// plan_services rows of the releases that are planned (migration 6 then
+// fills plan_teams from the plan columns). Documents are not rewritten
+// (signed ones carry a digest); feedback kept in them moves into records
+// on the release's next write through a Manager.
 func fillPlan(ctx context.Context, tx *sql.Tx) error {
 	var stages []string
 	for _, st := range relman.PlannedStages {
@@ -114,10 +128,11 @@ func fillPlan(ctx context.Context, tx *sql.Tx) error {
 }
 
 // Overlapping implements relman.PlanIndex. It reads the candidates with
-// one query on the plan index (on plan_services with services), in one
-// snapshot, checks each decoded release exactly, and calls fn with those
-// that overlap, after the query is done: fn may use the store.
-func (s *Store) Overlapping(ctx context.Context, from, to time.Time, services []string, fn func(*relman.Release) error) error {
+// one query on the plan index (on plan_services and plan_teams with a
+// match), in one snapshot, checks each decoded release exactly, and calls
+// fn with those that overlap and match, after the query is done: fn may
+// use the store.
+func (s *Store) Overlapping(ctx context.Context, from, to time.Time, match relman.PlanMatch, fn func(*relman.Release) error) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("sqlite: overlapping: %w", err)
 	}
@@ -125,9 +140,15 @@ func (s *Store) Overlapping(ctx context.Context, from, to time.Time, services []
 		return nil // an empty period
 	}
 	if !s.plan {
-		return s.overlappingByScan(ctx, from, to, services, fn)
+		return s.overlappingByScan(ctx, from, to, match, fn)
 	}
-	query, args, err := overlapQuery(from, to, services)
+	sel := match
+	if !s.planTeams && len(match.Teams) > 0 {
+		// A schema 5 file (made in tests) has no plan_teams: read every
+		// window in the period, and let the exact check match.
+		sel = relman.PlanMatch{}
+	}
+	query, args, err := overlapQuery(from, to, sel)
 	if err != nil {
 		return fmt.Errorf("sqlite: overlapping: %w", err)
 	}
@@ -135,11 +156,14 @@ func (s *Store) Overlapping(ctx context.Context, from, to time.Time, services []
 	if err != nil {
 		return fmt.Errorf("sqlite: overlapping: %w", withCtx(ctx, err))
 	}
-	return callPlanned(found, from, to, services, fn)
+	return callPlanned(found, from, to, match, fn)
 }
 
-// overlapQuery returns the query of Overlapping and its parameters.
-func overlapQuery(from, to time.Time, services []string) (string, []any, error) {
+// overlapQuery returns the query of Overlapping and its parameters:
+// unless match is All, the releases whose plan_services rows (of its
+// services) or plan_teams rows (of its teams) are in the period, the ids
+// of both tables' rows united.
+func overlapQuery(from, to time.Time, match relman.PlanMatch) (string, []any, error) {
 	var cond strings.Builder
 	var args []any
 	if !from.IsZero() {
@@ -151,20 +175,31 @@ func overlapQuery(from, to time.Time, services []string) (string, []any, error) 
 		cond.WriteString(" AND plan_start < ?")
 		args = append(args, storedoc.CeilUnix(to))
 	}
-	if len(services) == 0 {
+	if match.All() {
 		return "SELECT id, revision, doc FROM releases WHERE plan_start IS NOT NULL" + cond.String(), args, nil
 	}
-	list, err := json.Marshal(services)
-	if err != nil {
-		return "", nil, err
+	var sels []string
+	var all []any
+	for _, t := range []struct {
+		names         []string
+		table, column string
+	}{{match.Services, "plan_services", "service"}, {match.Teams, "plan_teams", "team"}} {
+		if len(t.names) == 0 {
+			continue
+		}
+		list, err := json.Marshal(t.names)
+		if err != nil {
+			return "", nil, err
+		}
+		sels = append(sels, "SELECT release_id FROM "+t.table+" WHERE "+t.column+" IN (SELECT value FROM json_each(?))"+cond.String())
+		all = append(append(all, string(list)), args...)
 	}
-	return "SELECT id, revision, doc FROM releases WHERE id IN (SELECT release_id FROM plan_services WHERE service IN (SELECT value FROM json_each(?))" + cond.String() + ")",
-		append([]any{string(list)}, args...), nil
+	return "SELECT id, revision, doc FROM releases WHERE id IN (" + strings.Join(sels, " UNION ALL ") + ")", all, nil
 }
 
 // overlappingByScan is Overlapping on a file older than schema 5 (made in
 // tests): it scans the planned releases.
-func (s *Store) overlappingByScan(ctx context.Context, from, to time.Time, services []string, fn func(*relman.Release) error) error {
+func (s *Store) overlappingByScan(ctx context.Context, from, to time.Time, match relman.PlanMatch, fn func(*relman.Release) error) error {
 	var found []*relman.Release
 	err := s.Scan(ctx, relman.Query{Stages: relman.PlannedStages}, func(r *relman.Release) error {
 		found = append(found, r)
@@ -173,15 +208,15 @@ func (s *Store) overlappingByScan(ctx context.Context, from, to time.Time, servi
 	if err != nil {
 		return err
 	}
-	return callPlanned(found, from, to, services, fn)
+	return callPlanned(found, from, to, match, fn)
 }
 
 // callPlanned calls fn, in Overlapping's order, with the releases of
-// found that overlap [from, to) and list one of services.
-func callPlanned(found []*relman.Release, from, to time.Time, services []string, fn func(*relman.Release) error) error {
+// found that overlap [from, to) and match.
+func callPlanned(found []*relman.Release, from, to time.Time, match relman.PlanMatch, fn func(*relman.Release) error) error {
 	hits := found[:0]
 	for _, r := range found {
-		if storedoc.Overlaps(r, from, to, services) {
+		if storedoc.Overlaps(r, from, to, match) {
 			hits = append(hits, r)
 		}
 	}

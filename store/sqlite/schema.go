@@ -148,9 +148,29 @@ CREATE TABLE feedback (
 );
 CREATE INDEX feedback_at ON feedback (at, release_id, rating);
 `, fillPlan},
+	{6, "plan index by team", `
+-- The windows of plan_services by team, for Overlapping with teams: one
+-- row per team of a planned release (its Teams and the teams owning its
+-- tasks, the second list of the tags key), written and deleted with the
+-- plan_services rows.
+CREATE TABLE plan_teams (
+	team       TEXT NOT NULL,
+	plan_start INTEGER NOT NULL,
+	release_id TEXT NOT NULL REFERENCES releases (id),
+	plan_end   INTEGER NOT NULL,
+	PRIMARY KEY (team, plan_start, release_id)
+) WITHOUT ROWID;
+-- Backfill: the planned releases, from the plan columns (filled by
+-- migration 5, in this transaction if the file is older) and the tags
+-- key. Documents are not read.
+INSERT INTO plan_teams (team, plan_start, release_id, plan_end)
+	SELECT DISTINCT t.value, r.plan_start, r.id, r.plan_end
+	FROM releases AS r, json_each(r.tags, '$[1]') AS t
+	WHERE r.plan_start IS NOT NULL AND t.type = 'text';
+`, nil},
 }
 
 // SchemaVersion is the newest schema version this package writes (the
 // version of the last migration). Open refuses a file whose version is
 // higher.
-const SchemaVersion = 5
+const SchemaVersion = 6

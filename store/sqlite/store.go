@@ -64,12 +64,14 @@ type Store struct {
 	headStmt, updateStmt, updateAll, insertStmt, insertAudit *sql.Stmt
 	deleteTags, insertTag, insertNote                        *sql.Stmt
 	updatePlan, insertPlan, deletePlan, insertFeedback       *sql.Stmt
-	feedbackStmt                                             *sql.Stmt
+	feedbackStmt, insertPlanTeam, deletePlanTeam             *sql.Stmt
 
 	outbox bool // Options.Outbox
 	due    bool // the file has due_at (schema 3 on); false only in tests, at older versions
 	signed bool // the audit table has the signature columns (schema 4 on); false only in tests
 	plan   bool // the file has the plan index and feedback records (schema 5 on); false only in tests
+	// planTeams: the file has plan_teams (schema 6 on); false only in tests.
+	planTeams bool
 
 	cache  *storedoc.Cache
 	closed atomic.Bool // set by Close; Lock checks it
@@ -245,7 +247,7 @@ func (s *Store) init(opts Options, upTo int) error {
 		return fmt.Errorf("sqlite: open %s: cannot switch to WAL (journal_mode is %s)", s.path, mode)
 	}
 	if appID == applicationID && version >= upTo {
-		s.due, s.signed, s.plan = version >= 3, version >= 4, version >= 5
+		s.due, s.signed, s.plan, s.planTeams = version >= 3, version >= 4, version >= 5, version >= 6
 		return nil // up to date: no need to wait for the write lock
 	}
 	return s.migrate(ctx, upTo)
@@ -326,7 +328,8 @@ func (s *Store) migrate(ctx context.Context, upTo int) error {
 	if err := s.checkVersion(appID, version, objects); err != nil {
 		return err
 	}
-	s.due, s.signed, s.plan = max(version, upTo) >= 3, max(version, upTo) >= 4, max(version, upTo) >= 5
+	v := max(version, upTo)
+	s.due, s.signed, s.plan, s.planTeams = v >= 3, v >= 4, v >= 5, v >= 6
 	if version >= upTo {
 		return nil
 	}
@@ -380,6 +383,9 @@ func (s *Store) prepare() error {
 		if (p.dst == &s.insertPlan || p.dst == &s.deletePlan || p.dst == &s.insertFeedback || p.dst == &s.feedbackStmt) && !s.plan {
 			continue // no plan_services and feedback tables
 		}
+		if (p.dst == &s.insertPlanTeam || p.dst == &s.deletePlanTeam) && !s.planTeams {
+			continue // no plan_teams table
+		}
 		st, err := p.db.Prepare(p.q)
 		if err != nil {
 			return fmt.Errorf("sqlite: open %s: prepare: %w", s.path, err)
@@ -425,6 +431,8 @@ func (s *Store) statements() []stmt {
 		{s.w, &s.insertStmt, "INSERT INTO releases (id, revision, stage, kind, created_at, updated_at, tags, doc" + dueCol + planCols + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?" + dueVal + planVals + ") ON CONFLICT (id) DO NOTHING"},
 		{s.w, &s.insertPlan, insertPlanSvc},
 		{s.w, &s.deletePlan, deletePlanSvc},
+		{s.w, &s.insertPlanTeam, insertPlanTeam},
+		{s.w, &s.deletePlanTeam, deletePlanTeam},
 		{s.w, &s.insertFeedback, "INSERT INTO feedback (release_id, seq, at, rating, doc) VALUES (?, ?, ?, ?, ?)"},
 		{s.r, &s.feedbackStmt, "SELECT doc FROM feedback WHERE release_id = ? AND seq > ? ORDER BY seq LIMIT ?"},
 		{s.w, &s.insertAudit, "INSERT INTO audit (release_id, " + auditCols + sigs + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?" + sigVals + ")"},
@@ -439,7 +447,7 @@ func (s *Store) statements() []stmt {
 func (s *Store) Close() error {
 	s.closed.Store(true)
 	for _, st := range []*sql.Stmt{s.getStmt, s.historyStmt, s.existsStmt, s.headStmt, s.updateStmt, s.updateAll, s.insertStmt, s.insertAudit, s.deleteTags, s.insertTag, s.insertNote,
-		s.updatePlan, s.insertPlan, s.deletePlan, s.insertFeedback, s.feedbackStmt} {
+		s.updatePlan, s.insertPlan, s.deletePlan, s.insertFeedback, s.feedbackStmt, s.insertPlanTeam, s.deletePlanTeam} {
 		if st != nil {
 			st.Close()
 		}
@@ -614,7 +622,7 @@ func (s *Store) Create(ctx context.Context, r *relman.Release, entries ...relman
 			return err
 		}
 		if s.plan && start != nil {
-			if _, err := tx.StmtContext(ctx, s.insertPlan).ExecContext(ctx, key, start, r.ID, end); err != nil {
+			if err := s.planRows(ctx, tx, s.insertPlan, s.insertPlanTeam, key, start, r.ID, end); err != nil {
 				return err
 			}
 		}
@@ -817,12 +825,12 @@ func (s *Store) update(ctx context.Context, op string, r *relman.Release, fs []r
 			}
 			if s.plan && (key != oldKey || !samePlan(oldStart, oldEnd, start, end)) {
 				if oldStart.Valid {
-					if _, err := tx.StmtContext(ctx, s.deletePlan).ExecContext(ctx, oldKey, oldStart.Int64, r.ID); err != nil {
+					if err := s.planRows(ctx, tx, s.deletePlan, s.deletePlanTeam, oldKey, oldStart.Int64, r.ID); err != nil {
 						return err
 					}
 				}
 				if start != nil {
-					if _, err := tx.StmtContext(ctx, s.insertPlan).ExecContext(ctx, key, start, r.ID, end); err != nil {
+					if err := s.planRows(ctx, tx, s.insertPlan, s.insertPlanTeam, key, start, r.ID, end); err != nil {
 						return err
 					}
 				}
@@ -859,6 +867,21 @@ func (s *Store) update(ctx context.Context, op string, r *relman.Release, fs []r
 		s.cache.Put(r.ID, next, r.Clone())
 	}
 	return nil
+}
+
+// planRows runs, in tx, svc (insertPlanSvc or deletePlanSvc) and, if the
+// file has plan_teams, team (insertPlanTeam or deletePlanTeam) with args:
+// the release's plan_services and plan_teams rows, written or deleted
+// together.
+func (s *Store) planRows(ctx context.Context, tx *sql.Tx, svc, team *sql.Stmt, args ...any) error {
+	if _, err := tx.StmtContext(ctx, svc).ExecContext(ctx, args...); err != nil {
+		return err
+	}
+	if !s.planTeams {
+		return nil
+	}
+	_, err := tx.StmtContext(ctx, team).ExecContext(ctx, args...)
+	return err
 }
 
 // Get implements relman.Store.

@@ -20,16 +20,23 @@ func planned(id string, stage relman.Stage, start, end int, services ...string) 
 	return r
 }
 
-// overlapping returns the ids Overlapping passes to fn, in order.
+// overlapping returns the ids Overlapping passes to fn, in order, for
+// the releases of services (all with none).
 func overlapping(t *testing.T, pi relman.PlanIndex, from, to time.Time, services ...string) []string {
 	t.Helper()
+	return matching(t, pi, from, to, relman.PlanMatch{Services: services})
+}
+
+// matching returns the ids Overlapping passes to fn, in order.
+func matching(t *testing.T, pi relman.PlanIndex, from, to time.Time, match relman.PlanMatch) []string {
+	t.Helper()
 	var got []string
-	err := pi.Overlapping(context.Background(), from, to, services, func(r *relman.Release) error {
+	err := pi.Overlapping(context.Background(), from, to, match, func(r *relman.Release) error {
 		got = append(got, r.ID)
 		return nil
 	})
 	if err != nil {
-		t.Fatalf("Overlapping(%v, %v, %v): %v", from, to, services, err)
+		t.Fatalf("Overlapping(%v, %v, %+v): %v", from, to, match, err)
 	}
 	return got
 }
@@ -59,15 +66,16 @@ func runPlanIndex(t *testing.T, newStore func(t *testing.T) relman.Store) {
 	}
 	// seed stores windows (in hours from base):
 	//
-	//	a  planned     10–12  billing
-	//	b  building    12–14  api
-	//	c  authorized  10–11  billing, api   (same start as a: a before c)
+	//	a  planned     10–12  billing        team web
+	//	b  building    12–14  api            a task of team ops
+	//	c  authorized  10–11  billing, api   teams web, ops (same start as a: a before c)
 	//	d  deploying    0–100 search        (long)
-	//	e  proposed    10–12  billing       (not a planned stage)
+	//	e  proposed    10–12  billing        team web (not a planned stage)
 	//	f  operating   10–12  billing       (not a planned stage)
 	//	g  planned     no window
-	//	h  closed      11–13  api           (not a planned stage)
+	//	h  closed      11–13  api            team ops (not a planned stage)
 	seed := func(t *testing.T, s relman.Store) {
+		teams := map[string][]string{"a": {"web"}, "c": {"web", "ops"}, "e": {"web"}, "h": {"ops"}}
 		for _, r := range []*relman.Release{
 			planned("a", relman.StagePlanned, 10, 12, "billing"),
 			planned("b", relman.StageBuilding, 12, 14, "api"),
@@ -77,6 +85,10 @@ func runPlanIndex(t *testing.T, newStore func(t *testing.T) relman.Store) {
 			planned("f", relman.StageOperating, 10, 12, "billing"),
 			planned("h", relman.StageClosed, 11, 13, "api"),
 		} {
+			r.Teams = teams[r.ID]
+			if r.ID == "b" {
+				r.Tasks = []relman.Task{{Name: "deploy", Team: "ops", Duration: time.Hour}}
+			}
 			create(t, s, r)
 		}
 		g := Minimal("g")
@@ -92,27 +104,37 @@ func runPlanIndex(t *testing.T, newStore func(t *testing.T) relman.Store) {
 			name     string
 			from, to time.Time
 			services []string
+			teams    []string
 			want     []string
 		}{
-			{"everything", zero, zero, nil, []string{"d", "a", "c", "b"}},
-			{"one hour inside a", hour(11), hour(12), nil, []string{"d", "a"}},
-			{"touching the end of a and c", hour(12), hour(13), nil, []string{"d", "b"}},
-			{"touching the start of a, b and c", hour(9), hour(10), nil, []string{"d"}},
-			{"touching the end of d", hour(100), hour(200), nil, nil},
-			{"a nanosecond into a", hour(12).Add(-1), hour(12), nil, []string{"d", "a"}},
-			{"zero from", zero, hour(11), nil, []string{"d", "a", "c"}},
-			{"zero to", hour(13), zero, nil, []string{"d", "b"}},
-			{"service", zero, zero, []string{"billing"}, []string{"a", "c"}},
-			{"services", zero, zero, []string{"api", "search"}, []string{"d", "c", "b"}},
-			{"service and time", hour(11), hour(13), []string{"api"}, []string{"b"}},
-			{"unknown service", zero, zero, []string{"nothing"}, nil},
-			{"an unknown service among others", zero, zero, []string{"nothing", "search"}, []string{"d"}},
-			{"before everything", hour(-50), hour(-1), nil, nil},
+			{"everything", zero, zero, nil, nil, []string{"d", "a", "c", "b"}},
+			{"one hour inside a", hour(11), hour(12), nil, nil, []string{"d", "a"}},
+			{"touching the end of a and c", hour(12), hour(13), nil, nil, []string{"d", "b"}},
+			{"touching the start of a, b and c", hour(9), hour(10), nil, nil, []string{"d"}},
+			{"touching the end of d", hour(100), hour(200), nil, nil, nil},
+			{"a nanosecond into a", hour(12).Add(-1), hour(12), nil, nil, []string{"d", "a"}},
+			{"zero from", zero, hour(11), nil, nil, []string{"d", "a", "c"}},
+			{"zero to", hour(13), zero, nil, nil, []string{"d", "b"}},
+			{"service", zero, zero, []string{"billing"}, nil, []string{"a", "c"}},
+			{"services", zero, zero, []string{"api", "search"}, nil, []string{"d", "c", "b"}},
+			{"service and time", hour(11), hour(13), []string{"api"}, nil, []string{"b"}},
+			{"unknown service", zero, zero, []string{"nothing"}, nil, nil},
+			{"an unknown service among others", zero, zero, []string{"nothing", "search"}, nil, []string{"d"}},
+			{"before everything", hour(-50), hour(-1), nil, nil, nil},
+			{"team", zero, zero, nil, []string{"web"}, []string{"a", "c"}},
+			{"team of a task", zero, zero, nil, []string{"ops"}, []string{"c", "b"}},
+			{"teams", zero, zero, nil, []string{"ops", "web"}, []string{"a", "c", "b"}},
+			{"a service or a team", zero, zero, []string{"search"}, []string{"ops"}, []string{"d", "c", "b"}},
+			{"a service and a team of one release", zero, zero, []string{"billing"}, []string{"web"}, []string{"a", "c"}},
+			{"team and time", hour(11), hour(13), nil, []string{"web"}, []string{"a"}},
+			{"unknown team", zero, zero, nil, []string{"nobody"}, nil},
+			{"a team is not a service", zero, zero, []string{"web"}, nil, nil},
+			{"a service is not a team", zero, zero, nil, []string{"billing"}, nil},
 		} {
 			t.Run(c.name, func(t *testing.T) {
-				got := overlapping(t, pi, c.from, c.to, c.services...)
+				got := matching(t, pi, c.from, c.to, relman.PlanMatch{Services: c.services, Teams: c.teams})
 				if d := cmp.Diff(c.want, got); d != "" {
-					t.Errorf("Overlapping(%v, %v, %v) (-want +got):\n%s", c.from, c.to, c.services, d)
+					t.Errorf("Overlapping(%v, %v, %v, %v) (-want +got):\n%s", c.from, c.to, c.services, c.teams, d)
 				}
 			})
 		}
@@ -220,6 +242,30 @@ func runPlanIndex(t *testing.T, newStore func(t *testing.T) relman.Store) {
 		if got, want := overlapping(t, pi, time.Time{}, time.Time{}, "payments"), []string{"c"}; !cmp.Equal(got, want) {
 			t.Errorf("after c joined payments, Overlapping(payments) = %v, want %v", got, want)
 		}
+		// Teams change: a moves from web to mobile; b's task moves to
+		// team web, and b gains team ops in Teams (still involved).
+		a, _ = s.Get(ctx, "a")
+		a.Teams = []string{"mobile"}
+		update(t, s, a)
+		b, _ = s.Get(ctx, "b")
+		b.Tasks[0].Team = "web"
+		b.Teams = []string{"ops"}
+		update(t, s, b)
+		for _, c := range []struct {
+			team string
+			want []string
+		}{{"web", []string{"b", "c"}}, {"mobile", []string{"a"}}, {"ops", []string{"b", "c"}}} {
+			if got := matching(t, pi, time.Time{}, time.Time{}, relman.PlanMatch{Teams: []string{c.team}}); !cmp.Equal(got, c.want) {
+				t.Errorf("after the teams changed, Overlapping(team %s) = %v, want %v", c.team, got, c.want)
+			}
+		}
+		// A task team dropped: b's task leaves web.
+		b, _ = s.Get(ctx, "b")
+		b.Tasks = nil
+		update(t, s, b)
+		if got, want := matching(t, pi, time.Time{}, time.Time{}, relman.PlanMatch{Teams: []string{"web"}}), []string{"c"}; !cmp.Equal(got, want) {
+			t.Errorf("after b dropped its task, Overlapping(team web) = %v, want %v", got, want)
+		}
 		// Leaving the planned stages drops out; entering them comes in.
 		d, _ := s.Get(ctx, "d")
 		d.Stage = relman.StageOperating
@@ -248,17 +294,42 @@ func runPlanIndex(t *testing.T, newStore func(t *testing.T) relman.Store) {
 		}
 	})
 
+	t.Run("PlanIndex/ListedTwice", func(t *testing.T) {
+		// A service or a team listed twice finds the release once, and
+		// moving it leaves nothing behind at the old place.
+		s, pi := open(t)
+		r := planned("twice", relman.StagePlanned, 10, 12, "billing", "billing")
+		r.Teams = []string{"web", "web"}
+		r.Tasks = []relman.Task{{Name: "deploy", Team: "web", Duration: time.Hour}}
+		create(t, s, r)
+		both := relman.PlanMatch{Services: []string{"billing"}, Teams: []string{"web"}}
+		for _, m := range []relman.PlanMatch{{Services: []string{"billing"}}, {Teams: []string{"web"}}, both} {
+			if got := matching(t, pi, hour(0), hour(20), m); !cmp.Equal(got, []string{"twice"}) {
+				t.Errorf("Overlapping(%+v) = %v, want [twice]", m, got)
+			}
+		}
+		r, _ = s.Get(ctx, "twice")
+		r.Window = &relman.Span{Start: hour(30), End: hour(31)}
+		update(t, s, r)
+		if got := matching(t, pi, hour(0), hour(20), both); len(got) != 0 {
+			t.Errorf("after replanning, Overlapping(0–20) = %v, want none", got)
+		}
+		if got := matching(t, pi, hour(29), hour(32), both); !cmp.Equal(got, []string{"twice"}) {
+			t.Errorf("after replanning, Overlapping(29–32) = %v, want [twice]", got)
+		}
+	})
+
 	t.Run("PlanIndex/FnErrorStops", func(t *testing.T) {
 		s, pi := open(t)
 		seed(t, s)
 		stop := errors.New("stop")
 		n := 0
-		err := pi.Overlapping(ctx, time.Time{}, time.Time{}, nil, func(*relman.Release) error { n++; return stop })
+		err := pi.Overlapping(ctx, time.Time{}, time.Time{}, relman.PlanMatch{}, func(*relman.Release) error { n++; return stop })
 		if !errors.Is(err, stop) || n != 1 {
 			t.Errorf("Overlapping with a failing fn: err = %v after %d calls, want stop after 1", err, n)
 		}
 		// fn may use the store.
-		err = pi.Overlapping(ctx, time.Time{}, time.Time{}, nil, func(r *relman.Release) error {
+		err = pi.Overlapping(ctx, time.Time{}, time.Time{}, relman.PlanMatch{}, func(r *relman.Release) error {
 			_, err := s.Get(ctx, r.ID)
 			return err
 		})
@@ -267,7 +338,7 @@ func runPlanIndex(t *testing.T, newStore func(t *testing.T) relman.Store) {
 		}
 		cctx, cancel := context.WithCancel(ctx)
 		cancel()
-		if err := pi.Overlapping(cctx, time.Time{}, time.Time{}, nil, func(*relman.Release) error { return nil }); !errors.Is(err, context.Canceled) {
+		if err := pi.Overlapping(cctx, time.Time{}, time.Time{}, relman.PlanMatch{}, func(*relman.Release) error { return nil }); !errors.Is(err, context.Canceled) {
 			t.Errorf("Overlapping with a cancelled context: %v, want context.Canceled", err)
 		}
 	})

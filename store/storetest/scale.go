@@ -17,11 +17,12 @@ import (
 var ScaleSizes = []int{1_000, 10_000, 100_000}
 
 // The population of the scale benchmarks: planned releases spread over
-// two years from scaleEpoch, each with 1-3 of 1,000 services and a window
-// of 1-4 hours.
+// two years from scaleEpoch, each with 1-3 of 1,000 services, a team of
+// 200 (and half of them a task of another) and a window of 1-4 hours.
 const (
 	scaleSpan     = 2 * 365 * 24 * time.Hour
 	scaleServices = 1000
+	scaleTeams    = 200
 )
 
 // scaleEpoch is the start of the benchmarks' two years: tomorrow,
@@ -34,6 +35,8 @@ var scaleSeq atomic.Int64
 
 func scaleService(i int) string { return fmt.Sprintf("svc-%04d", i) }
 
+func scaleTeam(i int) string { return fmt.Sprintf("team-%03d", i) }
+
 // scaleWindow returns a window of 1-4 hours, on the minute, somewhere in
 // the two years.
 func scaleWindow(rng *rand.Rand) relman.Span {
@@ -42,7 +45,8 @@ func scaleWindow(rng *rand.Rand) relman.Span {
 }
 
 // plannedRelease returns the i-th release of the population: in one of
-// relman.PlannedStages, with its window and services.
+// relman.PlannedStages, with its window, services and teams (one in
+// Teams, and half the time a task owned by another).
 func plannedRelease(rng *rand.Rand, i int) *relman.Release {
 	r := Minimal(fmt.Sprintf("pop-%07d", i))
 	r.Stage = relman.PlannedStages[rng.IntN(len(relman.PlannedStages))]
@@ -51,12 +55,17 @@ func plannedRelease(rng *rand.Rand, i int) *relman.Release {
 	for range 1 + rng.IntN(3) {
 		r.Services = append(r.Services, scaleService(rng.IntN(scaleServices)))
 	}
+	r.Teams = []string{scaleTeam(rng.IntN(scaleTeams))}
+	if rng.IntN(2) == 0 {
+		r.Tasks = []relman.Task{{Name: "deploy", Team: scaleTeam(rng.IntN(scaleTeams)), Duration: time.Hour}}
+	}
 	return r
 }
 
 // PopulatePlanned stores, through s.Create, the n planned releases
 // RunScale expects: spread over two years from tomorrow, each with 1-3
-// of 1,000 services and a window of 1-4 hours, each with its creation
+// of 1,000 services, a team of 200 (half of them also a task owned by
+// another) and a window of 1-4 hours, each with its creation
 // entry. It writes from workers goroutines (use one for a store that
 // serializes its writes anyway); the population is the same for any
 // number of workers.
@@ -200,8 +209,9 @@ func reportSizes(b *testing.B, sizes []scaleStore, ts []time.Duration, n int, un
 // scalePlanFire benchmarks Fire(EventPlan) through each sized store's
 // Manager, interleaved: each iteration, untimed, closes the release it
 // planned last in each store (so that the store keeps its n planned
-// releases), stores a new approved one, with a service of its own so
-// that the conflicts gate lets it through, and counts the releases
+// releases), stores a new approved one, with a service and a team of its
+// own so that the conflicts gate lets it through (the gate still asks
+// the plan index for the releases sharing either), and counts the releases
 // overlapping the window it will get (through relman.PlanIndex, if the
 // store has it); then it fires plan with that window of 1-4 hours
 // somewhere in the two years.
@@ -232,15 +242,17 @@ func scalePlanFire(b *testing.B, sizes []scaleStore) {
 			r := Minimal(id)
 			r.Stage = relman.StageApproved
 			r.Services = []string{id}
+			r.Teams = []string{"team-" + id}
 			Put(b, sz.s, r)
 			ids[i] = r.ID
 			win = scaleWindow(rng)
 			if pi != nil {
 				// How many planned releases overlap the window, whatever
-				// their services: the density the booking meets. (The
-				// conflicts gate reads them all only for a release with
-				// teams, or under a capacity; this one has neither.)
-				err := pi.Overlapping(ctx, win.Start, win.End, nil, func(*relman.Release) error { overlap[i]++; return nil })
+				// their services and teams: the density the booking
+				// meets. (The conflicts gate reads them all only under a
+				// capacity; without one it asks the index for those
+				// sharing a service or a team.)
+				err := pi.Overlapping(ctx, win.Start, win.End, relman.PlanMatch{}, func(*relman.Release) error { overlap[i]++; return nil })
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -13,14 +13,15 @@ import (
 // its store had a plan index (relman.PlanIndex) and feedback records
 // (relman.FeedbackStore). old is a handle on an empty database at such a
 // version; it must be a relman.WindowStore. UpgradePlanFeedback fills it
-// as that version would have: planned releases with windows (pl1, pl2,
-// and pl0, which has no window), a proposed one with a window (dr1,
+// as that version would have: planned releases with windows (pl1, with
+// teams web and ops; pl2, with a task of team dba; and pl0, which has no
+// window), a proposed one with a window (dr1,
 // approved through a Manager), one in operation with three pieces of
 // feedback in its document and no summary (op1), and calendar window
 // "sunday". upgrade moves the database to the current version and
 // returns a handle on it, which must be a relman.PlanIndex and a
 // relman.FeedbackStore. Then Overlapping must find the planned releases
-// with windows, every chain must verify, the window must be there, and
+// with windows, by period, service and team, every chain must verify, the window must be there, and
 // after one AddFeedback through a Manager op1's feedback must be records:
 // Manager.Feedback lists the three old pieces and the new one, the
 // document holds none, and its summary counts all four.
@@ -34,6 +35,7 @@ func UpgradePlanFeedback(t *testing.T, old relman.Store, upgrade func(t *testing
 	window(pl1, 48*time.Hour, 50*time.Hour)
 	pl2 := Minimal("pl2")
 	pl2.Stage, pl2.Services = relman.StageBuilding, []string{"api"}
+	pl2.Tasks = []relman.Task{{Name: "migrate", Team: "dba", Duration: time.Hour}}
 	window(pl2, 49*time.Hour, 51*time.Hour)
 	pl0 := Minimal("pl0")
 	pl0.Stage = relman.StagePlanned
@@ -74,23 +76,28 @@ func UpgradePlanFeedback(t *testing.T, old relman.Store, upgrade func(t *testing
 	}
 	for _, c := range []struct {
 		from, to time.Time
-		services []string
+		match    relman.PlanMatch
 		want     []string
 	}{
-		{time.Time{}, time.Time{}, nil, []string{"pl1", "pl2"}},
-		{base.Add(50 * time.Hour), time.Time{}, nil, []string{"pl2"}},
-		{base.Add(49 * time.Hour), base.Add(50 * time.Hour), []string{"api"}, []string{"pl2"}},
-		{time.Time{}, base.Add(49 * time.Hour), []string{"billing", "api"}, []string{"pl1"}},
+		{time.Time{}, time.Time{}, relman.PlanMatch{}, []string{"pl1", "pl2"}},
+		{base.Add(50 * time.Hour), time.Time{}, relman.PlanMatch{}, []string{"pl2"}},
+		{base.Add(49 * time.Hour), base.Add(50 * time.Hour), relman.PlanMatch{Services: []string{"api"}}, []string{"pl2"}},
+		{time.Time{}, base.Add(49 * time.Hour), relman.PlanMatch{Services: []string{"billing", "api"}}, []string{"pl1"}},
+		{time.Time{}, time.Time{}, relman.PlanMatch{Teams: []string{"ops"}}, []string{"pl1"}},
+		{time.Time{}, time.Time{}, relman.PlanMatch{Teams: []string{"dba"}}, []string{"pl2"}},
+		{base.Add(50 * time.Hour), time.Time{}, relman.PlanMatch{Teams: []string{"web", "dba"}}, []string{"pl2"}},
+		{time.Time{}, time.Time{}, relman.PlanMatch{Services: []string{"billing"}, Teams: []string{"dba"}}, []string{"pl1", "pl2"}},
+		{time.Time{}, time.Time{}, relman.PlanMatch{Teams: []string{"nobody"}}, nil},
 	} {
 		var got []string
-		if err := pi.Overlapping(ctx, c.from, c.to, c.services, func(r *relman.Release) error {
+		if err := pi.Overlapping(ctx, c.from, c.to, c.match, func(r *relman.Release) error {
 			got = append(got, r.ID)
 			return nil
 		}); err != nil {
 			t.Fatalf("Overlapping after upgrade: %v", err)
 		}
 		if !slices.Equal(got, c.want) {
-			t.Errorf("Overlapping(%v, %v, %v) after upgrade = %v, want %v", c.from, c.to, c.services, got, c.want)
+			t.Errorf("Overlapping(%v, %v, %+v) after upgrade = %v, want %v", c.from, c.to, c.match, got, c.want)
 		}
 	}
 	if w, err := s.(relman.WindowStore).GetWindow(ctx, "sunday"); err != nil || w.ID != "sunday" {

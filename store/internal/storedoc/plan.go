@@ -17,12 +17,12 @@ func Planned(r *relman.Release) bool {
 }
 
 // Overlaps reports whether r belongs in the result of
-// relman.PlanIndex.Overlapping(from, to, services): it is planned, its
+// relman.PlanIndex.Overlapping(from, to, match): it is planned, its
 // window overlaps [from, to) (a zero from: no start, a zero to: no end),
-// and, with services, it lists one of them. The stores' indexes keep
+// and match selects it. The stores' indexes keep
 // coarser keys (whole seconds, or PostgreSQL's microseconds) and select
 // a superset; this exact check on the decoded release decides.
-func Overlaps(r *relman.Release, from, to time.Time, services []string) bool {
+func Overlaps(r *relman.Release, from, to time.Time, match relman.PlanMatch) bool {
 	if !Planned(r) {
 		return false
 	}
@@ -32,7 +32,7 @@ func Overlaps(r *relman.Release, from, to time.Time, services []string) bool {
 	if !to.IsZero() && !r.Window.Start.Before(to) {
 		return false
 	}
-	return len(services) == 0 || slices.ContainsFunc(services, r.HasService)
+	return match.Matches(r)
 }
 
 // SortPlanned sorts planned releases in the order of
