@@ -3,6 +3,7 @@ package memory_test
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -155,4 +156,41 @@ func BenchmarkScale(b *testing.B) {
 		storetest.PopulatePlanned(b, s, n, 1)
 		return s
 	}, storetest.ScaleOptions{})
+}
+
+// BenchmarkCreateRandomID creates releases with random ids in stores
+// already holding 1k and 100k releases with random ids, interleaved:
+// the ordered index (List by id and by creation time) makes room in one
+// chunk, so the cost does not grow with the store (n=100000/n=1000
+// about 1; one sorted slice made it grow linearly).
+func BenchmarkCreateRandomID(b *testing.B) {
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(7, 8))
+	create := func(s *memory.Store) {
+		r := storetest.Minimal(fmt.Sprintf("%016x", rng.Uint64()))
+		if err := s.Create(ctx, r, r.Record(relman.AuditEntry{At: r.CreatedAt, Actor: "c", Action: relman.ActionCreate, To: r.Stage})); err != nil {
+			b.Fatal(err)
+		}
+	}
+	sizes := []int{1_000, 100_000}
+	stores := make([]*memory.Store, len(sizes))
+	for i, n := range sizes {
+		stores[i] = memory.New()
+		for range n {
+			create(stores[i])
+		}
+	}
+	t := make([]time.Duration, len(sizes))
+	b.ResetTimer()
+	for b.Loop() {
+		for i, s := range stores {
+			start := time.Now()
+			create(s)
+			t[i] += time.Since(start)
+		}
+	}
+	for i, n := range sizes {
+		b.ReportMetric(float64(t[i].Nanoseconds())/float64(b.N), fmt.Sprintf("n=%d-ns/create", n))
+	}
+	b.ReportMetric(float64(t[1])/float64(t[0]), "n=100000/n=1000")
 }
