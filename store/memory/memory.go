@@ -3,8 +3,8 @@
 // that keep nothing.
 //
 // The store has every optional ability of relman.Store: Scanner,
-// WindowStore, Locker, DueStore, Outbox (with Options.Outbox), PlanIndex
-// and FeedbackStore.
+// WindowStore, Locker, DueStore, Outbox (with Options.Outbox), PlanIndex,
+// FeedbackStore and Sharer.
 //
 // # Concurrency
 //
@@ -18,12 +18,24 @@
 // hold: a reader takes the list as it was, and what is appended later
 // lies past its end.
 //
+// # Indexes
+//
 // The plan index (Overlapping) keeps the planned releases in buckets of
-// one day by the start of their window. A query reads the buckets from
-// its start less the longest window indexed to its end, so it costs in
-// proportion to the releases planned around the time asked about, not to
-// all of them. Writes that leave a release's window, stage group and
-// services unchanged (most transitions) do not touch the index.
+// one hour by the start of their window, and those of each service and
+// of each team in a list sorted by start. A query reads from its start
+// less the longest window indexed to its end (in the lists of the
+// services and teams it asks for, if any), so it costs in proportion to
+// the releases planned around the time asked about, not to all of them.
+// Writes that leave a release's window, stage group, services and teams
+// unchanged (most transitions) do not touch the index.
+//
+// List in creation order (the default) or by id reads an ordered index,
+// in sorted chunks of 256 releases, from its cursor on (a page by cursor
+// costs the same anywhere in the store; an offset walks past the
+// releases it skips), and a Create costs the same
+// in a store of any size, whatever order ids and creation times come in.
+// List by update time, which every write changes, reads and sorts every
+// release the query matches: O(n log n) for n releases stored.
 package memory
 
 import (
