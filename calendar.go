@@ -522,7 +522,7 @@ func covered(span Span, windows []int, occ occSource) bool {
 // SlotOptions refine NextSlot.
 type SlotOptions struct {
 	// Horizon bounds the search: no slot starting later than after+Horizon
-	// is returned. Default 90 days.
+	// is returned. Default 90 days; at most MaxHorizon.
 	Horizon time.Duration
 	// Planned are the other planned releases; a slot may not overlap the
 	// window of one that shares a service (or, with Graph, a dependent
@@ -566,10 +566,12 @@ func (e *NoSlotError) Unwrap() []error {
 // NextSlot returns the earliest span of length d starting at or after
 // after (to the second) that the calendar allows for services and that
 // fits among opt.Planned, or a *NoSlotError. A zero after ("after"), a d
-// that is not positive ("duration"), a negative opt.Horizon ("horizon")
-// or opt.Capacity ("capacity") is a *ValidationError naming them.
+// that is not positive ("duration"), a negative opt.Horizon or one over
+// MaxHorizon ("horizon"), a negative opt.Capacity ("capacity") or more
+// than MaxSlotServices services ("services") is a *ValidationError
+// naming them.
 func (c *Calendar) NextSlot(after time.Time, d time.Duration, services []string, opt SlotOptions) (Span, error) {
-	if err := checkSlot(after, d, opt); err != nil {
+	if err := checkSlot(after, d, services, opt); err != nil {
 		return Span{}, err
 	}
 	if opt.Horizon == 0 {
@@ -639,7 +641,18 @@ func retryAt(t time.Time, err error) (next time.Time, ok bool) {
 }
 
 // checkSlot checks the arguments of NextSlot.
-func checkSlot(after time.Time, d time.Duration, opt SlotOptions) error {
+// The bounds of a slot search, so that what a caller asks for bounds its
+// cost: NextSlot reads the planned releases of every service asked for
+// over the whole horizon.
+const (
+	// MaxHorizon is the longest horizon NextSlot searches: ten years.
+	MaxHorizon = 10 * 365 * 24 * time.Hour
+	// MaxSlotServices is the most services one NextSlot asks about, as
+	// many as a release may list.
+	MaxSlotServices = 100
+)
+
+func checkSlot(after time.Time, d time.Duration, services []string, opt SlotOptions) error {
 	var fs []FieldError
 	if after.IsZero() {
 		fs = append(fs, FieldError{Field: "after", Rule: "required"})
@@ -649,6 +662,12 @@ func checkSlot(after time.Time, d time.Duration, opt SlotOptions) error {
 	}
 	if opt.Horizon < 0 {
 		fs = append(fs, FieldError{Field: "horizon", Rule: "gte", Param: "0"})
+	}
+	if opt.Horizon > MaxHorizon {
+		fs = append(fs, FieldError{Field: "horizon", Rule: "lte", Param: MaxHorizon.String()})
+	}
+	if len(services) > MaxSlotServices {
+		fs = append(fs, FieldError{Field: "services", Rule: "max", Param: strconv.Itoa(MaxSlotServices)})
 	}
 	if opt.Capacity < 0 {
 		fs = append(fs, FieldError{Field: "capacity", Rule: "gte", Param: "0"})

@@ -278,9 +278,10 @@ func (m *Manager) Conflicts(ctx context.Context) ([]Conflict, error) {
 // (other than exclude) and the capacity, searching up to horizon ahead
 // (0: 90 days). It returns a *NoSlotError when there is none, and a
 // *ValidationError for a zero after ("after"), a d that is not positive
-// ("duration") or a negative horizon ("horizon").
+// ("duration"), a horizon that is negative or over MaxHorizon
+// ("horizon"), or more than MaxSlotServices services ("services").
 func (m *Manager) NextSlot(ctx context.Context, after time.Time, d time.Duration, services []string, exclude string, horizon time.Duration) (Span, error) {
-	if err := checkSlot(after, d, SlotOptions{Horizon: horizon}); err != nil {
+	if err := checkSlot(after, d, services, SlotOptions{Horizon: horizon}); err != nil {
 		return Span{}, err
 	}
 	cal, err := m.Calendar(ctx)

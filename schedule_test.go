@@ -53,6 +53,18 @@ func TestBadInputIsValidationError(t *testing.T) {
 			_, err := m.NextSlot(ctx, t0, time.Hour, nil, "", -time.Hour)
 			return err
 		}, []relman.FieldError{{Field: "horizon", Rule: "gte", Param: "0"}}},
+		{"NextSlot horizon over ten years, too many services", func() error {
+			_, err := cal.NextSlot(t0, time.Hour, make([]string, relman.MaxSlotServices+1), relman.SlotOptions{Horizon: relman.MaxHorizon + time.Second})
+			return err
+		}, []relman.FieldError{{Field: "horizon", Rule: "lte", Param: relman.MaxHorizon.String()}, {Field: "services", Rule: "max", Param: "100"}}},
+		{"Manager.NextSlot horizon over ten years", func() error {
+			_, err := m.NextSlot(ctx, t0, time.Hour, nil, "", relman.MaxHorizon+time.Second)
+			return err
+		}, []relman.FieldError{{Field: "horizon", Rule: "lte", Param: "87600h0m0s"}}},
+		{"Manager.NextSlot too many services", func() error {
+			_, err := m.NextSlot(ctx, t0, time.Hour, make([]string, 101), "", 0)
+			return err
+		}, []relman.FieldError{{Field: "services", Rule: "max", Param: "100"}}},
 		{"Manager.NextSlot zero after", func() error {
 			_, err := m.NextSlot(ctx, time.Time{}, time.Hour, nil, "", 0)
 			return err

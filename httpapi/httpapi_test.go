@@ -313,6 +313,14 @@ func TestCalendar(t *testing.T) {
 	e.do("olga", "GET", "/next-slot?duration=soon", nil).want(t, 400)
 	e.do("olga", "GET", "/next-slot", nil).want(t, 400)
 	e.do("olga", "GET", "/next-slot?duration=1h&service=invoices&horizon=1h", nil).want(t, 422)
+	// Bounds: ten years ahead, 100 services.
+	if r := e.do("olga", "GET", "/next-slot?duration=1h&horizon=87601h", nil).want(t, 400); !strings.Contains(string(r.body), "horizon") {
+		t.Errorf("a horizon over ten years: %s, want a problem naming horizon", r.body)
+	}
+	many := strings.Repeat("s,", relman.MaxSlotServices) + "s"
+	if r := e.do("olga", "GET", "/next-slot?duration=1h&service="+many, nil).want(t, 400); !strings.Contains(string(r.body), "services") {
+		t.Errorf("101 services: %s, want a problem naming services", r.body)
+	}
 
 	var cs struct{ Conflicts []httpapi.Conflict }
 	e.do("olga", "GET", "/conflicts", nil).want(t, 200).json(t, &cs)
