@@ -640,7 +640,6 @@ func retryAt(t time.Time, err error) (next time.Time, ok bool) {
 	return next, true
 }
 
-// checkSlot checks the arguments of NextSlot.
 // The bounds of a slot search, so that what a caller asks for bounds its
 // cost: NextSlot reads the planned releases of every service asked for
 // over the whole horizon.
@@ -652,6 +651,7 @@ const (
 	MaxSlotServices = 100
 )
 
+// checkSlot checks the arguments of NextSlot.
 func checkSlot(after time.Time, d time.Duration, services []string, opt SlotOptions) error {
 	var fs []FieldError
 	if after.IsZero() {
