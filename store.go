@@ -55,7 +55,7 @@ const MaxPage = 1000
 // Query selects releases for List. Zero fields match everything. String
 // filters match literally (no wildcards, no escaping needed).
 type Query struct {
-	Stages  []Stage `json:"stages,omitempty"`
+	Stages  []Stage `json:"stages,omitempty" validate:"max=100"` // any of them; at most 100
 	Service string  `json:"service,omitempty"`
 	Team    string  `json:"team,omitempty"` // in Teams or owning a task
 	Kind    Kind    `json:"kind,omitempty" validate:"omitempty,oneof=major minor patch emergency"`

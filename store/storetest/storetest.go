@@ -424,7 +424,8 @@ func Run(t *testing.T, newStore func(t *testing.T) relman.Store) {
 
 	t.Run("List/BadQuery", func(t *testing.T) {
 		s := newStore(t)
-		for _, q := range []relman.Query{{Limit: -1}, {Offset: -1}, {Limit: relman.MaxPage + 1}, {OrderBy: "title; DROP"}} {
+		for _, q := range []relman.Query{{Limit: -1}, {Offset: -1}, {Limit: relman.MaxPage + 1}, {OrderBy: "title; DROP"},
+			{Stages: make([]relman.Stage, 101)}} {
 			if _, err := s.List(ctx, q); !errors.Is(err, relman.ErrInvalid) {
 				t.Errorf("List(%+v): err = %v, want ErrInvalid", q, err)
 			}
