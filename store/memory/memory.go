@@ -34,8 +34,9 @@
 // costs the same anywhere in the store; an offset walks past the
 // releases it skips), and a Create costs the same
 // in a store of any size, whatever order ids and creation times come in.
-// List by update time, which every write changes, reads and sorts every
-// release the query matches: O(n log n) for n releases stored.
+// List by update time, which every write changes, reads every release
+// stored and keeps the first offset+limit it matches: O(n log k) for n
+// releases stored and a page ending k releases in.
 package memory
 
 import (
@@ -360,13 +361,13 @@ func (s *Store) List(ctx context.Context, q relman.Query) ([]*relman.Release, er
 		return s.order.page(q), nil
 	}
 	key, _ := q.Key() // valid when q.After is set
-	var hits []*relman.Release
+	top := topK{k: q.Offset + q.Limit, cmp: q.Compare}
 	s.each(func(r *relman.Release) {
 		if q.Match(r) && (q.After == "" || q.Beyond(r, key)) {
-			hits = append(hits, r)
+			top.add(r)
 		}
 	})
-	slices.SortFunc(hits, q.Compare)
+	hits := top.sorted()
 	lo := min(q.Offset, len(hits))
 	hi := min(lo+q.Limit, len(hits))
 	out := make([]*relman.Release, 0, hi-lo)
@@ -374,6 +375,53 @@ func (s *Store) List(ctx context.Context, q relman.Query) ([]*relman.Release, er
 		out = append(out, r.Clone())
 	}
 	return out, nil
+}
+
+// topK keeps the k first releases in cmp's order of those it is given,
+// in a heap with the last of them on top: List by update time reads every
+// release it matches, in O(n log k) time and O(k) memory for a page that
+// ends k releases in.
+type topK struct {
+	k   int
+	cmp func(a, b *relman.Release) int
+	h   []*relman.Release // a heap: no element after h[0] in cmp's order
+}
+
+func (t *topK) add(r *relman.Release) {
+	switch {
+	case len(t.h) < t.k:
+		t.h = append(t.h, r)
+		for i := len(t.h) - 1; i > 0; {
+			p := (i - 1) / 2
+			if t.cmp(t.h[p], t.h[i]) >= 0 {
+				break
+			}
+			t.h[p], t.h[i] = t.h[i], t.h[p]
+			i = p
+		}
+	case t.k > 0 && t.cmp(r, t.h[0]) < 0:
+		t.h[0] = r
+		for i := 0; ; {
+			m, l, rt := i, 2*i+1, 2*i+2
+			if l < len(t.h) && t.cmp(t.h[l], t.h[m]) > 0 {
+				m = l
+			}
+			if rt < len(t.h) && t.cmp(t.h[rt], t.h[m]) > 0 {
+				m = rt
+			}
+			if m == i {
+				break
+			}
+			t.h[m], t.h[i] = t.h[i], t.h[m]
+			i = m
+		}
+	}
+}
+
+// sorted returns what t kept, in cmp's order.
+func (t *topK) sorted() []*relman.Release {
+	slices.SortFunc(t.h, t.cmp)
+	return t.h
 }
 
 // History implements relman.Store.

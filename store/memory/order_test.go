@@ -13,11 +13,11 @@ import (
 	"github.com/relman-dev/relman/store/storetest"
 )
 
-// TestListOrderAgreesWithSort checks List by creation time and by id,
-// both ways, by cursor and by offset, against a sort of every release,
-// on a store whose ids and creation times arrive in random order (with
-// ties) and whose creation times move, so that the ordered index splits
-// and empties many of its chunks.
+// TestListOrderAgreesWithSort checks List by creation time, by id and by
+// update time, both ways, by cursor and by offset, against a sort of
+// every release, on a store whose ids and times arrive in random order
+// (with ties) and whose creation times move, so that the ordered index
+// splits and empties many of its chunks.
 func TestListOrderAgreesWithSort(t *testing.T) {
 	ctx := context.Background()
 	s := memory.New()
@@ -32,6 +32,7 @@ func TestListOrderAgreesWithSort(t *testing.T) {
 			continue
 		}
 		r.CreatedAt = created()
+		r.UpdatedAt = r.CreatedAt.Add(time.Duration(rng.IntN(50)) * time.Minute) // ties too
 		if err := s.Create(ctx, r, r.Record(relman.AuditEntry{At: r.CreatedAt, Actor: "c", Action: relman.ActionCreate, To: r.Stage})); err != nil {
 			t.Fatal(err)
 		}
@@ -44,6 +45,7 @@ func TestListOrderAgreesWithSort(t *testing.T) {
 			t.Fatal(err)
 		}
 		r.CreatedAt = t0.Add(-time.Duration(1+rng.IntN(3)) * time.Hour)
+		r.UpdatedAt = r.UpdatedAt.Add(time.Duration(rng.IntN(50)) * time.Minute)
 		if err := s.Update(ctx, r, r.Record(relman.AuditEntry{At: r.UpdatedAt, Actor: "u", Action: relman.ActionEdit})); err != nil {
 			t.Fatal(err)
 		}
@@ -63,7 +65,7 @@ func TestListOrderAgreesWithSort(t *testing.T) {
 		}
 		return out
 	}
-	for _, order := range []relman.Order{relman.OrderCreated, relman.OrderID} {
+	for _, order := range []relman.Order{relman.OrderCreated, relman.OrderID, relman.OrderUpdated} {
 		for _, desc := range []bool{false, true} {
 			q := relman.Query{OrderBy: order, Desc: desc}
 			want := slices.Clone(all)
