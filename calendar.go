@@ -526,8 +526,13 @@ type SlotOptions struct {
 	Horizon time.Duration
 	// Planned are the other planned releases; a slot may not overlap the
 	// window of one that shares a service (or, with Graph, a dependent
-	// service), nor make concurrent deployments exceed Capacity.
+	// service) or one of Teams, nor make concurrent deployments exceed
+	// Capacity.
 	Planned []*Release
+	// Teams are the teams of the release being placed (see
+	// Release.HasTeam): a planned release involving one of them blocks
+	// its window. None: teams do not matter.
+	Teams []string
 	// Exclude is the id of the release being placed, ignored in Planned.
 	Exclude string
 	// Capacity is the most deployments that may run at once (0: no limit).
@@ -708,11 +713,8 @@ func blockedSpans(services []string, opt SlotOptions) []Span {
 		if opt.Graph != nil {
 			rs = append(slices.Clone(rs), opt.Graph.Dependents(r.Services)...)
 		}
-		for _, s := range rs {
-			if slices.Contains(affected, s) {
-				busy = append(busy, *r.Window)
-				break
-			}
+		if slices.ContainsFunc(rs, func(s string) bool { return slices.Contains(affected, s) }) || slices.ContainsFunc(opt.Teams, r.HasTeam) {
+			busy = append(busy, *r.Window)
 		}
 	}
 	if opt.Capacity > 0 {

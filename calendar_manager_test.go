@@ -288,3 +288,71 @@ func TestFreezeOverrideAuthorization(t *testing.T) {
 		t.Errorf("the Authorizer got release %v, want em-1", got)
 	}
 }
+
+// NextSlotFor places a release clear of the releases its teams are booked
+// on, as the conflicts gate would; NextSlot, which knows only services,
+// proposes a window that plan then refuses.
+func TestNextSlotForKeepsTeamsApart(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		name     string
+		opts     []relman.Option
+		wantFrom time.Duration // after start
+	}{
+		{"team conflicts block (the default)", nil, 2 * time.Hour},
+		{"only service conflicts block", []relman.Option{relman.WithBlockingConflicts(relman.ConflictService)}, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			m, clk := newManager(t, c.opts...)
+			start := clk.now.Add(24 * time.Hour)
+			// a holds team web on invoices from start to start+2h.
+			a := newRelease("a")
+			a.Teams, a.Tasks = []string{"web"}, nil
+			if _, err := m.Create(ctx, a, alice); err != nil {
+				t.Fatal(err)
+			}
+			fire(t, m, "a", relman.EventApprove, relman.Request{})
+			fire(t, m, "a", relman.EventPlan, relman.Request{Window: &relman.Span{Start: start, End: start.Add(2 * time.Hour)}})
+			// b shares no service with a, only team web (through a task).
+			b := newRelease("b")
+			b.Services, b.Teams = []string{"search"}, nil
+			b.Tasks = []relman.Task{{Name: "deploy", Team: "web", Duration: time.Hour}}
+			if _, err := m.Create(ctx, b, alice); err != nil {
+				t.Fatal(err)
+			}
+			fire(t, m, "b", relman.EventApprove, relman.Request{})
+
+			byService, err := m.NextSlot(ctx, start, time.Hour, b.Services, "b", 0)
+			if err != nil || !byService.Start.Equal(start) {
+				t.Fatalf("NextSlot(search) = %v, %v; want %v (no service conflict)", byService, err, start)
+			}
+			slot, err := m.NextSlotFor(ctx, "b", start, time.Hour, 0)
+			if want := start.Add(c.wantFrom); err != nil || !slot.Start.Equal(want) || slot.Duration() != time.Hour {
+				t.Fatalf("NextSlotFor(b) = %v, %v; want an hour from %v", slot, err, want)
+			}
+			// What NextSlotFor proposes passes the gate; the service-only
+			// slot passes only when team conflicts do not block.
+			req := relman.Request{Actor: alice, Window: &slot}
+			if err := m.Check(ctx, "b", relman.EventPlan, req); err != nil {
+				t.Errorf("plan b at NextSlotFor's %v: %v", slot, err)
+			}
+			req.Window = &byService
+			err = m.Check(ctx, "b", relman.EventPlan, req)
+			if teamsBlock := c.wantFrom > 0; teamsBlock != errors.Is(err, relman.ErrSchedulingConflict) {
+				t.Errorf("plan b at NextSlot's %v: %v", byService, err)
+			}
+		})
+	}
+
+	m, c := newManager(t)
+	var ve *relman.ValidationError
+	if _, err := m.NextSlotFor(ctx, " ", c.now, time.Hour, 0); !errors.As(err, &ve) || ve.Fields[0].Field != "id" {
+		t.Errorf("NextSlotFor blank id: %v", err)
+	}
+	if _, err := m.NextSlotFor(ctx, "nobody", c.now, time.Hour, 0); !errors.Is(err, relman.ErrNotFound) {
+		t.Errorf("NextSlotFor unknown id: %v", err)
+	}
+	if _, err := m.NextSlotFor(ctx, "nobody", c.now, 0, -time.Hour); !errors.As(err, &ve) || len(ve.Fields) != 2 {
+		t.Errorf("NextSlotFor zero duration, negative horizon: %v", err)
+	}
+}

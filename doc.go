@@ -94,7 +94,9 @@
 // (Window.Recurrence returns its ical.Set). Calendar.Allowed lists
 // every reason a span is refused (*FreezeError, *OutsideMaintenanceError
 // in a *CalendarError; errors.Is(err, ErrFreeze)); NextSlot finds the
-// earliest allowed slot among planned releases and a capacity;
+// earliest allowed slot among planned releases and a capacity, and
+// Manager.NextSlotFor the one a release can book (clear of its services
+// and of its teams' other bookings, as the conflicts gate judges);
 // FindConflicts sweeps planned releases for same-service, dependent-service,
 // team, capacity, freeze and maintenance conflicts; PlanTasks computes a
 // task schedule, its critical path and the load per team. The plan,

@@ -216,6 +216,67 @@ func ExampleCalendar_NextSlot() {
 	// Sun 17 May 22:00 – 01:00
 }
 
+// NextSlotFor finds where a release can be planned: clear of the
+// releases on its services and of those its teams are booked on, as the
+// conflicts gate of plan judges. NextSlot, asked for the services alone,
+// proposes a window that team is busy in.
+func ExampleManager_NextSlotFor() {
+	ctx := context.Background()
+	now := time.Date(2026, 5, 4, 9, 0, 0, 0, time.UTC)
+	m, err := relman.NewManager(memory.New(), relman.WithClock(func() time.Time { return now }))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	carl := relman.Actor{ID: "carl", Roles: []string{relman.RoleCAB}}
+	add := func(id, service string, window *relman.Span) error {
+		r := &relman.Release{ID: id, Title: id, Version: "1.0.0", Kind: relman.KindMinor, Model: relman.ModelNormal,
+			Requester: "rita", Owner: "olga", Teams: []string{"payments"}, Services: []string{service},
+			Case: relman.BusinessCase{Problem: "slow", ExpectedValue: 10, Cost: 1, Feasibility: relman.FeasibilityHigh}}
+		if _, err := m.Create(ctx, r, relman.Actor{ID: "olga"}); err != nil {
+			return err
+		}
+		if _, err := m.Fire(ctx, id, relman.EventApprove, relman.Request{Actor: carl}); err != nil {
+			return err
+		}
+		if window == nil {
+			return nil
+		}
+		_, err := m.Fire(ctx, id, relman.EventPlan, relman.Request{Actor: carl, Window: window})
+		return err
+	}
+	tomorrow := time.Date(2026, 5, 5, 20, 0, 0, 0, time.UTC)
+	if err := add("cards-3", "cards", &relman.Span{Start: tomorrow, End: tomorrow.Add(2 * time.Hour)}); err != nil {
+		fmt.Println(err)
+		return
+	}
+	if err := add("wallet-9", "wallet", nil); err != nil {
+		fmt.Println(err)
+		return
+	}
+	byService, err := m.NextSlot(ctx, tomorrow, time.Hour, []string{"wallet"}, "wallet-9", 0)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	slot, err := m.NextSlotFor(ctx, "wallet-9", tomorrow, time.Hour, 0)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("wallet alone:   ", byService.Start.Format("Jan 02 15:04"))
+	fmt.Println("wallet-9's slot:", slot.Start.Format("Jan 02 15:04"))
+	_, err = m.Fire(ctx, "wallet-9", relman.EventPlan, relman.Request{Actor: carl, Window: &byService})
+	fmt.Println("plan at the first:", errors.Is(err, relman.ErrSchedulingConflict))
+	_, err = m.Fire(ctx, "wallet-9", relman.EventPlan, relman.Request{Actor: carl, Window: &slot})
+	fmt.Println("plan at the second:", err)
+	// Output:
+	// wallet alone:    May 05 20:00
+	// wallet-9's slot: May 05 22:00
+	// plan at the first: true
+	// plan at the second: <nil>
+}
+
 // FindConflicts lists every conflict among planned releases, not the
 // first: two releases on one service, a change to a service another
 // depends on, a team booked twice and a deployment inside a freeze.

@@ -105,6 +105,22 @@ func TestPlanIndexAgreesWithScan(t *testing.T) {
 				if errA == nil {
 					found++
 				}
+				// NextSlotFor answers the same both ways, and what it
+				// proposes passes the conflicts gate of replan.
+				for _, id := range []string{"r0000", "r0001", "r0002"} {
+					a, errA := indexed.NextSlotFor(ctx, id, after, d, horizon)
+					b, errB := scanning.NextSlotFor(ctx, id, after, d, horizon)
+					if a != b || fmt.Sprint(errA) != fmt.Sprint(errB) {
+						t.Errorf("NextSlotFor(%s, %s, %s, %s): indexed %v %v, scanning %v %v", id, after, d, horizon, a, errA, b, errB)
+					}
+					if errA != nil {
+						continue
+					}
+					err := indexed.Check(ctx, id, relman.EventReplan, relman.Request{Actor: relman.Actor{ID: "carl"}, Window: &a})
+					if errors.As(err, new(*relman.ConflictError)) {
+						t.Errorf("replan %s to NextSlotFor's %v: %v", id, a, err)
+					}
+				}
 				w := relman.Span{Start: after, End: after.Add(d)}
 				req := relman.Request{Actor: relman.Actor{ID: "carl"}, Window: &w}
 				for _, id := range []string{"r0000", "r0001", "r0002"} { // without a team, with one, with a task's

@@ -280,7 +280,44 @@ func (m *Manager) Conflicts(ctx context.Context) ([]Conflict, error) {
 // *ValidationError for a zero after ("after"), a d that is not positive
 // ("duration"), a horizon that is negative or over MaxHorizon
 // ("horizon"), or more than MaxSlotServices services ("services").
+//
+// NextSlot knows services, not teams: to place a release that has teams,
+// use NextSlotFor, which also keeps clear of the releases its teams are
+// booked on, as the conflicts gate of plan does.
 func (m *Manager) NextSlot(ctx context.Context, after time.Time, d time.Duration, services []string, exclude string, horizon time.Duration) (Span, error) {
+	return m.nextSlot(ctx, after, d, services, nil, exclude, horizon)
+}
+
+// NextSlotFor returns the earliest span of length d from after in which
+// release id could be planned, searching up to horizon ahead (0: 90
+// days): the calendar allows it for the release's services, and it
+// overlaps no other planned release that shares a service or a
+// dependency with it or, when team conflicts block (the default, see
+// WithBlockingConflicts), one of its teams; nor does it exceed the
+// capacity. A window it returns passes the conflicts gate of plan and
+// replan as the releases stand. Errors are NextSlot's, a *ValidationError
+// for a blank id ("id"), and ErrNotFound.
+func (m *Manager) NextSlotFor(ctx context.Context, id string, after time.Time, d time.Duration, horizon time.Duration) (Span, error) {
+	if blank(id) {
+		return Span{}, invalid("id", "required")
+	}
+	if err := checkSlot(after, d, nil, SlotOptions{Horizon: horizon}); err != nil {
+		return Span{}, err
+	}
+	r, _, err := m.read(ctx, id)
+	if err != nil {
+		return Span{}, err
+	}
+	var teams []string
+	if slices.Contains(m.blocking, ConflictTeam) {
+		teams = teamsOf(r)
+	}
+	return m.nextSlot(ctx, after, d, r.Services, teams, id, horizon)
+}
+
+// nextSlot is NextSlot, also clear of the planned releases involving one
+// of teams.
+func (m *Manager) nextSlot(ctx context.Context, after time.Time, d time.Duration, services, teams []string, exclude string, horizon time.Duration) (Span, error) {
 	if err := checkSlot(after, d, services, SlotOptions{Horizon: horizon}); err != nil {
 		return Span{}, err
 	}
@@ -291,24 +328,28 @@ func (m *Manager) NextSlot(ctx context.Context, after time.Time, d time.Duration
 	if horizon == 0 {
 		horizon = 90 * 24 * time.Hour
 	}
-	// Only releases of services that could block these matter, unless a
-	// capacity makes every release count.
-	var touch []string
+	// Only releases of services that could block these, or of the teams,
+	// matter, unless a capacity makes every release count.
+	var match PlanMatch
 	if m.capacity == 0 {
 		affected := append(slices.Clone(services), m.graph.Dependents(services)...)
-		if len(affected) == 0 {
+		if len(affected) > 0 {
+			match.Services = append(affected, m.graph.Dependencies(affected)...)
+		}
+		match.Teams = teams
+		if match.All() {
 			return cal.NextSlot(after, d, services, SlotOptions{Horizon: horizon, Exclude: exclude, Graph: m.graph})
 		}
-		touch = append(affected, m.graph.Dependencies(affected)...)
 	}
 	// search looks for a slot starting within h of after, reading the
 	// planned releases a slot that late could overlap.
 	search := func(h time.Duration) (Span, error) {
-		rs, err := m.plannedIn(ctx, after, after.Add(h).Add(d).Add(time.Second), PlanMatch{Services: touch})
+		rs, err := m.plannedIn(ctx, after, after.Add(h).Add(d).Add(time.Second), match)
 		if err != nil {
 			return Span{}, err
 		}
-		return cal.NextSlot(after, d, services, SlotOptions{Horizon: h, Planned: rs, Exclude: exclude, Capacity: m.capacity, Graph: m.graph})
+		return cal.NextSlot(after, d, services, SlotOptions{Horizon: h, Planned: rs, Exclude: exclude, Capacity: m.capacity,
+			Graph: m.graph, Teams: teams})
 	}
 	// Most searches end soon after they start: look a day ahead first,
 	// then a week, then the whole horizon, so that the cost follows the

@@ -133,7 +133,16 @@ func (h *Handler) nextSlot(w http.ResponseWriter, r *http.Request, _ relman.Acto
 	if err != nil {
 		return err
 	}
-	sp, err := h.m.NextSlot(r.Context(), after, d, listParam(r, "service"), r.URL.Query().Get("exclude"), horizon)
+	var sp relman.Span
+	services := listParam(r, "service")
+	if id := r.URL.Query().Get("release"); id != "" {
+		if len(services) > 0 || r.URL.Query().Has("exclude") {
+			return &relman.ValidationError{Fields: []relman.FieldError{{Field: "release", Rule: "excluded_with", Param: "service exclude"}}}
+		}
+		sp, err = h.m.NextSlotFor(r.Context(), id, after, d, horizon)
+	} else {
+		sp, err = h.m.NextSlot(r.Context(), after, d, services, r.URL.Query().Get("exclude"), horizon)
+	}
 	if err != nil {
 		return err
 	}

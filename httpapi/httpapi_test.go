@@ -313,6 +313,20 @@ func TestCalendar(t *testing.T) {
 	e.do("olga", "GET", "/next-slot?duration=soon", nil).want(t, 400)
 	e.do("olga", "GET", "/next-slot", nil).want(t, 400)
 	e.do("olga", "GET", "/next-slot?duration=1h&service=invoices&horizon=1h", nil).want(t, 422)
+	// The slot for a release: its services and teams (here the same as
+	// asking for its service, since no team of it is booked elsewhere).
+	e.do("olga", "POST", "/releases", newRelease("inv-1")).want(t, 201)
+	var forRelease relman.Span
+	e.do("olga", "GET", "/next-slot?duration=1h&release=inv-1", nil).want(t, 200).json(t, &forRelease)
+	var forService relman.Span
+	e.do("olga", "GET", "/next-slot?duration=1h&service=invoices&exclude=inv-1", nil).want(t, 200).json(t, &forService)
+	if !forRelease.Start.Equal(forService.Start) || forRelease.Start.IsZero() {
+		t.Errorf("next-slot for inv-1 starts %v, for its service %v", forRelease.Start, forService.Start)
+	}
+	e.do("olga", "GET", "/next-slot?duration=1h&release=nobody", nil).want(t, 404)
+	if r := e.do("olga", "GET", "/next-slot?duration=1h&release=inv-1&service=invoices", nil).want(t, 400); !strings.Contains(string(r.body), "release") {
+		t.Errorf("release with service: %s, want a problem naming release", r.body)
+	}
 	// Bounds: ten years ahead, 100 services.
 	if r := e.do("olga", "GET", "/next-slot?duration=1h&horizon=87601h", nil).want(t, 400); !strings.Contains(string(r.body), "horizon") {
 		t.Errorf("a horizon over ten years: %s, want a problem naming horizon", r.body)

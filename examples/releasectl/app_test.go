@@ -704,6 +704,15 @@ func TestCalendarCommands(t *testing.T) {
 	h.fails(1, "conflicts: 2 scheduling conflict(s)", "fire", "inv-2", "plan", "--window", "2026-03-07T22:00:00Z/2026-03-07T23:30:00Z")
 	out = h.ok("slot", "--release", "inv-2", "--duration", "1h", "--after", "2026-03-07T21:00:00Z")
 	contains(t, "slot", out, "2026-03-07 23:00 – 2026-03-08 00:00 UTC")
+	// Another service, the same team: the release's slot keeps clear of
+	// billing's booking; the service alone does not.
+	h.ok("create", "--id", "pdf-1", "--title", "PDF", "--version", "1.0.0", "--service", "pdf", "--team", "billing",
+		"--problem", "p", "--value", "1", "--cost", "1", "--feasibility", "high")
+	h.ok("fire", "pdf-1", "approve", "--actor", "carl")
+	out = h.ok("slot", "--release", "pdf-1", "--duration", "1h", "--after", "2026-03-07T21:00:00Z")
+	contains(t, "slot for a release", out, "2026-03-07 23:00 – 2026-03-08 00:00 UTC")
+	out = h.ok("slot", "--service", "pdf", "--duration", "1h", "--after", "2026-03-07T21:00:00Z")
+	contains(t, "slot for a service", out, "2026-03-07 21:00–22:00 UTC")
 
 	// The freeze shows in the calendar view, beside the planned release.
 	out = h.ok("calendar", "--from", "2026-03-06", "--days", "30", "--service", "invoices")

@@ -463,9 +463,11 @@ func slotCmd() *command {
 		help: `
 Finds the earliest span of --duration from --after (default: now) that the
 calendar allows for the services (inside maintenance, outside freezes)
-and that clashes with no planned release. With --release, the services
-are the release's, and its own current window is ignored — the question
-asked before a replan. Exit code 1 when there is no slot within --horizon.
+and that clashes with no planned release. With --release, the slot is
+the release's: its services, clear of the releases its teams are booked
+on, and its own current window ignored — the question asked before a
+plan or replan; --service then overrides its services (and teams no
+longer count). Exit code 1 when there is no slot within --horizon.
 
   releasectl slot --duration 2h --service payments
   releasectl slot --release pay-1.2.0 --duration 3h --after 2026-03-10`,
@@ -495,17 +497,12 @@ asked before a replan. Exit code 1 when there is no slot within --horizon.
 				return usageErrorf("slot: --after: %v", err)
 			}
 		}
-		svc := []string(services)
-		if release != "" {
-			r, err := s.m.Get(ctx, release)
-			if err != nil {
-				return explain(cl, release, err)
-			}
-			if len(svc) == 0 {
-				svc = r.Services
-			}
+		var sp relman.Span
+		if release != "" && len(services) == 0 {
+			sp, err = s.m.NextSlotFor(ctx, release, start, duration, horizon)
+		} else {
+			sp, err = s.m.NextSlot(ctx, start, duration, services, release, horizon)
 		}
-		sp, err := s.m.NextSlot(ctx, start, duration, svc, release, horizon)
 		if err != nil {
 			return explain(cl, release, err)
 		}

@@ -343,11 +343,7 @@ func (d *demo) steps() []demoStep {
 			d.refused(relman.EventPlan, olga, relman.Request{Reason: "window booked", Window: wanted})},
 		{5 * time.Minute, "She asks the calendar for the next slot of two hours and books it.",
 			func(ctx context.Context) (demoResult, error) {
-				r, err := d.m.Get(ctx, d.id)
-				if err != nil {
-					return demoResult{}, err
-				}
-				slot, err := d.m.NextSlot(ctx, wanted.Start, wanted.Duration(), r.Services, d.id, 0)
+				slot, err := d.m.NextSlotFor(ctx, d.id, wanted.Start, wanted.Duration(), 0)
 				if err != nil {
 					return demoResult{}, err
 				}
