@@ -181,3 +181,35 @@ func TestCursorKey(t *testing.T) {
 		}
 	}
 }
+
+// InvolvedTeams lists what HasTeam reports true for, each once, Teams
+// first.
+func TestInvolvedTeams(t *testing.T) {
+	for _, c := range []struct {
+		teams []string
+		tasks []string // their teams; "" for none
+		want  []string
+	}{
+		{nil, nil, nil},
+		{[]string{"web", "ops", "web"}, nil, []string{"web", "ops"}},
+		{nil, []string{"", "db", "db"}, []string{"db"}},
+		{[]string{"web"}, []string{"db", "web", ""}, []string{"web", "db"}},
+	} {
+		r := &relman.Release{Teams: c.teams}
+		for i, team := range c.tasks {
+			r.Tasks = append(r.Tasks, relman.Task{Name: fmt.Sprint(i), Team: team})
+		}
+		got := r.InvolvedTeams()
+		if !cmp.Equal(got, c.want) {
+			t.Errorf("InvolvedTeams of %v with tasks of %v = %v, want %v", c.teams, c.tasks, got, c.want)
+		}
+		for _, team := range append(got, "nobody") {
+			if r.HasTeam(team) != (team != "nobody") {
+				t.Errorf("HasTeam(%q) = %v for %v", team, r.HasTeam(team), got)
+			}
+		}
+	}
+	if (*relman.Release)(nil).InvolvedTeams() != nil {
+		t.Error("a nil release has teams")
+	}
+}

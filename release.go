@@ -334,6 +334,26 @@ func (r *Release) HasTeam(team string) bool {
 	return slices.ContainsFunc(r.Tasks, func(t Task) bool { return t.Team == team })
 }
 
+// InvolvedTeams returns the teams involved in the release (those HasTeam
+// reports), each once: Teams, then the teams owning tasks, in order.
+func (r *Release) InvolvedTeams() []string {
+	if r == nil {
+		return nil
+	}
+	var teams []string
+	for _, t := range r.Teams {
+		if !slices.Contains(teams, t) {
+			teams = append(teams, t)
+		}
+	}
+	for _, t := range r.Tasks {
+		if t.Team != "" && !slices.Contains(teams, t.Team) {
+			teams = append(teams, t.Team)
+		}
+	}
+	return teams
+}
+
 // Actor is a person or a program acting on releases.
 type Actor struct {
 	ID    string   `json:"id" validate:"required,notblank,max=200"`

@@ -310,7 +310,7 @@ func (m *Manager) NextSlotFor(ctx context.Context, id string, after time.Time, d
 	}
 	var teams []string
 	if slices.Contains(m.blocking, ConflictTeam) {
-		teams = teamsOf(r)
+		teams = r.InvolvedTeams()
 	}
 	return m.nextSlot(ctx, after, d, r.Services, teams, id, horizon)
 }
@@ -458,7 +458,7 @@ func (m *Manager) conflictGate() Gate {
 		if m.capacity == 0 {
 			match.Services = append(slices.Clone(r.Services), m.graph.Dependents(r.Services)...)
 			match.Services = append(match.Services, m.graph.Dependencies(r.Services)...)
-			match.Teams = teamsOf(r)
+			match.Teams = r.InvolvedTeams()
 			if match.All() {
 				return nil // nothing it shares with anyone
 			}
@@ -488,18 +488,6 @@ func (m *Manager) conflictGate() Gate {
 		}
 		return &ConflictError{ReleaseID: r.ID, Conflicts: blocking}
 	})
-}
-
-// teamsOf returns the teams involved in r (see Release.HasTeam), each
-// once: Teams, then the teams owning tasks.
-func teamsOf(r *Release) []string {
-	teams := slices.Clone(r.Teams)
-	for _, t := range r.Tasks {
-		if t.Team != "" && !slices.Contains(teams, t.Team) {
-			teams = append(teams, t.Team)
-		}
-	}
-	return teams
 }
 
 // ExportICS writes the forward schedule as an iCalendar stream (see the

@@ -143,7 +143,7 @@ func (d buckets) scan(from, to time.Time, fn func(map[*rec]*planEntry)) {
 type planEntry struct {
 	start, end time.Time
 	services   []string // each once: a release listed twice would be found twice
-	teams      []string // Teams, then the teams owning tasks, each once
+	teams      []string // relman.Release.InvolvedTeams
 	len        int64    // seconds, rounded up
 }
 
@@ -182,16 +182,7 @@ func entryFor(c *relman.Release) *planEntry {
 			e.services = append(e.services, svc)
 		}
 	}
-	for _, team := range c.Teams {
-		if !slices.Contains(e.teams, team) {
-			e.teams = append(e.teams, team)
-		}
-	}
-	for _, t := range c.Tasks {
-		if t.Team != "" && !slices.Contains(e.teams, t.Team) {
-			e.teams = append(e.teams, t.Team)
-		}
-	}
+	e.teams = c.InvolvedTeams()
 	e.len = max(0, e.end.Unix()-e.start.Unix()+1) // Unix rounds down: +1 covers the fractions
 	return e
 }

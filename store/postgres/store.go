@@ -368,15 +368,10 @@ func checkWrite(op string, r *relman.Release, entries []relman.AuditEntry) error
 // included) of r, never nil.
 func tagsOf(r *relman.Release) (services, teams []string) {
 	services = append([]string{}, r.Services...)
-	teams = append([]string{}, r.Teams...)
-	for _, t := range r.Tasks {
-		if t.Team != "" {
-			teams = append(teams, t.Team)
-		}
-	}
+	teams = append([]string{}, r.InvolvedTeams()...)
 	slices.Sort(services)
 	slices.Sort(teams)
-	return slices.Compact(services), slices.Compact(teams)
+	return slices.Compact(services), teams
 }
 
 // note is the payload of a change notification.

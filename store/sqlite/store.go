@@ -493,16 +493,13 @@ func checkWrite(op string, r *relman.Release, entries []relman.AuditEntry) error
 // included) of r, and a canonical string of both.
 func tagsOf(r *relman.Release) (services, teams []string, key string) {
 	services = slices.Clone(r.Services)
-	teams = slices.Clone(r.Teams)
-	for _, t := range r.Tasks {
-		if t.Team != "" {
-			teams = append(teams, t.Team)
-		}
-	}
 	slices.Sort(services)
 	services = slices.Compact(services)
+	teams = r.InvolvedTeams()
+	if teams == nil && r.Teams != nil {
+		teams = []string{} // the key stored for an empty list is [], not null
+	}
 	slices.Sort(teams)
-	teams = slices.Compact(teams)
 	b, _ := json.Marshal([2][]string{services, teams})
 	return services, teams, string(b)
 }
