@@ -77,17 +77,5 @@ func (s *Store) Overlapping(ctx context.Context, from, to time.Time, match relma
 			return err
 		}
 	}
-	hits := found[:0]
-	for _, r := range found {
-		if storedoc.Overlaps(r, from, to, match) {
-			hits = append(hits, r)
-		}
-	}
-	storedoc.SortPlanned(hits)
-	for _, r := range hits {
-		if err := fn(r); err != nil {
-			return err
-		}
-	}
-	return nil
+	return storedoc.CallPlanned(found, from, to, match, fn)
 }

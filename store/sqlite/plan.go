@@ -156,7 +156,7 @@ func (s *Store) Overlapping(ctx context.Context, from, to time.Time, match relma
 	if err != nil {
 		return fmt.Errorf("sqlite: overlapping: %w", withCtx(ctx, err))
 	}
-	return callPlanned(found, from, to, match, fn)
+	return storedoc.CallPlanned(found, from, to, match, fn)
 }
 
 // overlapQuery returns the query of Overlapping and its parameters:
@@ -208,23 +208,5 @@ func (s *Store) overlappingByScan(ctx context.Context, from, to time.Time, match
 	if err != nil {
 		return err
 	}
-	return callPlanned(found, from, to, match, fn)
-}
-
-// callPlanned calls fn, in Overlapping's order, with the releases of
-// found that overlap [from, to) and match.
-func callPlanned(found []*relman.Release, from, to time.Time, match relman.PlanMatch, fn func(*relman.Release) error) error {
-	hits := found[:0]
-	for _, r := range found {
-		if storedoc.Overlaps(r, from, to, match) {
-			hits = append(hits, r)
-		}
-	}
-	storedoc.SortPlanned(hits)
-	for _, r := range hits {
-		if err := fn(r); err != nil {
-			return err
-		}
-	}
-	return nil
+	return storedoc.CallPlanned(found, from, to, match, fn)
 }

@@ -100,30 +100,12 @@ func runCursor(t *testing.T, newStore func(t *testing.T) relman.Store) {
 		}
 	}
 
-	t.Run("List/Cursor", func(t *testing.T) {
-		s := newStore(t)
-		seedCursor(t, s)
+	// agree checks, for each variant, that paging by cursor through s
+	// gives what one List does.
+	agree := func(t *testing.T, s relman.Store, withStages bool) {
 		for _, v := range variants {
-			t.Run(v.name, func(t *testing.T) {
-				full := v.q
-				full.Limit = 0
-				want, err := s.List(ctx, full)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if d := cmp.Diff(ids(want), pageAll(t, s, v.q, nil)); d != "" {
-					t.Errorf("pages by cursor differ from one List (-want +got):\n%s", d)
-				}
-			})
-		}
-	})
-
-	t.Run("List/CursorNanosecondKeys", func(t *testing.T) {
-		s := newStore(t)
-		seedCursorNanos(t, s)
-		for _, v := range variants {
-			if len(v.q.Stages) > 0 {
-				continue // seedCursorNanos stores none planned
+			if len(v.q.Stages) > 0 && !withStages {
+				continue
 			}
 			t.Run(v.name, func(t *testing.T) {
 				full := v.q
@@ -137,6 +119,18 @@ func runCursor(t *testing.T, newStore func(t *testing.T) relman.Store) {
 				}
 			})
 		}
+	}
+
+	t.Run("List/Cursor", func(t *testing.T) {
+		s := newStore(t)
+		seedCursor(t, s)
+		agree(t, s, true)
+	})
+
+	t.Run("List/CursorNanosecondKeys", func(t *testing.T) {
+		s := newStore(t)
+		seedCursorNanos(t, s)
+		agree(t, s, false) // seedCursorNanos stores none planned
 	})
 
 	t.Run("List/CursorWithInserts", func(t *testing.T) {

@@ -35,12 +35,25 @@ func Overlaps(r *relman.Release, from, to time.Time, match relman.PlanMatch) boo
 	return match.Matches(r)
 }
 
-// SortPlanned sorts planned releases in the order of
-// relman.PlanIndex.Overlapping: by window start, then id.
-func SortPlanned(rs []*relman.Release) {
-	slices.SortFunc(rs, func(a, b *relman.Release) int {
+// CallPlanned calls fn, in the order of relman.PlanIndex.Overlapping (by
+// window start, then id), with the releases of found that Overlaps
+// keeps, and stops at the first error fn returns. It reorders found.
+func CallPlanned(found []*relman.Release, from, to time.Time, match relman.PlanMatch, fn func(*relman.Release) error) error {
+	hits := found[:0]
+	for _, r := range found {
+		if Overlaps(r, from, to, match) {
+			hits = append(hits, r)
+		}
+	}
+	slices.SortFunc(hits, func(a, b *relman.Release) int {
 		return cmp.Or(a.Window.Start.Compare(b.Window.Start), strings.Compare(a.ID, b.ID))
 	})
+	for _, r := range hits {
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // FloorUnix returns t in whole Unix seconds, rounded down.
